@@ -1,1 +1,102 @@
-fn main() {}
+//! `ebpf-agent`: one static binary, many tracing tools (busybox-style).
+//!
+//! `ebpf-agent <tool> [args]` runs a tool; so does a symlink named after the tool
+//! (`/usr/sbin/execsnoop -> ebpf-agent`). `ebpf-agent list` says which tools this kernel can run.
+
+use std::io::Write;
+use std::path::Path;
+
+use agent_core::error::{Error, EXIT_USAGE};
+
+mod bpf_objects {
+    include!(concat!(env!("OUT_DIR"), "/bpf_objects.rs"));
+}
+mod list;
+mod logging;
+mod text;
+mod tools;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn usage() -> String {
+    let mut s = format!(
+        "ebpf-agent {VERSION}: eBPF tracing tools for embedded Linux\n\n\
+         Usage: ebpf-agent <tool> [options]    (or run a tool through a symlink named after it)\n\
+         \x20      ebpf-agent list [--json]       which tools this kernel can run, and why not\n\
+         \x20      ebpf-agent <tool> --help       a tool's options\n\nTools:\n"
+    );
+    for t in tools::ALL {
+        s.push_str(&format!("  {:<12} {}\n", t.name, t.about));
+    }
+    s
+}
+
+fn run(argv: &[String]) -> Result<(), Error> {
+    let argv0 = argv.first().map(String::as_str).unwrap_or("ebpf-agent");
+    let invoked = Path::new(argv0)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("ebpf-agent");
+    if let Some(tool) = tools::find(invoked) {
+        logging::init(tool.name);
+        return (tool.main)(&argv[1..]);
+    }
+    let Some(cmd) = argv.get(1) else {
+        print!("{}", usage());
+        return Err(Error::usage("no tool given"));
+    };
+    let rest = &argv[2..];
+    match cmd.as_str() {
+        "-h" | "--help" | "help" => {
+            print!("{}", usage());
+            Ok(())
+        }
+        "-V" | "--version" => {
+            println!("ebpf-agent {VERSION}");
+            Ok(())
+        }
+        "list" => {
+            logging::init("list");
+            list::main(rest)
+        }
+        name => match tools::find(name) {
+            Some(tool) => {
+                logging::init(tool.name);
+                (tool.main)(rest)
+            }
+            None => Err(Error::usage(format!("unknown tool {name:?}"))
+                .hint("`ebpf-agent --help` lists the tools")),
+        },
+    }
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let code = match run(&argv) {
+        Ok(()) => 0,
+        Err(e) if e.exit_code == 0 => {
+            // --help: argh's text is the message.
+            print!("{}", e.message());
+            0
+        }
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            log::error!("{}", e.message());
+            if let Some(hint) = e.hint_text() {
+                log::error!("fix: {hint}");
+            }
+            if let Some(detail) = e.detail_text() {
+                if log::max_level() >= log::LevelFilter::Debug {
+                    eprintln!("{detail}");
+                }
+            }
+            if e.exit_code == EXIT_USAGE && argv.len() <= 1 {
+                // Usage was already printed.
+            }
+            e.exit_code
+        }
+    };
+    std::process::exit(code);
+}

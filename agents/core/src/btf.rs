@@ -1,0 +1,145 @@
+//! Reading type layouts from a BPF object's BTF.
+//!
+//! Used to place options at the right offset of `.rodata`, and by the tests that prove each Rust
+//! event struct has the same size and field offsets as the C struct the BPF program writes.
+
+use std::ffi::{CStr, CString};
+
+use libbpf_sys as sys;
+
+const BTF_KIND_STRUCT: u32 = 4;
+const BTF_KIND_UNION: u32 = 5;
+const BTF_KIND_VAR: u32 = 14;
+const BTF_KIND_DATASEC: u32 = 15;
+
+/// A field of a struct, as the compiler laid it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    /// Offset in bytes from the start of the struct.
+    pub offset: usize,
+    /// Size in bytes.
+    pub size: usize,
+}
+
+/// A struct's size and fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub name: String,
+    pub size: usize,
+    pub fields: Vec<Field>,
+}
+
+/// Borrowed view of a `struct btf` owned by libbpf.
+pub struct Btf<'a> {
+    raw: *const sys::btf,
+    _owner: std::marker::PhantomData<&'a ()>,
+}
+
+/// The three words every `struct btf_type` starts with.
+#[repr(C)]
+struct TypeHead {
+    name_off: u32,
+    info: u32,
+    size_or_type: u32,
+}
+
+#[repr(C)]
+struct Member {
+    name_off: u32,
+    type_id: u32,
+    offset: u32,
+}
+
+#[repr(C)]
+struct VarSecinfo {
+    type_id: u32,
+    offset: u32,
+    size: u32,
+}
+
+impl<'a> Btf<'a> {
+    /// # Safety
+    /// `raw` must be a valid btf pointer that outlives `'a`.
+    pub unsafe fn from_raw(raw: *const sys::btf) -> Self {
+        Btf {
+            raw,
+            _owner: std::marker::PhantomData,
+        }
+    }
+
+    fn find(&self, name: &str, kind: u32) -> Option<u32> {
+        let c = CString::new(name).ok()?;
+        let id = unsafe { sys::btf__find_by_name_kind(self.raw, c.as_ptr(), kind) };
+        (id > 0).then_some(id as u32)
+    }
+
+    fn head(&self, id: u32) -> &TypeHead {
+        unsafe { &*(sys::btf__type_by_id(self.raw, id) as *const TypeHead) }
+    }
+
+    fn name(&self, off: u32) -> String {
+        let p = unsafe { sys::btf__name_by_offset(self.raw, off) };
+        if p.is_null() {
+            return String::new();
+        }
+        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    }
+
+    fn vlen(&self, id: u32) -> usize {
+        (self.head(id).info & 0xffff) as usize
+    }
+
+    fn kind(&self, id: u32) -> u32 {
+        (self.head(id).info >> 24) & 0x1f
+    }
+
+    /// The layout of `struct <name>`, or None if the object has no such struct.
+    pub fn struct_layout(&self, name: &str) -> Option<Layout> {
+        let id = self
+            .find(name, BTF_KIND_STRUCT)
+            .or_else(|| self.find(name, BTF_KIND_UNION))?;
+        let head = self.head(id);
+        let kflag = head.info >> 31 == 1;
+        let members = unsafe {
+            let first = (head as *const TypeHead).add(1) as *const Member;
+            std::slice::from_raw_parts(first, self.vlen(id))
+        };
+        let fields = members
+            .iter()
+            .map(|m| {
+                let bits = if kflag {
+                    m.offset & 0xff_ffff
+                } else {
+                    m.offset
+                };
+                Field {
+                    name: self.name(m.name_off),
+                    offset: (bits / 8) as usize,
+                    size: unsafe { sys::btf__resolve_size(self.raw, m.type_id) }.max(0) as usize,
+                }
+            })
+            .collect();
+        Some(Layout {
+            name: name.to_string(),
+            size: head.size_or_type as usize,
+            fields,
+        })
+    }
+
+    /// Offset and size of global variable `var` inside data section `section` (".rodata").
+    pub fn var_in_section(&self, section: &str, var: &str) -> Option<(usize, usize)> {
+        let id = self.find(section, BTF_KIND_DATASEC)?;
+        let head = self.head(id);
+        let vars = unsafe {
+            let first = (head as *const TypeHead).add(1) as *const VarSecinfo;
+            std::slice::from_raw_parts(first, self.vlen(id))
+        };
+        vars.iter()
+            .find(|v| {
+                self.kind(v.type_id) == BTF_KIND_VAR
+                    && self.name(self.head(v.type_id).name_off) == var
+            })
+            .map(|v| (v.offset as usize, v.size as usize))
+    }
+}

@@ -1,0 +1,129 @@
+//! What this kernel offers: BTF, tracefs, tracepoints, kprobes. Probed, never guessed from the
+//! version, so a backported or trimmed kernel is judged by what it really has.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The kernel's own BTF, which CO-RE relocations are resolved against.
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+pub fn btf_present() -> bool {
+    Path::new(VMLINUX_BTF).exists()
+}
+
+fn has_events(dir: &Path) -> bool {
+    dir.join("events").is_dir()
+}
+
+/// Where tracefs is mounted; mounts it at /sys/kernel/tracing if it is nowhere (as root).
+pub fn tracefs_root() -> Option<&'static Path> {
+    static ROOT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let candidates = [
+            Path::new("/sys/kernel/tracing"),
+            Path::new("/sys/kernel/debug/tracing"),
+        ];
+        if let Some(p) = candidates.iter().find(|p| has_events(p)) {
+            return Some(p.to_path_buf());
+        }
+        let target = candidates[0];
+        let mounted = nix::mount::mount(
+            Some("tracefs"),
+            target,
+            Some("tracefs"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        );
+        match mounted {
+            Ok(()) if has_events(target) => {
+                log::debug!("mounted tracefs at {}", target.display());
+                Some(target.to_path_buf())
+            }
+            _ => None,
+        }
+    })
+    .as_deref()
+}
+
+/// Does tracepoint `category:name` exist (tracefs `events/<category>/<name>`)?
+pub fn tracepoint_exists(category: &str, name: &str) -> bool {
+    tracefs_root().is_some_and(|r| r.join("events").join(category).join(name).is_dir())
+}
+
+/// Can this kernel attach kprobes at all (CONFIG_KPROBE_EVENTS)?
+pub fn kprobes_supported() -> bool {
+    tracefs_root().is_some_and(|r| r.join("kprobe_events").exists())
+}
+
+/// Can a kprobe attach to `func` (kprobes enabled and the function traceable)?
+pub fn kprobe_exists(func: &str) -> bool {
+    if !kprobes_supported() {
+        return false;
+    }
+    let Some(root) = tracefs_root() else {
+        return false;
+    };
+    let Ok(list) = std::fs::read_to_string(root.join("available_filter_functions")) else {
+        // Without the list, kprobe support is the best we know.
+        return true;
+    };
+    list.lines()
+        .any(|l| l.split_whitespace().next() == Some(func))
+}
+
+/// A hook or feature a tool needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Btf,
+    Tracepoint(&'static str, &'static str),
+}
+
+impl Need {
+    /// None if this kernel has it, else why not and the fix.
+    pub fn missing(&self) -> Option<String> {
+        match *self {
+            Need::Btf if btf_present() => None,
+            Need::Btf => Some(format!(
+                "no kernel BTF at {VMLINUX_BTF}: enable CONFIG_DEBUG_INFO_BTF"
+            )),
+            Need::Tracepoint(c, n) if tracepoint_exists(c, n) => None,
+            Need::Tracepoint(c, n) if tracefs_root().is_none() => Some(format!(
+                "no tracefs to find tracepoint {c}:{n}: mount tracefs (CONFIG_TRACING)"
+            )),
+            Need::Tracepoint(c, n) => Some(format!(
+                "no tracepoint {c}:{n}: enable {}",
+                tracepoint_config(c)
+            )),
+        }
+    }
+}
+
+/// The kernel config symbol that provides tracepoints of a category.
+pub fn tracepoint_config(category: &str) -> &'static str {
+    match category {
+        "syscalls" => "CONFIG_FTRACE_SYSCALLS",
+        "block" => "CONFIG_BLOCK and CONFIG_TRACEPOINTS",
+        "sched" | "sock" | "tcp" => "CONFIG_TRACEPOINTS",
+        _ => "CONFIG_TRACEPOINTS",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracepoints_of_this_kernel() {
+        if tracefs_root().is_none() {
+            eprintln!("skipped: no tracefs here");
+            return;
+        }
+        // Present on every kernel with CONFIG_TRACEPOINTS.
+        assert!(tracepoint_exists("sched", "sched_process_exec"));
+        assert!(!tracepoint_exists("sched", "no_such_tracepoint_here"));
+        assert!(Need::Tracepoint("syscalls", "no_such_syscall")
+            .missing()
+            .unwrap()
+            .contains("CONFIG_FTRACE_SYSCALLS"));
+    }
+}

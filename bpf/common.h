@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * What every BPF program of ours includes first, instead of a generated vmlinux.h.
+ *
+ * CO-RE needs BTF descriptions only of the kernel fields a program reads: those are declared
+ * here, small and with preserve_access_index, so libbpf relocates every access against the
+ * running kernel's BTF. Only field names matter, never the layout written here, which is why
+ * one header serves every architecture and every kernel from 5.10 on. The UAPI constants are
+ * stable ABI, copied by value.
+ */
+#ifndef EBPF_RUST_COMMON_H
+#define EBPF_RUST_COMMON_H
+
+typedef signed char __s8;
+typedef unsigned char __u8;
+typedef short __s16;
+typedef unsigned short __u16;
+typedef int __s32;
+typedef unsigned int __u32;
+typedef long long __s64;
+typedef unsigned long long __u64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef _Bool bool;
+#define true 1
+#define false 0
+
+/* include/uapi/linux/bpf.h */
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PERCPU_HASH = 5,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_LRU_HASH = 9,
+	BPF_MAP_TYPE_RINGBUF = 27,
+};
+enum {
+	BPF_ANY = 0,
+	BPF_NOEXIST = 1,
+	BPF_EXIST = 2,
+};
+#define BPF_F_NO_PREALLOC (1U << 0)
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+/* Kernel structures, only the fields we read. */
+struct task_struct {
+	int pid;
+	int tgid;
+	struct task_struct *real_parent;
+	char comm[16];
+} __attribute__((preserve_access_index));
+
+/* The context of every syscalls:sys_enter_* and sys_exit_* tracepoint. */
+struct trace_event_raw_sys_enter {
+	long id;
+	unsigned long args[6];
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_sys_exit {
+	long id;
+	long ret;
+} __attribute__((preserve_access_index));
+
+#define TASK_COMM_LEN 16
+
+#ifndef offsetof
+#define offsetof(type, member) __builtin_offsetof(type, member)
+#endif
+
+/*
+ * Events go to user space through one ring buffer per program, named `events`. A record that
+ * does not fit is not silently dropped: `lost_events` (one slot per CPU, summed by the agent)
+ * counts it, and the agent reports the total.
+ */
+#define DEFINE_EVENTS_RINGBUF(bytes)                         \
+	struct {                                             \
+		__uint(type, BPF_MAP_TYPE_RINGBUF);          \
+		__uint(max_entries, bytes);                  \
+	} events SEC(".maps");                               \
+	struct {                                             \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);     \
+		__uint(max_entries, 1);                      \
+		__type(key, __u32);                          \
+		__type(value, __u64);                        \
+	} lost_events SEC(".maps")
+
+static __always_inline void count_lost_event(void *lost_map)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(lost_map, &zero);
+
+	if (n)
+		*n += 1;
+}
+
+/* Copy `size` bytes (bounded by the verifier) of `data` into the ring, counting a failure. */
+#define emit_event(data, size)                                       \
+	do {                                                         \
+		if (bpf_ringbuf_output(&events, (data), (size), 0))  \
+			count_lost_event(&lost_events);              \
+	} while (0)
+
+/* Reserve a fixed-size record, counting a failure; NULL when the ring is full. */
+#define reserve_event(type)                                                  \
+	({                                                                   \
+		type *__e = bpf_ringbuf_reserve(&events, sizeof(type), 0);  \
+		if (!__e)                                                    \
+			count_lost_event(&lost_events);                      \
+		__e;                                                         \
+	})
+
+#endif
