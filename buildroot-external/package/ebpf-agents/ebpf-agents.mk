@@ -1,0 +1,148 @@
+################################################################################
+#
+# ebpf-agents
+#
+################################################################################
+
+EBPF_AGENTS_VERSION = 0.1.0
+ifeq ($(BR2_PACKAGE_EBPF_AGENTS_SOURCE_RELEASE),y)
+EBPF_AGENTS_SITE = $(call github,ebpf-rust,ebpf-rust,v$(EBPF_AGENTS_VERSION))
+else
+# The source tree this BR2_EXTERNAL tree lives in.
+EBPF_AGENTS_SITE = $(BR2_EXTERNAL_EBPF_RUST_PATH)/..
+EBPF_AGENTS_SITE_METHOD = local
+# Build outputs of the checkout have no place in the package's build
+# directory (they can weigh gigabytes).
+EBPF_AGENTS_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
+	--exclude /target --exclude /VENDOR --exclude /output
+endif
+EBPF_AGENTS_LICENSE = MIT
+EBPF_AGENTS_LICENSE_FILES = LICENSE
+# The cargo workspace is the top of the source tree; the binary is
+# one member of it.
+EBPF_AGENTS_SUBDIR = agents/ebpf-agent
+EBPF_AGENTS_DEPENDENCIES = host-pkgconf elfutils zlib
+
+# Every tool of the multi-call binary, each a cargo feature of the
+# same name (and a Config.in option).
+EBPF_AGENTS_TOOLS = execsnoop
+EBPF_AGENTS_SELECTED_TOOLS = \
+	$(foreach tool,$(EBPF_AGENTS_TOOLS),\
+		$(if $(BR2_PACKAGE_EBPF_AGENTS_$(call UPPERCASE,$(tool))),$(tool)))
+
+# Without the "vendored" feature, libbpf-sys links the static libelf
+# and zlib of the staging directory instead of building its own copies
+# (which would need autotools, flex, bison and gawk on the host, and
+# fixes for musl that Buildroot's elfutils already carries).
+EBPF_AGENTS_CARGO_BUILD_OPTS = \
+	--no-default-features \
+	--features "$(subst $(space),$(comma),$(strip $(EBPF_AGENTS_SELECTED_TOOLS)))"
+
+# pkg-cargo.mk sets CARGO_PROFILE_RELEASE_* from the global Buildroot
+# options (opt-level from BR2_OPTIMIZE_*, lto from BR2_ENABLE_LTO,
+# codegen-units 16). Those would override the [profile.release] of
+# Cargo.toml, which is tuned for size: restore it (the variables below
+# come later on cargo's command line, so they win).
+EBPF_AGENTS_CARGO_ENV = \
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
+	CARGO_PROFILE_RELEASE_LTO=true \
+	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+	CARGO_PROFILE_RELEASE_PANIC=abort \
+	CARGO_PROFILE_RELEASE_STRIP=true \
+	LIBBPF_SYS_LIBRARY_PATH="$(STAGING_DIR)/usr/lib" \
+	HOST_CC="$(HOSTCC)" \
+	HOST_CFLAGS="$(HOST_CFLAGS)" \
+	HOST_AR="$(HOSTAR)"
+
+# Build scripts and C code compiled for the build machine must not
+# pick up the cross compiler that TARGET_CONFIGURE_OPTS exports as CC:
+# HOST_CC above is what the cc crate uses for them.
+
+ifeq ($(BR2_PACKAGE_EBPF_AGENTS_BPF_HOST_CLANG),y)
+EBPF_AGENTS_DEPENDENCIES += host-clang
+EBPF_AGENTS_CARGO_ENV += BPF_CLANG="$(HOST_DIR)/bin/clang"
+# host-llvm is built for the target's architecture only, unless
+# asked for more: the BPF programs need its BPF backend.
+ifeq ($(filter BPF,$(LLVM_TARGETS_TO_BUILD)),)
+# check-package TypoInPackageVariable
+LLVM_TARGETS_TO_BUILD += BPF
+endif
+else
+EBPF_AGENTS_CARGO_ENV += BPF_CLANG="$(call qstrip,$(BR2_PACKAGE_EBPF_AGENTS_BPF_CLANG))"
+endif
+
+# libelf compresses sections with zstd when elfutils was built with it.
+ifeq ($(BR2_PACKAGE_ZSTD),y)
+EBPF_AGENTS_DEPENDENCIES += zstd
+EBPF_AGENTS_RUSTFLAGS += -Clink-arg=-lzstd
+endif
+
+# Rust links musl statically by default, glibc dynamically.
+ifeq ($(BR2_TOOLCHAIN_USES_MUSL),y)
+ifneq ($(BR2_PACKAGE_EBPF_AGENTS_STATIC),y)
+EBPF_AGENTS_RUSTFLAGS += -Ctarget-feature=-crt-static
+endif
+else ifeq ($(BR2_PACKAGE_EBPF_AGENTS_STATIC),y)
+EBPF_AGENTS_RUSTFLAGS += -Ctarget-feature=+crt-static
+endif
+
+# This variable replaces the one pkg-cargo.mk sets for ARM: keep its
+# workaround.
+ifneq ($(strip $(EBPF_AGENTS_RUSTFLAGS)),)
+ifeq ($(NORMALIZED_ARCH),arm)
+EBPF_AGENTS_RUSTFLAGS += -Clink-arg=-Wl,--allow-multiple-definition
+endif
+EBPF_AGENTS_CARGO_ENV += \
+	CARGO_TARGET_$(call UPPERCASE,$(RUSTC_TARGET_NAME))_RUSTFLAGS="$(strip $(EBPF_AGENTS_RUSTFLAGS))"
+endif
+
+ifeq ($(BR2_PACKAGE_EBPF_AGENTS_SOURCE_TREE),y)
+# The local site method skips the download step, and with it the
+# vendoring of the crates that Buildroot does for cargo packages: do
+# it here, into the same cargo home. Offline first, so that a build
+# machine without network works once that cargo home holds the crates
+# of Cargo.lock; otherwise cargo downloads them.
+define EBPF_AGENTS_VENDOR_CRATES
+	mkdir -p $(@D)/.cargo $(BR_CARGO_HOME)
+	cd $(@D) && \
+	for net in --offline ""; do \
+		$(HOST_MAKE_ENV) $(PKG_COMMON_CARGO_ENV) \
+		flock $(BR_CARGO_HOME)/.br-lock \
+		cargo vendor $$net --locked \
+			--manifest-path $(EBPF_AGENTS_SUBDIR)/Cargo.toml \
+			VENDOR >$(@D)/.cargo/vendor.toml && break; \
+		test -n "$$net" || exit 1; \
+	done
+	{ cat $(EBPF_AGENTS_SITE)/.cargo/config.toml 2>/dev/null; \
+		cat $(@D)/.cargo/vendor.toml; } >$(@D)/.cargo/config.toml
+	rm -f $(@D)/.cargo/vendor.toml
+endef
+EBPF_AGENTS_POST_RSYNC_HOOKS += EBPF_AGENTS_VENDOR_CRATES
+endif
+
+EBPF_AGENTS_PROFILE_DIR = $(if $(BR2_ENABLE_DEBUG),debug,release)
+
+# cargo install would build everything a second time: install what
+# the build step produced, in the layout every image of the project
+# uses.
+define EBPF_AGENTS_INSTALL_TARGET_CMDS
+	$(INSTALL) -D -m 0755 \
+		$(@D)/target/$(RUSTC_TARGET_NAME)/$(EBPF_AGENTS_PROFILE_DIR)/ebpf-agent \
+		$(TARGET_DIR)/usr/sbin/ebpf-agent
+	$(foreach tool,$(EBPF_AGENTS_SELECTED_TOOLS),\
+		ln -sf ebpf-agent $(TARGET_DIR)/usr/sbin/$(tool)$(sep))
+	$(INSTALL) -D -m 0755 $(@D)/agents/dist/ebpf-verify-once \
+		$(TARGET_DIR)/usr/libexec/ebpf-agent/ebpf-verify-once
+endef
+
+define EBPF_AGENTS_INSTALL_INIT_SYSV
+	$(INSTALL) -D -m 0755 $(@D)/agents/dist/S95ebpf-verify \
+		$(TARGET_DIR)/etc/init.d/S95ebpf-verify
+endef
+
+define EBPF_AGENTS_INSTALL_INIT_SYSTEMD
+	$(INSTALL) -D -m 0644 $(@D)/agents/dist/ebpf-verify.service \
+		$(TARGET_DIR)/usr/lib/systemd/system/ebpf-verify.service
+endef
+
+$(eval $(cargo-package))
