@@ -1,0 +1,92 @@
+SUMMARY = "Low-overhead eBPF tracing agents (execsnoop and friends) in one binary"
+DESCRIPTION = "ebpf-agent is a multi-call binary of CO-RE eBPF tracing tools: \
+               /usr/sbin/<tool> symlinks run each tool. libbpf, libelf and zlib are \
+               linked in statically, so the only run-time dependency is the C library. \
+               A first-boot service checks that every tool loads and attaches on the \
+               running kernel."
+HOMEPAGE = "https://github.com/ebpf-rust/ebpf-rust"
+BUGTRACKER = "https://github.com/ebpf-rust/ebpf-rust/issues"
+SECTION = "devel"
+CVE_PRODUCT = "ebpf-agent"
+
+# The binary links in, besides our MIT code: libbpf (LGPL-2.1 or BSD-2-Clause), libelf
+# from elfutils (GPL-2.0+ or LGPL-3.0+), zlib (Zlib) and Rust crates (MIT, MIT or
+# Apache-2.0, BSD-3-Clause; see Cargo.lock).
+LICENSE = "MIT & (LGPL-2.1-only | BSD-2-Clause) & (GPL-2.0-or-later | LGPL-3.0-or-later) & Zlib & (MIT | Apache-2.0) & BSD-3-Clause"
+LIC_FILES_CHKSUM = "file://LICENSE;md5=a739e14c8f8307dd04717fbee2cf5464"
+
+# libbpf is built from the copy in the libbpf-sys crate; libelf and zlib come from the
+# sysroot as static archives. clang-native compiles bpf/<tool>.bpf.c for the BPF target.
+DEPENDS = "clang-native elfutils zlib"
+
+PV = "0.1.0+git"
+
+SRC_URI = "git://github.com/ebpf-rust/ebpf-rust.git;protocol=https;branch=main"
+SRCREV = "61f0616208d8307cb98e7623aa7558a85df6eb61"
+
+require ${BPN}-crates.inc
+
+inherit cargo cargo-update-recipe-crates pkgconfig systemd update-rc.d
+
+# One PACKAGECONFIG per tool, each the cargo feature of the same name. Keep this list
+# equal to the `all-tools` feature of agents/ebpf-agent/Cargo.toml (ci/yocto-check
+# checks it). An image that wants fewer tools sets PACKAGECONFIG:pn-ebpf-agents.
+EBPF_AGENT_TOOLS = "execsnoop"
+PACKAGECONFIG ??= "${EBPF_AGENT_TOOLS}"
+PACKAGECONFIG[execsnoop] = "--features execsnoop"
+# Also link the C library statically (-C target-feature=+crt-static). Meant for
+# TCLIBC = "musl" (fully static Rust on musl works from wrynose on); with glibc the
+# binary is static too, but glibc's user/group lookups then need its shared NSS modules.
+PACKAGECONFIG[static] = ",,,"
+
+# Cargo workspace: the binary crate is agents/ebpf-agent, the lock file is at the top.
+CARGO_SRC_DIR = "agents/ebpf-agent"
+CARGO_LOCK_PATH = "${S}/Cargo.lock"
+
+# Without the `vendored` feature libbpf-sys links the sysroot's libelf.a and libz.a:
+# the distro's patched elfutils and zlib, and no autotools run inside the cargo build.
+CARGO_BUILD_FLAGS += "--no-default-features"
+# libbpf-sys has rustc look for libelf.a and libz.a here (rustc bundles static archives
+# itself and does not search the linker's sysroot).
+export LIBBPF_SYS_LIBRARY_PATH = "${STAGING_LIBDIR}"
+# The build script compiles the BPF programs with this clang and strips their DWARF.
+export BPF_CLANG = "${STAGING_BINDIR_NATIVE}/clang"
+export BPF_STRIP = "${STAGING_BINDIR_NATIVE}/llvm-strip"
+# The release profile strips the binary; leave that to the build system, which keeps
+# the debug symbols in ${PN}-dbg.
+export CARGO_PROFILE_RELEASE_STRIP = "false"
+
+RUSTFLAGS:append = " ${@bb.utils.contains('PACKAGECONFIG', 'static', '-C target-feature=+crt-static', '', d)}"
+
+EBPF_AGENT_ENABLED_TOOLS = "${@' '.join(t for t in d.getVar('EBPF_AGENT_TOOLS').split() if bb.utils.contains('PACKAGECONFIG', t, True, False, d))}"
+
+do_configure:prepend() {
+    if [ -z "${EBPF_AGENT_ENABLED_TOOLS}" ]; then
+        bbfatal "PACKAGECONFIG enables no tool; pick some of: ${EBPF_AGENT_TOOLS}"
+    fi
+}
+
+do_install() {
+    install -d ${D}${sbindir}
+    install -m 0755 ${B}/target/${CARGO_TARGET_SUBDIR}/ebpf-agent ${D}${sbindir}/ebpf-agent
+    for tool in ${EBPF_AGENT_ENABLED_TOOLS}; do
+        ln -sf ebpf-agent ${D}${sbindir}/$tool
+    done
+
+    install -d ${D}${libexecdir}/ebpf-agent
+    install -m 0755 ${S}/agents/dist/ebpf-verify-once ${D}${libexecdir}/ebpf-agent/ebpf-verify-once
+
+    if ${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'true', 'false', d)}; then
+        install -d ${D}${systemd_system_unitdir}
+        install -m 0644 ${S}/agents/dist/ebpf-verify.service ${D}${systemd_system_unitdir}/ebpf-verify.service
+    fi
+    if ${@bb.utils.contains('DISTRO_FEATURES', 'sysvinit', 'true', 'false', d)}; then
+        install -d ${D}${sysconfdir}/init.d
+        install -m 0755 ${S}/agents/dist/S95ebpf-verify ${D}${sysconfdir}/init.d/ebpf-verify
+    fi
+}
+
+SYSTEMD_SERVICE:${PN} = "ebpf-verify.service"
+
+INITSCRIPT_NAME = "ebpf-verify"
+INITSCRIPT_PARAMS = "start 95 2 3 4 5 ."
