@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Judges what one emulated board brought back (the results directory of run-vm).
+
+    ci/vm/check.py --arch ARCH [--series 6.1] [--allow-no-agent] RESULTS_DIR
+
+Checks the environment (the kernel and machine the plan ran on), `ebpf-agent --help`,
+`ebpf-agent list --json` (valid JSON, the same tools as the image's links, each runnable),
+`ebpf-agent verify --json` through the first-boot script when the binary has it, and then
+each tool's case: ci/vm/cases/<tool>.py, whose check(case_dir, ctx) yields (name, ok, detail).
+Prints one line per check and writes RESULTS_DIR/../check.json; exits 1 if any check failed.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read(path, default=None):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return default
+
+
+def keyvals(text):
+    out = {}
+    for line in (text or "").splitlines():
+        k, sep, v = line.partition("=")
+        if sep:
+            out[k.strip()] = v.strip()
+    return out
+
+
+def tail(text, n=12):
+    lines = (text or "").rstrip("\n").splitlines()
+    return "\n".join("      | " + line for line in lines[-n:])
+
+
+def load_case(tool):
+    path = os.path.join(HERE, "cases", f"{tool}.py")
+    if not os.path.exists(path):
+        return None
+    spec = importlib.util.spec_from_file_location(f"vmcase_{tool}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def checks(res, args):
+    env = keyvals(read(os.path.join(res, "env.txt")))
+    image = keyvals(read(os.path.join(res, "image.txt")))
+    ctx = {"arch": args.arch, "series": args.series, "env": env, "image": image}
+
+    yield ("env: machine", env.get("machine") == args.arch,
+           f"uname -m = {env.get('machine')}, expected {args.arch}")
+    if args.series:
+        rel = env.get("kernel", "")
+        yield ("env: kernel series", rel.startswith(args.series + ".") or
+               rel.startswith(args.series + "-"), f"uname -r = {rel}, series {args.series}")
+    for need in ("btf", "bpffs", "syscall_tracepoints"):
+        yield (f"env: {need}", env.get(need) == "yes", f"{need}={env.get(need)}")
+
+    if image.get("agent_sha256", "none") == "none":
+        yield ("agent in image", args.allow_no_agent, "the image was built without an agent")
+        return
+    tools = image.get("tools", "").split()
+
+    rc = read(os.path.join(res, "help.rc"), "").strip()
+    help_text = read(os.path.join(res, "help.out"), "") + read(os.path.join(res, "help.err"), "")
+    yield ("ebpf-agent --help", rc == "0", f"exit {rc}\n{tail(help_text)}")
+
+    rc = read(os.path.join(res, "list.rc"), "").strip()
+    out = read(os.path.join(res, "list.out"), "")
+    err = read(os.path.join(res, "list.err"), "")
+    try:
+        listing = json.loads(out)
+        ok, detail = True, ""
+    except ValueError as e:
+        listing, ok, detail = None, False, f"not JSON: {e}\n{tail(out)}"
+    yield ("list --json: exit 0, valid JSON", rc == "0" and ok, f"exit {rc}; {detail}{tail(err)}")
+    if isinstance(listing, dict):
+        listed = {t.get("name"): t for t in listing.get("tools", []) if isinstance(t, dict)}
+        yield ("list --json: tools = image links", sorted(listed) == sorted(tools),
+               f"listed {sorted(listed)}, links {sorted(tools)}")
+        yield ("list --json: kernel and arch", listing.get("kernel") == env.get("kernel") and
+               listing.get("arch") == args.arch,
+               f"kernel {listing.get('kernel')!r} arch {listing.get('arch')!r}")
+        for name, t in sorted(listed.items()):
+            yield (f"list --json: {name} runnable", t.get("runnable") is True,
+                   f"missing: {t.get('missing')}")
+
+    if os.path.exists(os.path.join(res, "verify-init.rc")):
+        init_out = read(os.path.join(res, "verify-init.out"), "")
+        rc = read(os.path.join(res, "verify.rc"), "").strip()
+        report = read(os.path.join(res, "verify.json"), "")
+        try:
+            verdict = json.loads(report)
+            ok, detail = True, ""
+        except ValueError as e:
+            verdict, ok, detail = None, False, f"verify.json is not JSON: {e}\n{tail(report)}"
+        yield ("verify (first-boot script): exit 0, valid JSON", rc == "0" and ok,
+               f"verify.rc={rc!r}; {detail}\n{tail(init_out)}\n"
+               f"{tail(read(os.path.join(res, 'verify.log'), ''))}")
+        yield ("verify: first-boot stamp written", os.path.exists(os.path.join(res, "verify.done")),
+               "no /var/lib/ebpf-agent/verify.done")
+        yield ("verify: init script says OK", "OK" in init_out, tail(init_out))
+        if isinstance(verdict, dict) and "ok" in verdict:
+            yield ("verify: report says ok", verdict.get("ok") is True, tail(report, 30))
+
+    for tool in tools:
+        case = load_case(tool)
+        case_dir = os.path.join(res, "cases", tool)
+        if case is None:
+            yield (f"{tool}: has a VM case", False, f"add ci/vm/cases/{tool}.sh and {tool}.py")
+            continue
+        if not os.path.isdir(case_dir):
+            yield (f"{tool}: case ran", False, "no results: the image lacks cases/{tool}.sh?")
+            continue
+        log = read(os.path.join(case_dir, "case.log"), "")
+        rc = read(os.path.join(case_dir, "case.rc"), "").strip()
+        yield (f"{tool}: case finished", rc == "0", f"case exit {rc}\n{tail(log)}")
+        try:
+            for name, ok, detail in case.check(case_dir, ctx):
+                yield (f"{tool}: {name}", ok, detail)
+        except Exception as e:  # a crash of a case's checker is a failed check, with its cause
+            yield (f"{tool}: checker", False, f"{type(e).__name__}: {e}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--arch", required=True)
+    p.add_argument("--series", default="")
+    p.add_argument("--label", default="")
+    p.add_argument("--allow-no-agent", action="store_true")
+    p.add_argument("results")
+    args = p.parse_args()
+    label = args.label or f"{args.arch} {args.series}".strip()
+    if not os.path.isdir(args.results):
+        print(f"[vm] {label}: no results directory {args.results}", file=sys.stderr)
+        return 1
+    done = []
+    for name, ok, detail in checks(args.results, args):
+        done.append({"name": name, "ok": bool(ok), "detail": detail})
+        print(f"  {'ok  ' if ok else 'FAIL'} {label}: {name}")
+        if not ok and detail:
+            print(f"       {detail}")
+    with open(os.path.join(os.path.dirname(os.path.abspath(args.results)), "check.json"), "w") as f:
+        json.dump(done, f, indent=2)
+        f.write("\n")
+    failed = sum(1 for c in done if not c["ok"])
+    print(f"[vm] {label}: {len(done) - failed} checks passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

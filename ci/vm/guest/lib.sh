@@ -1,0 +1,75 @@
+#!/bin/sh
+# Helpers of the per-tool cases (sourced by /usr/share/ebpf-vm/cases/<tool>.sh).
+#
+# A case runs its tool in the background, waits until it is attached, makes the workload
+# with unique markers, stops the tool, and writes what it expects into expect.txt beside the
+# tool's output. The host side of the case (ci/vm/cases/<tool>.py) compares the two.
+
+# A unique run id, for markers no other process can produce by chance.
+# shellcheck disable=SC2034 # used by the cases
+RUN_ID=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+
+# start_tool DIR CMD ARGS...: runs the tool in the background, stdout into DIR/out.jsonl,
+# stderr into DIR/err.txt. Sets TOOL_PID.
+start_tool() {
+    dir=$1
+    shift
+    mkdir -p "$dir"
+    echo "$*" >"$dir/cmd.txt"
+    "$@" >"$dir/out.jsonl" 2>"$dir/err.txt" &
+    TOOL_PID=$!
+    echo "$TOOL_PID" >"$dir/tool.pid"
+    TOOL_T0=$(cut -d' ' -f1 /proc/uptime)
+}
+
+# wait_attached DIR [SECS]: waits until the tool says "attached" on stderr (--verbose). Writes
+# DIR/attach.txt: "attached <seconds>", or "died" / "unconfirmed" (no such line within SECS:
+# the case goes on, and a missed event will show why).
+wait_attached() {
+    dir=$1 limit=$((${2:-120} * 10)) i=0
+    while [ "$i" -lt "$limit" ]; do
+        if grep -qi 'attached' "$dir/err.txt" 2>/dev/null; then
+            echo "attached $(awk -v a="$TOOL_T0" '{ printf "%.2f", $1 - a }' /proc/uptime)" \
+                >"$dir/attach.txt"
+            return 0
+        fi
+        if ! kill -0 "$TOOL_PID" 2>/dev/null; then
+            echo "died" >"$dir/attach.txt"
+            return 1
+        fi
+        usleep 100000
+        i=$((i + 1))
+    done
+    echo "unconfirmed" >"$dir/attach.txt"
+    return 0
+}
+
+# stop_tool DIR: SIGINT, as a user's Ctrl-C; SIGTERM then SIGKILL if the tool does not exit.
+# Writes DIR/stop.txt: "<signal that stopped it> <exit code>".
+stop_tool() {
+    dir=$1
+    for sig in INT TERM KILL; do
+        kill -s "$sig" "$TOOL_PID" 2>/dev/null
+        i=0
+        while [ "$i" -lt 100 ] && kill -0 "$TOOL_PID" 2>/dev/null; do
+            # A zombie still answers kill -0: reap it with wait below.
+            [ "$(cut -d' ' -f3 "/proc/$TOOL_PID/stat" 2>/dev/null)" = Z ] && break
+            usleep 100000
+            i=$((i + 1))
+        done
+        if ! kill -0 "$TOOL_PID" 2>/dev/null ||
+            [ "$(cut -d' ' -f3 "/proc/$TOOL_PID/stat" 2>/dev/null)" = Z ]; then
+            wait "$TOOL_PID"
+            echo "$sig $?" >"$dir/stop.txt"
+            return 0
+        fi
+    done
+    echo "none -" >"$dir/stop.txt"
+}
+
+# shell_pid: sets SHELL_PID to the pid of the calling shell (right in subshells too, unlike
+# $$; call it directly, not in $(...), which is a subshell of its own).
+shell_pid() {
+    # shellcheck disable=SC2034 # used by the cases
+    read -r SHELL_PID _ </proc/self/stat
+}
