@@ -14,6 +14,7 @@ import os
 
 MARKER = "/usr/share/ebpf-vm/vm-marker"
 ODD_HEAD = 'line1\nline2\t"q"\\ '
+ODD_BYTES = b'line1\nline2\t"q"\\ \xffend'
 TYPES = {"ts": str, "time_ns": int, "pid": int, "ppid": int, "uid": int, "comm": str,
          "ret": int, "args": list}
 
@@ -104,20 +105,34 @@ def _variant(vdir, name, with_failed):
             if ok:
                 ev = hits[0]
                 arg = ev["args"][2] if len(ev["args"]) > 2 else None
-                want_args = ev["args"][0] == MARKER and len(ev["args"]) == 3 and (
-                    arg == "a b" if kind == "marker" else
-                    isinstance(arg, str) and arg.startswith(ODD_HEAD) and arg.endswith("end"))
+                if kind == "marker":
+                    want_args = ev["args"] == [MARKER, what, "a b"]
+                else:
+                    want_args = (ev["args"][:2] == [MARKER, what] and len(ev["args"]) == 3
+                                 and isinstance(arg, str) and arg.startswith(ODD_HEAD)
+                                 and arg.endswith("end"))
                 ok = ev["ppid"] == ppid and ev["ret"] == 0 and ev["uid"] == 0 and want_args
                 detail = f"expected pid {pid} ppid {ppid} ret 0 uid 0, got {json.dumps(ev)}"
                 if kind == "marker":
                     marker_times.append(ev["time_ns"])
             label = "marker exec" if kind == "marker" else "exec with \\n \\t \" \\ 0xff in argv"
             yield (f"{name}: {label} {what} seen once, pid/ppid/args/ret right", ok, detail)
+            if kind == "odd" and ok:
+                # Not UTF-8: the JSON string cannot hold the byte; the raw bytes must still be
+                # there (args_hex: each argument's bytes in hex).
+                raw = ev.get("args_hex")
+                try:
+                    got = [bytes.fromhex(h) for h in raw] if isinstance(raw, list) else None
+                except (TypeError, ValueError):
+                    got = None
+                want = [MARKER.encode(), what.encode(), ODD_BYTES]
+                yield (f"{name}: argv bytes that are not UTF-8 kept exactly (args_hex)",
+                       got == want, f"args_hex={raw!r}, expected the hex of {want!r}")
         elif kind == "fail":
             failed = [ev for ev in mine if ev.get("ret") != 0]
             if with_failed:
                 ok = (len(failed) == 1 and failed[0]["ret"] == -2 and failed[0]["ppid"] == ppid
-                      and "arg1" in failed[0]["args"])
+                      and failed[0]["args"] == [what, "arg1"])
                 yield (f"{name}: failing exec {what} reported with ret -2 (ENOENT)", ok,
                        f"expected pid {pid} ppid {ppid} ret -2, got {json.dumps(mine)[:600]}")
             else:

@@ -40,7 +40,7 @@ if [ -x "$AGENT" ]; then
     run help 60 "$AGENT" --help
     run list 120 "$AGENT" list --json
     # `verify` exactly as a board runs it at first boot: through the shipped init script.
-    if grep -Eq '^[[:space:]]+verify([[:space:]]|$)' "$RESULTS/help.out" "$RESULTS/help.err"; then
+    if grep -Eq '(^|[[:space:]])verify([[:space:]]|$)' "$RESULTS/help.out" "$RESULTS/help.err"; then
         say "STEP verify"
         run verify-init 300 /etc/init.d/S95ebpf-verify start
         for f in verify.json verify.rc verify.log verify.done; do
