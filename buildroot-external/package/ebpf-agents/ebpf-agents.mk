@@ -60,7 +60,9 @@ EBPF_AGENTS_CARGO_ENV = \
 
 ifeq ($(BR2_PACKAGE_EBPF_AGENTS_BPF_HOST_CLANG),y)
 EBPF_AGENTS_DEPENDENCIES += host-clang
-EBPF_AGENTS_CARGO_ENV += BPF_CLANG="$(HOST_DIR)/bin/clang"
+EBPF_AGENTS_CARGO_ENV += \
+	BPF_CLANG="$(HOST_DIR)/bin/clang" \
+	BPF_STRIP="$(HOST_DIR)/bin/llvm-strip"
 # host-llvm is built for the target's architecture only, unless
 # asked for more: the BPF programs need its BPF backend.
 ifeq ($(filter BPF,$(LLVM_TARGETS_TO_BUILD)),)
@@ -113,7 +115,8 @@ define EBPF_AGENTS_VENDOR_CRATES
 			VENDOR >$(@D)/.cargo/vendor.toml && break; \
 		test -n "$$net" || exit 1; \
 	done
-	{ cat $(EBPF_AGENTS_SITE)/.cargo/config.toml 2>/dev/null; \
+	{ if [ -f $(EBPF_AGENTS_SITE)/.cargo/config.toml ]; then \
+		cat $(EBPF_AGENTS_SITE)/.cargo/config.toml; fi; \
 		cat $(@D)/.cargo/vendor.toml; } >$(@D)/.cargo/config.toml
 	rm -f $(@D)/.cargo/vendor.toml
 endef
