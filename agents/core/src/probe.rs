@@ -71,6 +71,50 @@ pub fn kprobe_exists(func: &str) -> bool {
         .any(|l| l.split_whitespace().next() == Some(func))
 }
 
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+
+/// The effective capability set of this process (/proc/self/status `CapEff`).
+pub fn effective_caps() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string()))
+        })
+        .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        .unwrap_or(0)
+}
+
+/// Can this process load tracing programs: CAP_BPF with CAP_PERFMON, or CAP_SYS_ADMIN?
+pub fn bpf_privileged() -> bool {
+    let caps = effective_caps();
+    let has = |c: u32| caps & (1u64 << c) != 0;
+    has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
+}
+
+/// Everything a tool checks before it loads anything: privileges first (they decide what
+/// the other probes can see), then each of its needs. The error names the fix.
+pub fn preflight(tool: &str, needs: &[Need]) -> crate::Result<()> {
+    use crate::error::{Error, EXIT_PERMISSION, EXIT_UNSUPPORTED};
+    if !bpf_privileged() {
+        return Err(Error::new(format!("{tool} needs privileges to load BPF programs")).code(EXIT_PERMISSION).hint(
+            "run as root, or grant CAP_BPF and CAP_PERFMON (kernel >= 5.8; CAP_SYS_ADMIN before), \
+             e.g. setcap cap_bpf,cap_perfmon,cap_dac_read_search+ep /usr/sbin/ebpf-agent",
+        ));
+    }
+    for need in needs {
+        if let Some(why) = need.missing() {
+            return Err(
+                Error::new(format!("{tool} cannot run on this kernel: {why}"))
+                    .code(EXIT_UNSUPPORTED),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// A hook or feature a tool needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {

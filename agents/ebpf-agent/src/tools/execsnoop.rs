@@ -138,6 +138,7 @@ pub fn parse_args(args: &[String]) -> Result<Args> {
 fn main(args: &[String]) -> Result<()> {
     let args = parse_args(args)?;
     logging::verbose(args.verbose);
+    probe::preflight("execsnoop", TOOL.needs)?;
     let mut obj = Object::open("execsnoop", EXECSNOOP_BPF_OBJECT)?;
     let config = Config {
         target_uid: args.uid.unwrap_or(0),

@@ -1,0 +1,191 @@
+//! Running the real static agent against the host kernel, for the integration tests.
+//!
+//! The binary is `target/dist/x86_64-unknown-linux-musl/ebpf-agent` (built by `ci/build`), or
+//! `$EBPF_AGENT_BIN`. Without root or without that binary the tests say so and pass vacuously,
+//! unless `EBPF_AGENT_REQUIRE_HOST=1` (set by `ci/test`) makes that a failure.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn agent_bin() -> Option<PathBuf> {
+    let require = std::env::var("EBPF_AGENT_REQUIRE_HOST").is_ok_and(|v| v == "1");
+    let bin = std::env::var_os("EBPF_AGENT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/dist/x86_64-unknown-linux-musl/ebpf-agent")
+        });
+    let why = if !nix::unistd::geteuid().is_root() {
+        "not root"
+    } else if !bin.exists() {
+        "no static agent (run ci/build)"
+    } else {
+        return Some(bin);
+    };
+    assert!(
+        !require,
+        "host integration test cannot run: {why} ({})",
+        bin.display()
+    );
+    eprintln!("skipped: {why}");
+    None
+}
+
+/// A tool running in the background with its stdout collected.
+pub struct Running {
+    pub child: Child,
+    stdout: Option<ChildStdout>,
+    pub stderr: mpsc::Receiver<String>,
+    stderr_seen: Vec<String>,
+}
+
+/// Starts `cmd` (with `-v`, which makes a tool say "tracing:" once attached) and waits until
+/// it is attached.
+pub fn start(mut cmd: Command) -> Running {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the agent");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let stdout = child.stdout.take();
+    let mut r = Running {
+        child,
+        stdout,
+        stderr: rx,
+        stderr_seen: Vec::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match r.stderr.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => {
+                let ready = line.contains(": tracing:");
+                r.stderr_seen.push(line);
+                if ready {
+                    return r;
+                }
+            }
+            Err(_) => {
+                if let Some(status) = r.child.try_wait().unwrap() {
+                    panic!(
+                        "agent exited before attaching ({status}):\n{}",
+                        r.stderr_seen.join("\n")
+                    );
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "agent did not attach in 30 s:\n{}",
+                    r.stderr_seen.join("\n")
+                );
+            }
+        }
+    }
+}
+
+impl Running {
+    /// Sends SIGINT, waits for a clean exit, and returns stdout.
+    pub fn stop(mut self) -> (String, Vec<String>) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        let mut out = String::new();
+        self.stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        self.stderr_seen.extend(self.stderr.try_iter());
+        assert!(
+            status.success(),
+            "agent exit status {status} after SIGINT:\n{}",
+            self.stderr_seen.join("\n")
+        );
+        (out, self.stderr_seen)
+    }
+}
+
+/// Parses JSON Lines output: every line must be one complete object.
+pub fn json_lines(out: &str) -> Vec<Value> {
+    assert!(
+        out.is_empty() || out.ends_with('\n'),
+        "output ends mid-line"
+    );
+    out.lines()
+        .map(|l| {
+            let v: Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("invalid JSON line ({e}): {l}"));
+            assert!(v.is_object(), "not an object: {l}");
+            v
+        })
+        .collect()
+}
+
+/// What a field of a documented schema holds.
+#[derive(Clone, Copy)]
+pub enum Ty {
+    Str,
+    Uint,
+    Int,
+    Bool,
+    StrArray,
+}
+
+fn matches(v: &Value, ty: Ty) -> bool {
+    match ty {
+        Ty::Str => v.is_string(),
+        Ty::Uint => v.is_u64(),
+        Ty::Int => v.is_i64(),
+        Ty::Bool => v.is_boolean(),
+        Ty::StrArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+    }
+}
+
+/// Checks one object against a schema: every required field with its type, optional fields
+/// (the `_hex` companions) typed when present, and nothing undocumented.
+pub fn check_schema(v: &Value, required: &[(&str, Ty)], optional: &[(&str, Ty)]) {
+    let obj = v.as_object().unwrap();
+    for (k, ty) in required {
+        let f = obj
+            .get(*k)
+            .unwrap_or_else(|| panic!("missing field {k}: {v}"));
+        assert!(matches(f, *ty), "field {k} has the wrong type: {v}");
+    }
+    for (k, f) in obj {
+        if required.iter().any(|(r, _)| r == k) {
+            continue;
+        }
+        let ty = optional
+            .iter()
+            .find(|(o, _)| o == k)
+            .unwrap_or_else(|| panic!("undocumented field {k}: {v}"))
+            .1;
+        assert!(matches(f, ty), "field {k} has the wrong type: {v}");
+    }
+}
+
+/// A marker unique to this test run, so events from anything else on the machine never match.
+pub fn marker(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("ebpf-rust-test-{tag}-{}-{nanos}", std::process::id())
+}
