@@ -62,7 +62,11 @@ def checks(res, args):
         rel = env.get("kernel", "")
         yield ("env: kernel series", rel.startswith(args.series + ".") or
                rel.startswith(args.series + "-"), f"uname -r = {rel}, series {args.series}")
-    for need in ("btf", "bpffs", "syscall_tracepoints"):
+    needs = ["btf", "bpffs", "syscall_tracepoints"]
+    if args.series:
+        # Debian's kernels have kprobes and null_blk: the kprobe and block paths need them.
+        needs += ["kprobes", "null_blk"]
+    for need in needs:
         yield (f"env: {need}", env.get(need) == "yes", f"{need}={env.get(need)}")
 
     if image.get("agent_sha256", "none") == "none":

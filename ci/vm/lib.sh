@@ -6,7 +6,7 @@
 #   EBPF_VM_WORK           images, console logs, results (default <repo>/target/vm)
 #   EBPF_VM_SERIES         Debian kernel series to test  (default "6.1 6.12")
 #   EBPF_VM_KERNEL         boot this kernel image instead of Debian's (modules are then not used)
-#   EBPF_VM_BOOT_TIMEOUT   seconds for a whole VM run     (default 300)
+#   EBPF_VM_TIMEOUT        seconds for a whole VM run     (default 300)
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$VM_DIR/../.." && pwd)

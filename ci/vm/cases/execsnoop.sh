@@ -41,7 +41,7 @@ failing_exec() {
 # 1. The multi-call binary, failed execs included (-x).
 d=$out/main
 start_tool "$d" /usr/sbin/ebpf-agent execsnoop --json -x --verbose
-wait_attached "$d" 120
+wait_attached "$d" 60
 markers "$d" 3
 odd_marker "$d"
 failing_exec "$d"
@@ -51,7 +51,7 @@ stop_tool "$d"
 # 2. The /usr/sbin/execsnoop link, without -x: the failing exec must not show.
 d=$out/link
 start_tool "$d" execsnoop --json --verbose
-wait_attached "$d" 120
+wait_attached "$d" 60
 markers "$d" 1
 failing_exec "$d"
 sleep 1

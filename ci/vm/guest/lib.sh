@@ -26,7 +26,7 @@ start_tool() {
 # DIR/attach.txt: "attached <seconds>", or "died" / "unconfirmed" (no such line within SECS:
 # the case goes on, and a missed event will show why).
 wait_attached() {
-    dir=$1 limit=$((${2:-120} * 10)) i=0
+    dir=$1 limit=$((${2:-60} * 10)) i=0
     while [ "$i" -lt "$limit" ]; do
         if grep -qi 'attached' "$dir/err.txt" 2>/dev/null; then
             echo "attached $(awk -v a="$TOOL_T0" '{ printf "%.2f", $1 - a }' /proc/uptime)" \
