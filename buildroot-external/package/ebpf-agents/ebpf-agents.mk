@@ -101,9 +101,12 @@ endif
 ifeq ($(BR2_PACKAGE_EBPF_AGENTS_SOURCE_TREE),y)
 # The local site method skips the download step, and with it the
 # vendoring of the crates that Buildroot does for cargo packages: do
-# it here, into the same cargo home. Offline first, so that a build
+# it here, from the same cargo home. Offline first, so that a build
 # machine without network works once that cargo home holds the crates
-# of Cargo.lock; otherwise cargo downloads them.
+# of Cargo.lock; otherwise cargo downloads them. This runs before the
+# configure step rather than after the rsync one: only then is
+# host-rustc's cargo sure to be installed (the rsync step does not wait
+# for the package's dependencies).
 define EBPF_AGENTS_VENDOR_CRATES
 	mkdir -p $(@D)/.cargo $(BR_CARGO_HOME)
 	cd $(@D) && \
@@ -113,14 +116,17 @@ define EBPF_AGENTS_VENDOR_CRATES
 		cargo vendor $$net --locked \
 			--manifest-path $(EBPF_AGENTS_SUBDIR)/Cargo.toml \
 			VENDOR >$(@D)/.cargo/vendor.toml && break; \
-		test -n "$$net" || exit 1; \
+		test -n "$$net" || { echo "ebpf-agents: cannot vendor the" \
+			"crates: no network and $(BR_CARGO_HOME) lacks" \
+			"some (see buildroot-external/README.md)" >&2; \
+			exit 1; }; \
 	done
 	{ if [ -f $(EBPF_AGENTS_SITE)/.cargo/config.toml ]; then \
 		cat $(EBPF_AGENTS_SITE)/.cargo/config.toml; fi; \
 		cat $(@D)/.cargo/vendor.toml; } >$(@D)/.cargo/config.toml
 	rm -f $(@D)/.cargo/vendor.toml
 endef
-EBPF_AGENTS_POST_RSYNC_HOOKS += EBPF_AGENTS_VENDOR_CRATES
+EBPF_AGENTS_PRE_CONFIGURE_HOOKS += EBPF_AGENTS_VENDOR_CRATES
 endif
 
 EBPF_AGENTS_PROFILE_DIR = $(if $(BR2_ENABLE_DEBUG),debug,release)
