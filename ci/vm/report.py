@@ -58,7 +58,11 @@ def main():
     ok = bool(checks) and failed == 0 and "error" not in run
 
     snoop = events(os.path.join(res, "cases", "execsnoop", "main", "out.jsonl"))
-    markers = [e for e in snoop if any("vm-marker-" in a for a in e.get("args", [])[1:2])]
+    def from_test(e):
+        args = e.get("args") or [""]
+        return (args[0].startswith(("/usr/share/ebpf-vm/vm-marker", "/nonexistent/vm-missing-"))
+                and e.get("pid") is not None)
+    markers = [e for e in snoop if from_test(e)]
     report = {
         "ok": ok,
         "board": {"machine": "qemu virt (TCG)", "arch": env.get("machine"), "cpus": env.get("cpus"),
@@ -69,9 +73,9 @@ def main():
         if "plan_end_s" in run else None,
         "agent": {"bytes": int(image["agent_bytes"]) if image.get("agent_bytes") else None,
                   "sha256": image.get("agent_sha256")},
-        "verify": verify,
+        **({"verify": verify} if verify is not None else {}),
         "list": listing,
-        "execsnoop": {"events": len(snoop), "marker_events": markers},
+        "execsnoop": {"events": len(snoop), "test_events": markers},
         "checks": {"passed": passed, "failed": failed,
                    "failures": [c["name"] for c in checks if not c["ok"]]},
     }
@@ -79,6 +83,12 @@ def main():
         report["error"] = run["error"]
     print(json.dumps(report, indent=2))
 
+    if not env:
+        print("\n".join(["", "=" * 72, " Emulated board: no results came back", "=" * 72,
+                         f" kernel    {run.get('kernel', '?')}",
+                         f" error     {run.get('error', 'unknown (see the console log)')}",
+                         " RESULT    FAIL", "=" * 72]))
+        return 1
     agent_bytes = report["agent"]["bytes"]
     tools = listing.get("tools", []) if isinstance(listing, dict) else []
     lines = [
@@ -100,10 +110,14 @@ def main():
         lines.append(f" verify    {'OK' if v else 'FAILED' if v is False else 'ran'}"
                      " (first-boot script, /var/lib/ebpf-agent/verify.json)")
     if snoop:
-        lines.append(f" execsnoop {len(snoop)} events, {len(markers)} from the test's markers:")
-        for e in markers[:4]:
-            lines.append(f"   {e.get('comm', '?'):<12} pid {e.get('pid'):<5} ppid {e.get('ppid'):<5}"
-                         f" ret {e.get('ret'):<3} {' '.join(e.get('args', []))[:40]}")
+        lines.append(f" execsnoop {len(snoop)} events, {len(markers)} from the test's own execs:")
+        lines.append(f"   {'COMM':<10} {'PID':>5} {'PPID':>5} {'RET':>3} ARGS")
+        for e in markers[:6]:
+            args = " ".join(a.replace("\n", "\\n").replace("\t", "\\t")
+                            for a in e.get("args", []))
+            args = args.replace("/usr/share/ebpf-vm/", "")
+            lines.append(f"   {e.get('comm', '?'):<10} {e.get('pid'):>5} {e.get('ppid'):>5}"
+                         f" {e.get('ret'):>3} {args[:46]}")
     lines.append(f" checks    {passed} passed, {failed} failed")
     for c in checks:
         if not c["ok"]:
