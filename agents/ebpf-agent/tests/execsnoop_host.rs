@@ -32,6 +32,12 @@ const LOST_REQUIRED: &[(&str, Ty)] = &[
     ("lost_total", Ty::Uint),
 ];
 
+#[test]
+fn schema_is_the_documented_one() {
+    common::assert_documented("execsnoop", EXEC_REQUIRED, EXEC_OPTIONAL);
+    common::assert_documented("Lost events", LOST_REQUIRED, &[]);
+}
+
 fn check_all(events: &[Value]) {
     for e in events {
         match e["type"].as_str() {
@@ -58,7 +64,10 @@ fn find<'a>(events: &'a [Value], m: &str) -> &'a Value {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    b.iter().fold(String::new(), |mut s, x| {
+        s.push_str(&format!("{x:02x}"));
+        s
+    })
 }
 
 #[test]

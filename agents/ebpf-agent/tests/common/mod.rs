@@ -189,3 +189,39 @@ pub fn marker(tag: &str) -> String {
         .subsec_nanos();
     format!("ebpf-rust-test-{tag}-{}-{nanos}", std::process::id())
 }
+
+/// The field names documented in docs/json.md under the heading that starts with `heading`.
+pub fn documented_fields(heading: &str) -> Vec<String> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/json.md"))
+        .unwrap();
+    let section = doc
+        .split("\n## ")
+        .find(|s| s.starts_with(heading))
+        .unwrap_or_else(|| panic!("no section {heading} in docs/json.md"));
+    let mut names = Vec::new();
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let first = row.split('|').nth(1).unwrap();
+        names.extend(
+            first
+                .split(',')
+                .map(|n| n.trim().trim_matches('`').to_string()),
+        );
+    }
+    names
+}
+
+/// Asserts that a test's schema lists exactly the fields the documentation does.
+pub fn assert_documented(heading: &str, required: &[(&str, Ty)], optional: &[(&str, Ty)]) {
+    let mut doc = documented_fields(heading);
+    let mut ours: Vec<String> = required
+        .iter()
+        .chain(optional)
+        .map(|(n, _)| n.to_string())
+        .collect();
+    doc.sort();
+    ours.sort();
+    assert_eq!(
+        doc, ours,
+        "docs/json.md section {heading} and the test's schema differ"
+    );
+}

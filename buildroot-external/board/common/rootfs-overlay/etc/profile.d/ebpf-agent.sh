@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Tells who logs in how the first-boot verification of the eBPF agents
 # went, and where its report is.
 if [ -r /var/lib/ebpf-agent/verify.rc ]; then
