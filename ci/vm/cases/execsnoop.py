@@ -75,7 +75,7 @@ def _schema_errors(ev):
 def _variant(vdir, name, with_failed):
     err = _read(os.path.join(vdir, "err.txt"))
     attach = _read(os.path.join(vdir, "attach.txt")).decode().strip()
-    yield (f"{name}: attached (stderr says so)", attach.startswith("attached"),
+    yield (f"{name}: attached (its \"tracing:\" line on stderr)", attach.startswith("attached"),
            f"attach: {attach or 'not reached'}\n{_tail(err)}")
 
     stop = _read(os.path.join(vdir, "stop.txt")).decode().split()

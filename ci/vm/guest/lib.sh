@@ -22,13 +22,15 @@ start_tool() {
     TOOL_T0=$(cut -d' ' -f1 /proc/uptime)
 }
 
-# wait_attached DIR [SECS]: waits until the tool says "attached" on stderr (--verbose). Writes
-# DIR/attach.txt: "attached <seconds>", or "died" / "unconfirmed" (no such line within SECS:
-# the case goes on, and a missed event will show why).
+# wait_attached DIR [SECS] [PATTERN]: waits until the tool's stderr (--verbose) has a line
+# matching PATTERN, by default the "tracing: ..." line a tool prints once all its hooks are
+# attached and its signal handlers installed (a single "attached <hook>" line comes too early:
+# the other hooks are not there yet). Writes DIR/attach.txt: "attached <seconds>", or "died",
+# or "unconfirmed" (no such line within SECS: the case goes on, its checks will say why).
 wait_attached() {
-    dir=$1 limit=$((${2:-60} * 10)) i=0
+    dir=$1 limit=$((${2:-60} * 10)) pattern=${3:-'tracing:'} i=0
     while [ "$i" -lt "$limit" ]; do
-        if grep -qi 'attached' "$dir/err.txt" 2>/dev/null; then
+        if grep -q -- "$pattern" "$dir/err.txt" 2>/dev/null; then
             echo "attached $(awk -v a="$TOOL_T0" '{ printf "%.2f", $1 - a }' /proc/uptime)" \
                 >"$dir/attach.txt"
             return 0
