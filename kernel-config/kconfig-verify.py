@@ -44,6 +44,11 @@ def read_config(path):
     return values
 
 
+def bad_input(message):
+    print(f"kconfig-verify: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 class Want:
     """One requirement read from a fragment."""
 
@@ -54,7 +59,7 @@ class Want:
 def parse_pair(text, where):
     m = CONF_SET.match(text)
     if not m:
-        raise SystemExit(f"{where}: cannot read '{text}' (want CONFIG_NAME=value)")
+        bad_input(f"{where}: cannot read '{text}' (want CONFIG_NAME=value)")
     return m.group(1)[7:], m.group(2)
 
 
@@ -71,12 +76,12 @@ def read_fragment(path):
                 kind, rest = d.group(1), d.group(2)
                 if kind == "since":
                     if not re.fullmatch(r"\d+\.\d+", rest):
-                        raise SystemExit(f"{where}: 'since:' wants a version like 6.5")
+                        bad_input(f"{where}: 'since:' wants a version like 6.5")
                     since = tuple(int(x) for x in rest.split("."))
                     continue
                 pairs = [parse_pair(p, where) for p in rest.split()]
                 if kind == "expect" and len(pairs) != 1:
-                    raise SystemExit(f"{where}: 'expect:' takes one CONFIG_X=v (use expect-any for more)")
+                    bad_input(f"{where}: 'expect:' takes one CONFIG_X=v (use expect-any for more)")
                 wants.append(Want(name, lineno, kind, pairs))
                 continue
             m = CONF_SET.match(line)
@@ -86,7 +91,7 @@ def read_fragment(path):
                 wants.append(Want(name, lineno, "set", [pair], since))
                 since = None
             elif line and not line.startswith("#"):
-                raise SystemExit(f"{where}: not a config line: '{line}'")
+                bad_input(f"{where}: not a config line: '{line}'")
     return wants
 
 
@@ -281,11 +286,10 @@ class Definition:
 
 
 class Kconfig:
-    def __init__(self, srctree, srcarch, env_vars):
-        self.srctree, self.vars = srctree, dict(env_vars, SRCARCH=srcarch)
+    def __init__(self, srctree, srcarch):
+        self.srctree, self.vars = srctree, {"SRCARCH": srcarch}
         self.defs = {}       # name -> [Definition]
         self.selects = {}    # name -> [(selector name, condition expr or None, where)]
-        self.choices = []    # list of lists of member names
         self.read(os.path.join(srctree, "Kconfig"), optional=False)
 
     def expand(self, path):
@@ -303,7 +307,7 @@ class Kconfig:
         except OSError:
             if optional:
                 return
-            raise SystemExit(f"cannot read Kconfig file {path}")
+            bad_input(f"cannot read Kconfig file {path}")
         rel = os.path.relpath(path, self.srctree)
         lines, i = [], 0
         while i < len(raw):  # join continuation lines, keep the first line's number
@@ -358,7 +362,6 @@ class Kconfig:
                 block = word
                 if word == "choice":
                     choice_members = []
-                    self.choices.append(choice_members)
             elif word in ("endmenu", "endchoice"):
                 if stack:
                     stack.pop()
@@ -383,7 +386,6 @@ class Kconfig:
                 stack[-1] = e if stack[-1] is None else ("and", stack[-1], e)
             elif cur is not None:
                 self.attribute(cur, word, rest)
-        # Conditions stay on the shared stack only inside their own file.
 
     def attribute(self, cur, word, rest):
         if word in ("bool", "tristate", "string", "int", "hex", "def_bool", "def_tristate", "prompt"):
@@ -399,7 +401,7 @@ class Kconfig:
             cur.defaults.append((parse_expr(body), cond))
         elif word == "select":
             body, cond = split_if(rest)
-            self.selects.setdefault(body.strip(), []).append((cur.name, cond, cur.where, cur.dep_expr()))
+            self.selects.setdefault(body.strip(), []).append((cur.name, cond, cur.where))
 
 
 def strip_comment(text):
@@ -439,6 +441,8 @@ def explain(kc, env, name, want, depth=0, seen=None):
     out = []
     got = env.raw(name)
     wants_on = want not in ("n", "")
+    forcing = [(who, where) for who, cond, where in kc.selects.get(name, [])
+               if env.raw(who) in ("y", "m") and (cond is None or env.tri(cond) > 0)]
     for d in defs:
         prompt = f' "{d.prompt[0]}"' if d.prompt else " (no prompt: only defaults and select set it)"
         out.append(f"{pad}{name} [={got}] {d.type or ''} at {d.where}{prompt}")
@@ -455,7 +459,7 @@ def explain(kc, env, name, want, depth=0, seen=None):
         elif wants_on and d.prompt is None:
             sel = kc.selects.get(name, [])
             if sel:
-                for who, cond, where, _ in sel:
+                for who, cond, where in sel:
                     c = f" if {env.show(cond)}" if cond is not None else ""
                     out.append(f"{pad}  selected by {who} [={env.raw(who)}]{c} ({where})")
             elif not d.defaults:
@@ -466,7 +470,7 @@ def explain(kc, env, name, want, depth=0, seen=None):
                 out.append(f"{pad}  default {env.show(dflt)}{c}")
         elif wants_on and d.prompt is not None and d.prompt[1] is not None and env.tri(d.prompt[1]) == 0:
             out.append(f"{pad}  prompt hidden: {env.show(d.prompt[1])}")
-        elif depth == 0 and d.prompt is not None and d.in_choice is None:
+        elif depth == 0 and d.prompt is not None and d.in_choice is None and not forcing:
             out.append(f"{pad}  free to set (dependencies met, nothing forces it): the value is the config's own "
                        "(fragment not merged, or a later fragment overrides it)")
         if d.in_choice is not None and wants_on:
@@ -474,9 +478,8 @@ def explain(kc, env, name, want, depth=0, seen=None):
             if picked:
                 out.append(f"{pad}  member of a choice; the choice holds {', '.join(picked)}")
     if not wants_on and got not in ("n", ""):
-        for who, cond, where, _ in kc.selects.get(name, []):
-            if env.raw(who) in ("y", "m") and (cond is None or env.tri(cond) > 0):
-                out.append(f"{pad}  forced on: selected by {who} [={env.raw(who)}] ({where})")
+        for who, where in forcing:
+            out.append(f"{pad}  forced on: selected by {who} [={env.raw(who)}] ({where})")
     return out
 
 
@@ -514,7 +517,7 @@ def shown(value):
 def same(want, got):
     if want == "n":
         return got in ("n", None)
-    return got == want
+    return got == want or (want == "m" and got == "y")  # built in satisfies a module request
 
 
 def main():
@@ -528,9 +531,12 @@ def main():
     ap.add_argument("fragments", nargs="+")
     a = ap.parse_args()
 
-    values = read_config(a.config)
-    version = kernel_version(a.srctree)
-    kc = Kconfig(a.srctree, a.srcarch, {"ARCH": a.srcarch})
+    try:
+        values = read_config(a.config)
+        version = kernel_version(a.srctree)
+    except (OSError, KeyError) as e:
+        bad_input(f"cannot read the .config or the tree's Makefile: {e}")
+    kc = Kconfig(a.srctree, a.srcarch)
     env = Env(values, kc.defs)
     label = a.label or f"{a.srcarch} {'.'.join(map(str, version))}"
     rows, missing, total, skipped = [], 0, 0, 0
