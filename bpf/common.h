@@ -96,12 +96,36 @@ static __always_inline void count_lost_event(void *lost_map)
 		*n += 1;
 }
 
+/* bpf_ringbuf_output/submit flags (include/uapi/linux/bpf.h). */
+#define BPF_RB_NO_WAKEUP (1ULL << 0)
+#define BPF_RB_FORCE_WAKEUP (1ULL << 1)
+
+#define BPF_RB_AVAIL_DATA 0
+
+/*
+ * When to wake the agent. Waking it costs an interrupt per record (an inter-processor one, very
+ * costly under virtualization: most of a record's BPF run time when measured). The agent polls
+ * at least every 100 ms anyway, so records only force a wake-up once this much is waiting, which
+ * keeps a burst from filling the ring between two polls.
+ */
+#define EVENTS_WAKEUP_BYTES (256 * 1024)
+
+static __always_inline __u64 events_wakeup_flags(void *ring)
+{
+	return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= EVENTS_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+										: BPF_RB_NO_WAKEUP;
+}
+
 /* Copy `size` bytes (bounded by the verifier) of `data` into the ring, counting a failure. */
-#define emit_event(data, size)                                       \
-	do {                                                         \
-		if (bpf_ringbuf_output(&events, (data), (size), 0))  \
-			count_lost_event(&lost_events);              \
+#define emit_event(data, size)                                                      \
+	do {                                                                        \
+		if (bpf_ringbuf_output(&events, (data), (size),                     \
+				       events_wakeup_flags(&events)))               \
+			count_lost_event(&lost_events);                             \
 	} while (0)
+
+/* Submit a reserved record. */
+#define submit_event(e) bpf_ringbuf_submit((e), events_wakeup_flags(&events))
 
 /* Reserve a fixed-size record, counting a failure; NULL when the ring is full. */
 #define reserve_event(type)                                                  \

@@ -105,7 +105,7 @@ static __always_inline int on_exit(long ret)
 	e->ret = ret;
 	e->time_ns = bpf_ktime_get_boot_ns();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	submit_event(e);
 	return 0;
 }
 

@@ -120,12 +120,17 @@ pub fn stream(obj: &Object, opts: &StreamOptions, consumer: &mut dyn Consumer) -
         if let Some(d) = deadline {
             timeout = timeout.min(d.saturating_duration_since(Instant::now()));
         }
-        let rc = unsafe { sys::ring_buffer__poll(rb, timeout.as_millis() as c_int) };
+        // The BPF side wakes us only once a batch is waiting (see events_wakeup_flags in
+        // bpf/common.h); otherwise the timeout does, and whatever arrived is read then.
+        let mut rc = unsafe { sys::ring_buffer__poll(rb, timeout.as_millis() as c_int) };
+        if rc >= 0 && !ctx.stopped {
+            rc = unsafe { sys::ring_buffer__consume(rb) };
+        }
         if ctx.stopped {
             break;
         }
         if rc < 0 && rc != -4 {
-            result = Err(Error::os("polling the ring buffer failed", -rc));
+            result = Err(Error::os("reading the ring buffer failed", -rc));
             break;
         }
         let now = Instant::now();
