@@ -11,7 +11,7 @@ for the dependency text; values always come from the resolved .config.
 Fragment lines understood, beside ordinary `CONFIG_X=v` and `# CONFIG_X is not set`:
   # expect: CONFIG_X=y            the arch/toolchain must give this value (not merged: not ours to set)
   # expect-any: CONFIG_A=y CONFIG_B=y     at least one of them
-  # since: 6.5                    (just before a symbol line) only required from that kernel on
+  # since: 6.5                    (just before a symbol or expect line) only required from that kernel on
 
 Exit status: 0 all kept, 1 something missing, 2 usage or input error.
 """
@@ -82,7 +82,8 @@ def read_fragment(path):
                 pairs = [parse_pair(p, where) for p in rest.split()]
                 if kind == "expect" and len(pairs) != 1:
                     bad_input(f"{where}: 'expect:' takes one CONFIG_X=v (use expect-any for more)")
-                wants.append(Want(name, lineno, kind, pairs))
+                wants.append(Want(name, lineno, kind, pairs, since))
+                since = None
                 continue
             m = CONF_SET.match(line)
             u = CONF_UNSET.match(line)
