@@ -45,12 +45,69 @@ enum {
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 
-/* Kernel structures, only the fields we read. */
+/*
+ * Kernel structures, only the fields some tool reads. Declaration order and types are ours;
+ * libbpf finds each field by name in the running kernel's BTF. Add a field here when a tool
+ * needs one (one definition per struct for all tools).
+ */
+struct qstr {
+	const unsigned char *name;
+	__u32 len;
+} __attribute__((preserve_access_index));
+
+struct dentry {
+	struct dentry *d_parent;
+	struct qstr d_name;
+	struct inode *d_inode;
+} __attribute__((preserve_access_index));
+
+struct vfsmount {
+	struct dentry *mnt_root;
+} __attribute__((preserve_access_index));
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+} __attribute__((preserve_access_index));
+
+struct inode {
+	unsigned short i_mode;
+	unsigned long i_ino;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct path f_path;
+	struct inode *f_inode;
+	unsigned int f_flags;
+	unsigned int f_mode;
+} __attribute__((preserve_access_index));
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} __attribute__((preserve_access_index));
+
+struct files_struct {
+	struct fdtable *fdt;
+} __attribute__((preserve_access_index));
+
+struct fs_struct {
+	struct path root;
+	struct path pwd;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
+	unsigned int flags;
 	int pid;
 	int tgid;
+	int exit_code;
+	int exit_signal;
+	__u64 start_time;
 	struct task_struct *real_parent;
+	struct task_struct *group_leader;
 	char comm[16];
+	struct files_struct *files;
+	struct fs_struct *fs;
 } __attribute__((preserve_access_index));
 
 /* The context of every syscalls:sys_enter_* and sys_exit_* tracepoint. */

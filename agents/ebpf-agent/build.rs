@@ -11,8 +11,16 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Every tool with a BPF program, in the order `ebpf-agent --help` lists them.
-const TOOLS: &[&str] = &["execsnoop"];
+/// Every tool with a BPF program (each also a cargo feature).
+const TOOLS: &[&str] = &[
+    "execsnoop",
+    "exitsnoop",
+    "filetop",
+    "filewatch",
+    "opensnoop",
+    "statsnoop",
+    "syscount",
+];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());

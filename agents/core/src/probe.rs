@@ -120,6 +120,10 @@ pub fn preflight(tool: &str, needs: &[Need]) -> crate::Result<()> {
 pub enum Need {
     Btf,
     Tracepoint(&'static str, &'static str),
+    /// A kprobe on this kernel function.
+    Kprobe(&'static str),
+    /// Any one of these (a tool with fallback paths).
+    Any(&'static [Need]),
 }
 
 impl Need {
@@ -138,6 +142,20 @@ impl Need {
                 "no tracepoint {c}:{n}: enable {}",
                 tracepoint_config(c)
             )),
+            Need::Kprobe(f) if kprobe_exists(f) => None,
+            Need::Kprobe(f) if !kprobes_supported() => Some(format!(
+                "no kprobes for {f}: enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS"
+            )),
+            Need::Kprobe(f) => Some(format!(
+                "kernel function {f} cannot be probed (inlined, renamed or notrace)"
+            )),
+            Need::Any(alts) => {
+                let why: Vec<String> = alts
+                    .iter()
+                    .map(|n| n.missing())
+                    .collect::<Option<Vec<_>>>()?;
+                Some(why.join(", and "))
+            }
         }
     }
 }

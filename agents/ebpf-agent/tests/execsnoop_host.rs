@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use common::{agent_bin, check_schema, json_lines, marker, start, Ty};
 use serde_json::{json, Value};
 
-/// docs/json.md, execsnoop.
+/// docs/tools/execsnoop.md, JSON.
 const EXEC_REQUIRED: &[(&str, Ty)] = &[
     ("type", Ty::Str),
     ("ts", Ty::Str),
@@ -34,8 +34,8 @@ const LOST_REQUIRED: &[(&str, Ty)] = &[
 
 #[test]
 fn schema_is_the_documented_one() {
-    common::assert_documented("execsnoop", EXEC_REQUIRED, EXEC_OPTIONAL);
-    common::assert_documented("Lost events", LOST_REQUIRED, &[]);
+    common::assert_documented("tools/execsnoop.md", "JSON", EXEC_REQUIRED, EXEC_OPTIONAL);
+    common::assert_documented("json.md", "Lost events", LOST_REQUIRED, &[]);
 }
 
 fn check_all(events: &[Value]) {

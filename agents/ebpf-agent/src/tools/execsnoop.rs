@@ -18,7 +18,7 @@ use agent_core::run::{self, Consumer, Flow, StreamOptions};
 use agent_core::time::{self, Clock};
 use agent_core::Result;
 
-use super::Tool;
+use super::{SelfTest, Tool};
 use crate::bpf_objects::EXECSNOOP_BPF_OBJECT;
 use crate::{logging, text};
 
@@ -31,7 +31,24 @@ pub const TOOL: Tool = Tool {
         Need::Tracepoint("syscalls", "sys_exit_execve"),
     ],
     main,
+    selftest: SelfTest {
+        args: |_| Vec::new(),
+        workload: selftest_workload,
+    },
 };
+
+/// Execs `/bin/sh -c : <marker>` (busybox or not, every image has /bin/sh).
+fn selftest_workload(marker: &str) -> std::io::Result<Vec<String>> {
+    let status = std::process::Command::new("/bin/sh")
+        .args(["-c", ":", marker])
+        .status()?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!(
+            "/bin/sh exited with {status}"
+        )));
+    }
+    Ok(vec![marker.to_string()])
+}
 
 /// Mirrors EXECSNOOP_MAX_ARGS_LIMIT in bpf/execsnoop.h.
 pub const MAX_ARGS_LIMIT: u32 = 512;

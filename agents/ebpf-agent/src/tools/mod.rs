@@ -11,12 +11,23 @@ pub struct Tool {
     pub name: &'static str,
     /// One line for `--help` and `list`.
     pub about: &'static str,
-    /// What the kernel must have for the tool to run (checked by `list`).
+    /// What the kernel must have for the tool to run (checked by `list` and at start).
     pub needs: &'static [Need],
     pub main: fn(&[String]) -> Result<()>,
+    /// How `ebpf-agent verify` proves the tool works on this kernel.
+    pub selftest: SelfTest,
 }
 
-/// Every tool built into this binary.
+/// A short run of a tool against a workload that proves it sees events.
+pub struct SelfTest {
+    /// Arguments added to `<tool> --json -v` for the run.
+    pub args: fn(marker: &str) -> Vec<String>,
+    /// Makes events the tool must see, tagged with `marker` (a unique ASCII string). Returns the
+    /// strings that must each appear in the tool's JSON output (most often the marker itself).
+    pub workload: fn(marker: &str) -> std::io::Result<Vec<String>>,
+}
+
+/// Every tool built into this binary, in alphabetical order.
 pub const ALL: &[Tool] = &[
     #[cfg(feature = "execsnoop")]
     execsnoop::TOOL,

@@ -190,14 +190,15 @@ pub fn marker(tag: &str) -> String {
     format!("ebpf-rust-test-{tag}-{}-{nanos}", std::process::id())
 }
 
-/// The field names documented in docs/json.md under the heading that starts with `heading`.
-pub fn documented_fields(heading: &str) -> Vec<String> {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/json.md"))
-        .unwrap();
+/// The field names documented in `docs/<file>` under the `##` heading that starts with
+/// `heading`.
+pub fn documented_fields(file: &str, heading: &str) -> Vec<String> {
+    let path = format!("{}/../../docs/{file}", env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let section = doc
         .split("\n## ")
         .find(|s| s.starts_with(heading))
-        .unwrap_or_else(|| panic!("no section {heading} in docs/json.md"));
+        .unwrap_or_else(|| panic!("no section {heading} in docs/{file}"));
     let mut names = Vec::new();
     for row in section.lines().filter(|l| l.starts_with("| `")) {
         let first = row.split('|').nth(1).unwrap();
@@ -211,8 +212,13 @@ pub fn documented_fields(heading: &str) -> Vec<String> {
 }
 
 /// Asserts that a test's schema lists exactly the fields the documentation does.
-pub fn assert_documented(heading: &str, required: &[(&str, Ty)], optional: &[(&str, Ty)]) {
-    let mut doc = documented_fields(heading);
+pub fn assert_documented(
+    file: &str,
+    heading: &str,
+    required: &[(&str, Ty)],
+    optional: &[(&str, Ty)],
+) {
+    let mut doc = documented_fields(file, heading);
     let mut ours: Vec<String> = required
         .iter()
         .chain(optional)
@@ -222,6 +228,6 @@ pub fn assert_documented(heading: &str, required: &[(&str, Ty)], optional: &[(&s
     ours.sort();
     assert_eq!(
         doc, ours,
-        "docs/json.md section {heading} and the test's schema differ"
+        "docs/{file} section {heading} and the test's schema differ"
     );
 }
