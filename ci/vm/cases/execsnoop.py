@@ -13,8 +13,8 @@ import json
 import os
 
 MARKER = "/usr/share/ebpf-vm/vm-marker"
-ODD_HEAD = 'line1\nline2\t"q"\\ '
 ODD_BYTES = b'line1\nline2\t"q"\\ \xffend'
+ODD_TEXT = 'line1\nline2\t"q"\\ \ufffdend'
 TYPES = {"ts": str, "time_ns": int, "pid": int, "ppid": int, "uid": int, "comm": str,
          "ret": int, "args": list}
 
@@ -86,8 +86,12 @@ def _variant(vdir, name, with_failed):
     events, errors = _events(raw)
     yield (f"{name}: every line valid JSON ({len(events)} events)", not errors and events,
            "\n".join(errors[:5]) or "no output")
+    others = [ev for ev in events if ev.get("type") != "exec"]
+    yield (f"{name}: only exec lines, no lost events", not others,
+           "\n".join(json.dumps(ev)[:300] for ev in others[:5]))
+    events = [ev for ev in events if ev.get("type") == "exec"]
     bad = [(ev, e) for ev in events for e in [_schema_errors(ev)] if e]
-    yield (f"{name}: every event fits the schema", not bad,
+    yield (f"{name}: every event fits the schema (docs/tools/execsnoop.md)", not bad,
            "\n".join(f"{e} in {json.dumps(ev)[:300]}" for ev, e in bad[:5]))
 
     by_pid = {}
@@ -105,14 +109,13 @@ def _variant(vdir, name, with_failed):
             if ok:
                 ev = hits[0]
                 arg = ev["args"][2] if len(ev["args"]) > 2 else None
-                if kind == "marker":
-                    want_args = ev["args"] == [MARKER, what, "a b"]
-                else:
-                    want_args = (ev["args"][:2] == [MARKER, what] and len(ev["args"]) == 3
-                                 and isinstance(arg, str) and arg.startswith(ODD_HEAD)
-                                 and arg.endswith("end"))
-                ok = ev["ppid"] == ppid and ev["ret"] == 0 and ev["uid"] == 0 and want_args
-                detail = f"expected pid {pid} ppid {ppid} ret 0 uid 0, got {json.dumps(ev)}"
+                # The byte 0xff is not UTF-8: U+FFFD in the string, exact bytes in args_hex.
+                third = "a b" if kind == "marker" else ODD_TEXT
+                ok = (ev["args"] == [MARKER, what, third] and ev["ppid"] == ppid
+                      and ev["ret"] == 0 and ev["uid"] == 0 and ev.get("tid") == pid
+                      and ev["comm"] == "vm-marker")
+                detail = (f"expected pid=tid {pid} ppid {ppid} ret 0 uid 0 comm vm-marker "
+                          f"args {[MARKER, what, third]!r}, got {json.dumps(ev)}")
                 if kind == "marker":
                     marker_times.append(ev["time_ns"])
             label = "marker exec" if kind == "marker" else "exec with \\n \\t \" \\ 0xff in argv"
@@ -131,10 +134,12 @@ def _variant(vdir, name, with_failed):
         elif kind == "fail":
             failed = [ev for ev in mine if ev.get("ret") != 0]
             if with_failed:
+                # A failed exec keeps the caller's name: the shell's.
                 ok = (len(failed) == 1 and failed[0]["ret"] == -2 and failed[0]["ppid"] == ppid
-                      and failed[0]["args"] == [what, "arg1"])
+                      and failed[0]["args"] == [what, "arg1"] and failed[0]["comm"] == "sh")
                 yield (f"{name}: failing exec {what} reported with ret -2 (ENOENT)", ok,
-                       f"expected pid {pid} ppid {ppid} ret -2, got {json.dumps(mine)[:600]}")
+                       f"expected pid {pid} ppid {ppid} ret -2 comm sh args [{what!r}, 'arg1'], "
+                       f"got {json.dumps(mine)[:600]}")
             else:
                 yield (f"{name}: failing exec hidden without -x", not failed,
                        f"got {json.dumps(failed)[:600]}")
