@@ -65,7 +65,7 @@ def checks(res, args):
     needs = ["btf", "bpffs", "syscall_tracepoints"]
     if args.series:
         # Debian's kernels have kprobes and null_blk: the kprobe and block paths need them.
-        needs += ["kprobes", "null_blk"]
+        needs += ["kprobes", "kprobe_fires", "null_blk"]
     for need in needs:
         yield (f"env: {need}", env.get(need) == "yes", f"{need}={env.get(need)}")
 

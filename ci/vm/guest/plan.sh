@@ -22,6 +22,21 @@ run() {
     echo $? >"$RESULTS/$name.rc"
 }
 
+# kprobe_fires: "yes" if a kprobe on vfs_read, made through tracefs, fires (the kernel's kprobes
+# really work here, for the tools' kprobe paths), else what failed.
+kprobe_fires() {
+    t=/sys/kernel/tracing
+    [ -w $t/kprobe_events ] || { echo "no-kprobe_events"; return; }
+    echo 'p:ebpfvm/vfs_read vfs_read' >>$t/kprobe_events 2>/dev/null || { echo "no-vfs_read"; return; }
+    : >$t/trace
+    echo 1 >$t/events/ebpfvm/vfs_read/enable
+    read -r _ </proc/version
+    echo 0 >$t/events/ebpfvm/vfs_read/enable
+    if grep -q 'vfs_read:' $t/trace; then echo yes; else echo "no-hits"; fi
+    : >$t/trace
+    echo '-:ebpfvm/vfs_read' >>$t/kprobe_events
+}
+
 say "PLAN-START $(cut -d' ' -f1 /proc/uptime)"
 {
     echo "uptime_at_plan=$(cut -d' ' -f1 /proc/uptime)"
@@ -33,6 +48,7 @@ say "PLAN-START $(cut -d' ' -f1 /proc/uptime)"
     [ -e /sys/kernel/tracing/events/syscalls ] && echo "syscall_tracepoints=yes" || echo "syscall_tracepoints=no"
     [ -b /dev/nullb0 ] && echo "null_blk=yes" || echo "null_blk=no"
     grep -q ' /sys/fs/bpf bpf ' /proc/mounts && echo "bpffs=yes" || echo "bpffs=no"
+    echo "kprobe_fires=$(kprobe_fires)"
 } >"$RESULTS/env.txt"
 cp /usr/share/ebpf-vm/image.txt "$RESULTS/image.txt" 2>/dev/null
 lsmod >"$RESULTS/lsmod.txt" 2>&1
