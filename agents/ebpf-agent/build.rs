@@ -48,9 +48,10 @@ fn main() {
     );
 
     let mut generated = String::new();
-    for tool in TOOLS {
+    // featprobe: the trial programs of `ebpf-agent check`, always built.
+    for tool in TOOLS.iter().chain(&["featprobe"]) {
         let feature = format!("CARGO_FEATURE_{}", tool.to_uppercase());
-        if env::var_os(feature).is_none() {
+        if *tool != "featprobe" && env::var_os(feature).is_none() {
             continue;
         }
         let src = bpf_dir.join(format!("{tool}.bpf.c"));

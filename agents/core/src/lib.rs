@@ -11,6 +11,7 @@ pub mod btf;
 pub mod cli;
 pub mod error;
 pub mod json;
+pub mod kconfig;
 pub mod probe;
 pub mod run;
 pub mod time;

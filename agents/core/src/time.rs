@@ -18,6 +18,11 @@ fn now_ns(id: ClockId) -> i128 {
     ts.tv_sec() as i128 * 1_000_000_000 + ts.tv_nsec() as i128
 }
 
+/// CLOCK_BOOTTIME now, in nanoseconds: the clock of `bpf_ktime_get_boot_ns()`.
+pub fn boot_now_ns() -> u64 {
+    now_ns(ClockId::CLOCK_BOOTTIME) as u64
+}
+
 impl Clock {
     pub fn new() -> Clock {
         // Read boot time on both sides of realtime and take the middle: the error is half the gap.

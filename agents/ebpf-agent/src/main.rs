@@ -11,10 +11,12 @@ use agent_core::error::{Error, EXIT_USAGE};
 mod bpf_objects {
     include!(concat!(env!("OUT_DIR"), "/bpf_objects.rs"));
 }
+mod check;
 mod list;
 mod logging;
 mod text;
 mod tools;
+mod verify;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -23,6 +25,8 @@ fn usage() -> String {
         "ebpf-agent {VERSION}: eBPF tracing tools for embedded Linux\n\n\
          Usage: ebpf-agent <tool> [options]    (or run a tool through a symlink named after it)\n\
          \x20      ebpf-agent list [--json]       which tools this kernel can run, and why not\n\
+         \x20      ebpf-agent check [--json]      what the kernel offers, and the fix for what it lacks\n\
+         \x20      ebpf-agent verify [--json]     run every tool against its own workload: the device test\n\
          \x20      ebpf-agent <tool> --help       a tool's options\n\nTools:\n"
     );
     for t in tools::ALL {
@@ -58,6 +62,14 @@ fn run(argv: &[String]) -> Result<(), Error> {
         "list" => {
             logging::init("list");
             list::main(rest)
+        }
+        "check" => {
+            logging::init("check");
+            check::main(rest)
+        }
+        "verify" => {
+            logging::init("verify");
+            verify::main(rest)
         }
         name => match tools::find(name) {
             Some(tool) => {

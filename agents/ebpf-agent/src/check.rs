@@ -1,0 +1,460 @@
+//! `ebpf-agent check [--json] [--config FILE]`: what this kernel and this process offer the
+//! tools, probed for real (trial loads and attaches, not version guesses), and for everything
+//! missing, which tools it disables and the kernel config symbol or command that fixes it.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use argh::FromArgs;
+
+use agent_core::bpf::Object;
+use agent_core::cli::{self, Valued};
+use agent_core::error::{Error, EXIT_UNSUPPORTED};
+use agent_core::json::Obj;
+use agent_core::kconfig::KernelConfig;
+use agent_core::probe::{self, Need};
+use agent_core::Result;
+
+use crate::bpf_objects::FEATPROBE_BPF_OBJECT;
+use crate::tools::{self, Tool};
+
+#[derive(FromArgs)]
+/// Check what this kernel offers the tools, and how to fix what is missing.
+struct Args {
+    /// print one JSON object
+    #[argh(switch)]
+    json: bool,
+    /// judge this kernel config file (plain or .gz) instead of the running kernel's
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// verbose diagnostics on stderr
+    #[argh(switch, short = 'v')]
+    verbose: bool,
+}
+
+/// One thing checked.
+pub struct Feature {
+    pub name: String,
+    pub ok: bool,
+    /// Without it, tools cannot work at all (as opposed to losing a faster or optional path).
+    pub required: bool,
+    pub detail: String,
+    pub fix: Option<String>,
+    /// Tools it disables when missing.
+    pub disables: Vec<&'static str>,
+}
+
+/// Which tools a missing feature disables.
+#[derive(Clone, Copy)]
+enum Affects {
+    All,
+    None,
+    /// Tools that need a tracepoint of this category (not only as a fallback).
+    TracepointCategory(&'static str),
+    /// Tools that can only work with kprobes.
+    KprobeOnly,
+}
+
+fn affected(a: Affects) -> Vec<&'static str> {
+    let needs_tp = |t: &Tool, cat: &str| {
+        t.needs
+            .iter()
+            .any(|n| matches!(n, Need::Tracepoint(c, _) if *c == cat))
+    };
+    let kprobe_only = |t: &Tool| t.needs.iter().any(|n| matches!(n, Need::Kprobe(_)));
+    tools::ALL
+        .iter()
+        .filter(|t| match a {
+            Affects::All => true,
+            Affects::None => false,
+            Affects::TracepointCategory(c) => needs_tp(t, c),
+            Affects::KprobeOnly => kprobe_only(t),
+        })
+        .map(|t| t.name)
+        .collect()
+}
+
+/// Kernel config symbols that matter at run time: (symbol, required, affects, why).
+const SYMBOLS: &[(&str, bool, Affects, &str)] = &[
+    (
+        "CONFIG_BPF_SYSCALL",
+        true,
+        Affects::All,
+        "the bpf() syscall",
+    ),
+    (
+        "CONFIG_BPF_EVENTS",
+        true,
+        Affects::All,
+        "BPF programs on tracepoints and kprobes",
+    ),
+    (
+        "CONFIG_PERF_EVENTS",
+        true,
+        Affects::All,
+        "perf events, through which tracepoints attach",
+    ),
+    (
+        "CONFIG_TRACEPOINTS",
+        true,
+        Affects::All,
+        "static tracepoints",
+    ),
+    (
+        "CONFIG_FTRACE_SYSCALLS",
+        false,
+        Affects::TracepointCategory("syscalls"),
+        "syscalls:sys_enter_*/sys_exit_* tracepoints",
+    ),
+    (
+        "CONFIG_DEBUG_INFO_BTF",
+        true,
+        Affects::All,
+        "kernel BTF for CO-RE (needs pahole when building the kernel)",
+    ),
+    (
+        "CONFIG_BPF_JIT",
+        false,
+        Affects::None,
+        "native code for BPF programs (several times faster per event)",
+    ),
+    (
+        "CONFIG_KPROBES",
+        false,
+        Affects::KprobeOnly,
+        "kprobes (faster or deeper paths of some tools)",
+    ),
+    (
+        "CONFIG_KPROBE_EVENTS",
+        false,
+        Affects::KprobeOnly,
+        "kprobes usable by BPF",
+    ),
+    ("CONFIG_UPROBES", false, Affects::None, "user-space probes"),
+    (
+        "CONFIG_IKCONFIG_PROC",
+        false,
+        Affects::None,
+        "/proc/config.gz, so missing symbols can be named on the device",
+    ),
+];
+
+fn feature(
+    name: &str,
+    ok: bool,
+    required: bool,
+    detail: impl Into<String>,
+    fix: Option<String>,
+    affects: Affects,
+) -> Feature {
+    Feature {
+        name: name.to_string(),
+        ok,
+        required,
+        detail: detail.into(),
+        disables: if ok { Vec::new() } else { affected(affects) },
+        fix: if ok { None } else { fix },
+    }
+}
+
+fn read_trim(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn mounted(fstype: &str) -> Option<String> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    mounts.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.get(2) == Some(&fstype)).then(|| f[1].to_string())
+    })
+}
+
+/// Loads one program of the trial object and attaches it: Ok, or why not.
+fn trial(
+    prog: &str,
+    attach: impl FnOnce(&mut Object) -> Result<()>,
+) -> std::result::Result<(), String> {
+    let mut obj = Object::open("featprobe", FEATPROBE_BPF_OBJECT).map_err(|e| e.to_string())?;
+    for p in ["probe_tracepoint", "probe_kprobe", "probe_fentry"] {
+        obj.set_autoload(p, p == prog).map_err(|e| e.to_string())?;
+    }
+    obj.load().map_err(|e| e.message().to_string())?;
+    attach(&mut obj).map_err(|e| e.message().to_string())
+}
+
+/// Every check, in report order.
+pub fn run_checks(config_file: Option<&PathBuf>) -> Result<Vec<Feature>> {
+    let mut out = Vec::new();
+    let privileged = probe::bpf_privileged();
+    let euid = nix::unistd::geteuid();
+    out.push(feature(
+        "privileges",
+        privileged,
+        true,
+        if euid.is_root() {
+            "root".to_string()
+        } else {
+            format!("uid {euid}, CapEff {:#x}", probe::effective_caps())
+        },
+        Some("run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before 5.8)".into()),
+        Affects::All,
+    ));
+
+    let config = match config_file {
+        Some(p) => Some(KernelConfig::read(p)?),
+        None => KernelConfig::running(),
+    };
+    match &config {
+        Some(c) => {
+            out.push(feature(
+                "kernel_config",
+                true,
+                false,
+                c.source.clone(),
+                None,
+                Affects::None,
+            ));
+            for (sym, required, affects, why) in SYMBOLS {
+                let ok = c.enabled(sym);
+                let fix = Some(format!(
+                    "rebuild the kernel with {sym}=y ({why}); see kernel-config/"
+                ));
+                out.push(feature(
+                    sym,
+                    ok,
+                    *required,
+                    if ok { "set" } else { "not set" },
+                    fix,
+                    *affects,
+                ));
+            }
+        }
+        None => out.push(feature(
+            "kernel_config",
+            false,
+            false,
+            "cannot tell: no /proc/config.gz nor /boot/config-$(uname -r)",
+            Some(
+                "enable CONFIG_IKCONFIG=y and CONFIG_IKCONFIG_PROC=y, or pass --config FILE".into(),
+            ),
+            Affects::None,
+        )),
+    }
+    if config_file.is_some() {
+        // Judging a config file, not this machine: runtime probes would describe another kernel.
+        return Ok(out);
+    }
+
+    let btf = probe::btf_present();
+    out.push(feature(
+        "btf",
+        btf,
+        true,
+        if btf {
+            probe::VMLINUX_BTF.to_string()
+        } else {
+            format!("no {}", probe::VMLINUX_BTF)
+        },
+        Some("build the kernel with CONFIG_DEBUG_INFO_BTF=y (pahole on the build host)".into()),
+        Affects::All,
+    ));
+    let jit = read_trim("/proc/sys/net/core/bpf_jit_enable");
+    let (jit_ok, jit_detail, jit_fix) = match jit.as_deref() {
+        Some("0") => (
+            false,
+            "net.core.bpf_jit_enable = 0 (interpreter)".to_string(),
+            "sysctl -w net.core.bpf_jit_enable=1",
+        ),
+        Some(v) => (true, format!("net.core.bpf_jit_enable = {v}"), ""),
+        None => (
+            false,
+            "no net.core.bpf_jit_enable (no JIT)".to_string(),
+            "enable CONFIG_BPF_JIT",
+        ),
+    };
+    out.push(feature(
+        "jit",
+        jit_ok,
+        false,
+        jit_detail,
+        Some(jit_fix.into()),
+        Affects::None,
+    ));
+    let tracefs = probe::tracefs_root();
+    out.push(feature(
+        "tracefs",
+        tracefs.is_some(),
+        true,
+        tracefs
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "not mounted, and mounting failed".into()),
+        Some("mount -t tracefs tracefs /sys/kernel/tracing (CONFIG_TRACING)".into()),
+        Affects::All,
+    ));
+    let debugfs = mounted("debugfs");
+    out.push(feature(
+        "debugfs",
+        debugfs.is_some(),
+        false,
+        debugfs.unwrap_or_else(|| "not mounted".into()),
+        Some("mount -t debugfs debugfs /sys/kernel/debug (CONFIG_DEBUG_FS)".into()),
+        Affects::None,
+    ));
+    let unpriv =
+        read_trim("/proc/sys/kernel/unprivileged_bpf_disabled").unwrap_or_else(|| "unknown".into());
+    out.push(feature(
+        "unprivileged_bpf_disabled",
+        true,
+        false,
+        format!("kernel.unprivileged_bpf_disabled = {unpriv}"),
+        None,
+        Affects::None,
+    ));
+
+    if privileged && btf {
+        let rb = trial("probe_tracepoint", |o| {
+            o.attach_tracepoint("probe_tracepoint", "syscalls", "sys_enter_getppid")
+        });
+        out.push(feature(
+            "ringbuf_tracepoint",
+            rb.is_ok(),
+            true,
+            rb.clone().err().unwrap_or_else(|| "ring buffer map and tracepoint program loaded and attached".into()),
+            Some("kernel >= 5.8 with CONFIG_BPF_SYSCALL, CONFIG_BPF_EVENTS and CONFIG_FTRACE_SYSCALLS".into()),
+            Affects::All,
+        ));
+        let kp = trial("probe_kprobe", |o| o.attach_auto("probe_kprobe"));
+        out.push(feature(
+            "kprobes",
+            kp.is_ok(),
+            false,
+            kp.err().unwrap_or_else(|| "kprobe on vfs_read attached".into()),
+            Some("enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS (tools fall back to tracepoints where they can)".into()),
+            Affects::KprobeOnly,
+        ));
+        let fe = trial("probe_fentry", |o| o.attach_auto("probe_fentry"));
+        out.push(feature(
+            "fentry",
+            fe.is_ok(),
+            false,
+            fe.err().unwrap_or_else(|| "fentry on vfs_read attached (BPF trampolines)".into()),
+            Some("x86_64, or arm64 from 6.0, with CONFIG_FUNCTION_TRACER, CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS".into()),
+            Affects::None,
+        ));
+    }
+    Ok(out)
+}
+
+/// Writes the features as a JSON array field.
+pub fn features_json(o: &mut Obj, features: &[Feature]) {
+    o.objects("features", features, |f, x| {
+        f.str("name", &x.name)
+            .bool("ok", x.ok)
+            .bool("required", x.required)
+            .str("detail", &x.detail);
+        match &x.fix {
+            Some(fix) => f.str("fix", fix),
+            None => f.null("fix"),
+        };
+        f.bytes_array("disables", x.disables.iter().map(|t| t.as_bytes()));
+    });
+}
+
+/// Prints the features as a table, with the fixes of what is missing below it.
+pub fn features_text(out: &mut String, features: &[Feature]) {
+    out.push_str(&format!("{:<26} {:<8} DETAIL\n", "FEATURE", "STATUS"));
+    for f in features {
+        let status = if f.ok {
+            "ok"
+        } else if f.required {
+            "MISSING"
+        } else {
+            "missing"
+        };
+        out.push_str(&format!("{:<26} {:<8} {}\n", f.name, status, f.detail));
+    }
+    for f in features.iter().filter(|f| !f.ok) {
+        if let Some(fix) = &f.fix {
+            out.push_str(&format!("\n{}: {fix}", f.name));
+            if !f.disables.is_empty() {
+                out.push_str(&format!("\n  disables: {}", f.disables.join(", ")));
+            }
+        }
+    }
+    if features.iter().any(|f| !f.ok) {
+        out.push('\n');
+    }
+}
+
+pub fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub fn main(args: &[String]) -> Result<()> {
+    let args: Args = cli::parse(
+        "ebpf-agent check",
+        args,
+        Valued {
+            short: "",
+            long: &["config"],
+        },
+    )?;
+    crate::logging::verbose(args.verbose);
+    let features = run_checks(args.config.as_ref())?;
+    let ok = features.iter().all(|f| f.ok || !f.required);
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let mut buf = Vec::new();
+        let mut o = Obj::new(&mut buf);
+        o.str("kernel", &kernel_release())
+            .str("arch", std::env::consts::ARCH)
+            .bool("ok", ok);
+        features_json(&mut o, &features);
+        o.end();
+        stdout.write_all(&buf)?;
+    } else {
+        let mut s = String::new();
+        features_text(&mut s, &features);
+        stdout.write_all(s.as_bytes())?;
+    }
+    stdout.flush()?;
+    if ok {
+        Ok(())
+    } else {
+        let missing: Vec<&str> = features
+            .iter()
+            .filter(|f| !f.ok && f.required)
+            .map(|f| f.name.as_str())
+            .collect();
+        Err(
+            Error::new(format!("required features missing: {}", missing.join(", ")))
+                .code(EXIT_UNSUPPORTED),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every symbol `check` judges is one our kernel fragments ask for.
+    #[test]
+    fn symbols_come_from_our_fragments() {
+        let fragments = concat!(
+            include_str!("../../../kernel-config/ebpf-core.cfg"),
+            include_str!("../../../kernel-config/ebpf-probes.cfg")
+        );
+        for (sym, ..) in SYMBOLS {
+            assert!(
+                fragments
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{sym}=y"))),
+                "{sym} is not in kernel-config/*.cfg"
+            );
+        }
+    }
+}
