@@ -146,6 +146,10 @@ pub enum Ty {
     Int,
     Bool,
     StrArray,
+    /// A string, or null when there is nothing to say.
+    StrOrNull,
+    /// An array of objects (checked on their own).
+    ObjArray,
 }
 
 fn matches(v: &Value, ty: Ty) -> bool {
@@ -155,6 +159,8 @@ fn matches(v: &Value, ty: Ty) -> bool {
         Ty::Int => v.is_i64(),
         Ty::Bool => v.is_boolean(),
         Ty::StrArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+        Ty::StrOrNull => v.is_string() || v.is_null(),
+        Ty::ObjArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_object)),
     }
 }
 
