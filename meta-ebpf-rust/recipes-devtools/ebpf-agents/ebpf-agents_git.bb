@@ -9,9 +9,9 @@ BUGTRACKER = "https://github.com/ebpf-rust/ebpf-rust/issues"
 SECTION = "devel"
 CVE_PRODUCT = "ebpf-agent"
 
-# The binary links in, besides our MIT code: libbpf (LGPL-2.1 or BSD-2-Clause), libelf
-# from elfutils (GPL-2.0+ or LGPL-3.0+), zlib (Zlib) and Rust crates (MIT, MIT or
-# Apache-2.0, BSD-3-Clause; see Cargo.lock).
+# The binary links in, besides our MIT code and BPF programs (MIT or GPL-2.0): libbpf
+# (LGPL-2.1 or BSD-2-Clause), libelf from elfutils (GPL-2.0+ or LGPL-3.0+), zlib (Zlib)
+# and Rust crates (MIT, MIT or Apache-2.0, BSD-3-Clause: argh).
 LICENSE = "MIT & (LGPL-2.1-only | BSD-2-Clause) & (GPL-2.0-or-later | LGPL-3.0-or-later) & Zlib & (MIT | Apache-2.0) & BSD-3-Clause"
 LIC_FILES_CHKSUM = "file://LICENSE;md5=a739e14c8f8307dd04717fbee2cf5464"
 
@@ -28,9 +28,10 @@ require ${BPN}-crates.inc
 
 inherit cargo cargo-update-recipe-crates pkgconfig systemd update-rc.d
 
-# One PACKAGECONFIG per tool, each the cargo feature of the same name. Keep this list
-# equal to the `all-tools` feature of agents/ebpf-agent/Cargo.toml (ci/yocto-check
-# checks it). An image that wants fewer tools sets PACKAGECONFIG:pn-ebpf-agents.
+# One PACKAGECONFIG per tool, each the cargo feature of the same name: the `all-tools`
+# feature of agents/ebpf-agent/Cargo.toml. meta-ebpf-rust/scripts/update-tools rewrites
+# these lines from it, ci/yocto-check compares. An image that wants fewer tools sets
+# PACKAGECONFIG:pn-ebpf-agents.
 EBPF_AGENT_TOOLS = "execsnoop"
 PACKAGECONFIG ??= "${EBPF_AGENT_TOOLS}"
 PACKAGECONFIG[execsnoop] = "--features execsnoop"
