@@ -2,7 +2,8 @@
 //!
 //! Everything a second tool would otherwise copy lives here, once: loading an embedded BPF
 //! object and its options ([`bpf`]), the event loop over a ring buffer with lost-event
-//! accounting and clean shutdown ([`run`]), JSON Lines output ([`json`]), time conversion
+//! accounting and clean shutdown ([`run`]), the report loop of interval tools ([`interval`]) and
+//! the draining of their maps ([`maps`]), JSON Lines output ([`json`]), time conversion
 //! ([`time`]), probing which hooks this kernel has ([`probe`]), command-line helpers ([`cli`]) and
 //! errors that name their fix ([`error`]).
 
@@ -10,8 +11,10 @@ pub mod bpf;
 pub mod btf;
 pub mod cli;
 pub mod error;
+pub mod interval;
 pub mod json;
 pub mod kconfig;
+pub mod maps;
 pub mod probe;
 pub mod run;
 pub mod time;

@@ -1,0 +1,193 @@
+//! Reading aggregation maps from user space: what interval tools do at every report.
+
+use std::ffi::c_void;
+
+use libbpf_sys as sys;
+
+use crate::bpf::Object;
+use crate::error::{libc_errno, Error, Result};
+
+/// Entries moved per batch call.
+const BATCH: u32 = 256;
+const ENOSPC: i32 = 28;
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc_errno::EINVAL)
+}
+
+/// Takes every entry out of the hash map `name` of `obj`: the keys and values as `#[repr(C)]`
+/// twins of the BPF side's structs, and an empty map for the next interval.
+///
+/// Uses `BPF_MAP_LOOKUP_AND_DELETE_BATCH` (Linux 5.6), which reads and deletes a bucket at a
+/// time under the bucket's lock, so an update racing with the drain lands either in this report
+/// or in the next, never in neither. Where the batch call is missing, falls back to reading and
+/// deleting key by key.
+pub fn drain_hash<K: Copy + Default, V: Copy + Default>(
+    obj: &Object,
+    name: &str,
+) -> Result<Vec<(K, V)>> {
+    let fd = obj.map_fd(name)?;
+    match drain_batch(fd) {
+        Err(e) if e == libc_errno::EINVAL || e == libc_errno::ENOTSUP || e == 524 => {
+            // 524: ENOTSUPP, the kernel's internal "not supported" that leaks to user space.
+            log::debug!("{name}: no batch lookup-and-delete ({e}), draining key by key");
+            drain_by_key(fd, name)
+        }
+        Err(e) => Err(Error::os(format!("cannot read map {name}"), e)),
+        Ok(v) => Ok(v),
+    }
+}
+
+fn drain_batch<K: Copy + Default, V: Copy + Default>(fd: i32) -> std::result::Result<Vec<(K, V)>, i32> {
+    let mut out = Vec::new();
+    let mut keys = vec![K::default(); BATCH as usize];
+    let mut values = vec![V::default(); BATCH as usize];
+    // The batch token: a bucket index for hash maps; sized generously.
+    let mut token = [0u64; 4];
+    let mut first = true;
+    loop {
+        let mut count = BATCH;
+        let opts = sys::bpf_map_batch_opts {
+            sz: std::mem::size_of::<sys::bpf_map_batch_opts>() as sys::size_t,
+            ..Default::default()
+        };
+        let next = token;
+        let rc = unsafe {
+            sys::bpf_map_lookup_and_delete_batch(
+                fd,
+                if first {
+                    std::ptr::null_mut()
+                } else {
+                    next.as_ptr() as *mut c_void
+                },
+                token.as_mut_ptr() as *mut c_void,
+                keys.as_mut_ptr() as *mut c_void,
+                values.as_mut_ptr() as *mut c_void,
+                &mut count,
+                &opts,
+            )
+        };
+        let err = if rc < 0 { errno() } else { 0 };
+        if rc < 0 && err == ENOSPC {
+            // One bucket holds more entries than the buffers: grow them and retry.
+            let n = keys.len() * 2;
+            keys.resize(n, K::default());
+            values.resize(n, V::default());
+            continue;
+        }
+        if rc < 0 && err != libc_errno::ENOENT {
+            return Err(err);
+        }
+        let n = (count as usize).min(keys.len());
+        out.extend(keys[..n].iter().copied().zip(values[..n].iter().copied()));
+        if rc < 0 {
+            // ENOENT: no more buckets.
+            return Ok(out);
+        }
+        first = false;
+    }
+}
+
+fn drain_by_key<K: Copy + Default, V: Copy + Default>(fd: i32, name: &str) -> Result<Vec<(K, V)>> {
+    let mut out = Vec::new();
+    let mut key = K::default();
+    let mut value = V::default();
+    let mut prev: Option<K> = None;
+    loop {
+        let rc = unsafe {
+            sys::bpf_map_get_next_key(
+                fd,
+                prev.as_ref()
+                    .map_or(std::ptr::null(), |p| p as *const K as *const c_void),
+                &mut key as *mut K as *mut c_void,
+            )
+        };
+        if rc < 0 {
+            let e = errno();
+            if e == libc_errno::ENOENT {
+                break;
+            }
+            return Err(Error::os(format!("cannot walk map {name}"), e));
+        }
+        let rc = unsafe {
+            sys::bpf_map_lookup_elem(
+                fd,
+                &key as *const K as *const c_void,
+                &mut value as *mut V as *mut c_void,
+            )
+        };
+        if rc == 0 {
+            out.push((key, value));
+        }
+        prev = Some(key);
+    }
+    // Deleted after the walk: deleting while walking restarts the walk at the first bucket.
+    for (k, _) in &out {
+        unsafe { sys::bpf_map_delete_elem(fd, k as *const K as *const c_void) };
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Creates a real hash map (needs privileges) and checks both draining paths.
+    fn with_map(entries: u32, f: impl FnOnce(i32)) {
+        if !crate::probe::bpf_privileged() {
+            eprintln!("skipped: no privileges to create BPF maps");
+            return;
+        }
+        let fd = unsafe {
+            sys::bpf_map_create(
+                sys::BPF_MAP_TYPE_HASH,
+                std::ptr::null(),
+                8,
+                16,
+                entries,
+                std::ptr::null(),
+            )
+        };
+        assert!(fd >= 0, "bpf_map_create: {}", std::io::Error::last_os_error());
+        let _owned = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        f(fd);
+    }
+
+    fn fill(fd: i32, n: u64) {
+        for k in 0..n {
+            let v = [k * 10, k * 100];
+            let rc = unsafe {
+                sys::bpf_map_update_elem(
+                    fd,
+                    &k as *const u64 as *const c_void,
+                    v.as_ptr() as *const c_void,
+                    0,
+                )
+            };
+            assert_eq!(rc, 0);
+        }
+    }
+
+    fn check(mut got: Vec<(u64, [u64; 2])>, n: u64) {
+        got.sort();
+        assert_eq!(got.len() as u64, n);
+        for (k, v) in got {
+            assert_eq!(v, [k * 10, k * 100]);
+        }
+    }
+
+    #[test]
+    fn batch_and_key_by_key_drain_everything_once() {
+        // More entries than one batch, so the token is followed across calls.
+        with_map(2048, |fd| {
+            fill(fd, 1000);
+            check(drain_batch(fd).unwrap(), 1000);
+            assert!(drain_batch::<u64, [u64; 2]>(fd).unwrap().is_empty());
+            fill(fd, 300);
+            check(drain_by_key(fd, "t").unwrap(), 300);
+            assert!(drain_by_key::<u64, [u64; 2]>(fd, "t").unwrap().is_empty());
+        });
+    }
+}
