@@ -41,8 +41,11 @@ EBPF_AGENTS_CARGO_BUILD_OPTS = \
 # pkg-cargo.mk sets CARGO_PROFILE_RELEASE_* from the global Buildroot
 # options (opt-level from BR2_OPTIMIZE_*, lto from BR2_ENABLE_LTO,
 # codegen-units 16). Those would override the [profile.release] of
-# Cargo.toml, which is tuned for size: restore it (the variables below
-# come later on cargo's command line, so they win).
+# Cargo.toml, which is tuned for size: restore it. These assignments
+# come after pkg-cargo.mk's in the build command, so they win.
+# Build scripts and C code compiled for the build machine must not
+# pick up the cross compiler that TARGET_CONFIGURE_OPTS exports as CC:
+# the cc crate uses HOST_CC and HOST_CFLAGS for them.
 EBPF_AGENTS_CARGO_ENV = \
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
 	CARGO_PROFILE_RELEASE_LTO=true \
@@ -53,10 +56,6 @@ EBPF_AGENTS_CARGO_ENV = \
 	HOST_CC="$(HOSTCC)" \
 	HOST_CFLAGS="$(HOST_CFLAGS)" \
 	HOST_AR="$(HOSTAR)"
-
-# Build scripts and C code compiled for the build machine must not
-# pick up the cross compiler that TARGET_CONFIGURE_OPTS exports as CC:
-# HOST_CC above is what the cc crate uses for them.
 
 ifeq ($(BR2_PACKAGE_EBPF_AGENTS_BPF_HOST_CLANG),y)
 EBPF_AGENTS_DEPENDENCIES += host-clang
