@@ -17,6 +17,9 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Optional features of `verify` that Debian's kernels have (with their config in /boot).
+DEBIAN_HAS = {"kernel_config", "kprobes", "fentry", "jit", "CONFIG_KPROBES",
+              "CONFIG_KPROBE_EVENTS", "CONFIG_BPF_JIT", "CONFIG_DEBUG_INFO_BTF"}
 
 
 def read(path, default=None):
@@ -113,8 +116,26 @@ def checks(res, args):
         yield ("verify: first-boot stamp written", os.path.exists(os.path.join(res, "verify.done")),
                "no /var/lib/ebpf-agent/verify.done")
         yield ("verify: init script says OK", "OK" in init_out, tail(init_out))
-        if isinstance(verdict, dict) and "ok" in verdict:
-            yield ("verify: report says ok", verdict.get("ok") is True, tail(report, 30))
+        if isinstance(verdict, dict):
+            yield ("verify: report says passed", verdict.get("passed") is True,
+                   tail(json.dumps(verdict, indent=1), 30))
+            yield ("verify: report is about this kernel and arch",
+                   verdict.get("kernel") == env.get("kernel") and verdict.get("arch") == args.arch,
+                   f"kernel {verdict.get('kernel')!r} arch {verdict.get('arch')!r}")
+            vt = {t.get("name"): t for t in verdict.get("tools", []) if isinstance(t, dict)}
+            yield ("verify: tested every tool of the image", sorted(vt) == sorted(tools),
+                   f"verify tested {sorted(vt)}, the image has {sorted(tools)}")
+            for name, t in sorted(vt.items()):
+                yield (f"verify: {name} passed its self-test", t.get("status") == "pass",
+                       f"{t.get('status')}: {t.get('reason')}")
+            for f in verdict.get("features", []):
+                if not isinstance(f, dict):
+                    continue
+                # Required features, and the optional ones Debian's kernels are here to offer
+                # (the image has their config in /boot): kprobes, trampolines, the JIT.
+                if f.get("required") or (args.series and f.get("name") in DEBIAN_HAS):
+                    yield (f"verify: kernel feature {f.get('name')}", f.get("ok") is True,
+                           f"{f.get('detail')}; fix: {f.get('fix')}")
 
     for tool in tools:
         case = load_case(tool)

@@ -12,6 +12,7 @@ Exits 0 only if the board booted and every check passed.
 import json
 import os
 import sys
+import textwrap
 
 
 def load(path, default=None):
@@ -105,14 +106,21 @@ def main():
         " tools     " + (", ".join(f"{t.get('name')} ({'ok' if t.get('runnable') else 'missing: ' + '; '.join(t.get('missing', []))})"
                                     for t in tools) or "-"),
     ]
-    if verify is not None:
-        v = verify.get("ok") if isinstance(verify, dict) else None
-        lines.append(f" verify    {'OK' if v else 'FAILED' if v is False else 'ran'}"
-                     " (first-boot script, /var/lib/ebpf-agent/verify.json)")
+    if isinstance(verify, dict):
+        v = verify.get("passed")
+        feats = [f for f in verify.get("features", []) if isinstance(f, dict)]
+        lines.append(f" verify    {'PASSED' if v else 'FAILED' if v is False else 'ran'}"
+                     f" in {verify.get('duration_ms', '?')} ms (first-boot script,"
+                     " /var/lib/ebpf-agent/verify.json)")
+        lines += textwrap.wrap(" ".join(f"{f.get('name')}:{'ok' if f.get('ok') else 'NO'}"
+                                        for f in feats), 72,
+                               initial_indent="   kernel: ", subsequent_indent="     ")
+        for t in verify.get("tools", []):
+            lines.append(f"   {t.get('name', '?'):<12} {t.get('status', '?'):<5} {t.get('reason', '')}"[:72])
     if snoop:
         lines.append(f" execsnoop {len(snoop)} events, {len(markers)} from the test's own execs:")
         lines.append(f"   {'COMM':<10} {'PID':>5} {'PPID':>5} {'RET':>3} ARGS")
-        for e in markers[:6]:
+        for e in markers[:5]:
             args = " ".join(a.replace("\n", "\\n").replace("\t", "\\t")
                             for a in e.get("args", []))
             args = args.replace("/usr/share/ebpf-vm/", "")

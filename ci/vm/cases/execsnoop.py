@@ -8,98 +8,28 @@ written by the guest as the workload ran:
 Variant "main" ran with -x (failed execs shown), "link" without (failed execs hidden).
 """
 
-import datetime
 import json
 import os
+
+from casekit import common, expectations
 
 MARKER = "/usr/share/ebpf-vm/vm-marker"
 ODD_BYTES = b'line1\nline2\t"q"\\ \xffend'
 ODD_TEXT = 'line1\nline2\t"q"\\ \ufffdend'
-TYPES = {"ts": str, "time_ns": int, "pid": int, "ppid": int, "uid": int, "comm": str,
-         "ret": int, "args": list}
-
-
-def _read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return b""
-
-
-def _tail(data, n=10):
-    lines = data.decode("utf-8", "replace").rstrip("\n").splitlines()
-    return "\n".join("      | " + line for line in lines[-n:])
-
-
-def _events(raw):
-    """Parses JSON Lines strictly: every line one UTF-8 JSON object. Returns (events, errors)."""
-    events, errors = [], []
-    for no, line in enumerate(raw.split(b"\n"), 1):
-        if not line:
-            continue
-        try:
-            obj = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as e:
-            errors.append(f"line {no}: {e}: {line[:200]!r}")
-            continue
-        if not isinstance(obj, dict):
-            errors.append(f"line {no}: not an object: {line[:200]!r}")
-            continue
-        events.append(obj)
-    return events, errors
-
-
-def _schema_errors(ev):
-    errs = []
-    for key, typ in TYPES.items():
-        val = ev.get(key)
-        if not isinstance(val, typ) or isinstance(val, bool):
-            errs.append(f"{key}={val!r} is not {typ.__name__}")
-    if isinstance(ev.get("args"), list) and not all(isinstance(a, str) for a in ev["args"]):
-        errs.append(f"args holds non-strings: {ev['args']!r}")
-    if isinstance(ev.get("ts"), str):
-        try:
-            ts = datetime.datetime.fromisoformat(ev["ts"])
-            if ts.tzinfo is None:
-                errs.append(f"ts {ev['ts']!r} has no time zone")
-            elif abs((datetime.datetime.now(datetime.timezone.utc) - ts).total_seconds()) > 86400:
-                errs.append(f"ts {ev['ts']!r} is over a day away from now")
-        except ValueError:
-            errs.append(f"ts {ev['ts']!r} is not ISO-8601")
-    if isinstance(ev.get("time_ns"), int) and ev["time_ns"] <= 0:
-        errs.append(f"time_ns={ev['time_ns']}")
-    return errs
+TYPES = {"ts": str, "time_ns": int, "pid": int, "tid": int, "ppid": int, "uid": int,
+         "comm": str, "ret": int, "args": list, "args_truncated": bool, "args_read_error": bool}
 
 
 def _variant(vdir, name, with_failed):
-    err = _read(os.path.join(vdir, "err.txt"))
-    attach = _read(os.path.join(vdir, "attach.txt")).decode().strip()
-    yield (f"{name}: attached (its \"tracing:\" line on stderr)", attach.startswith("attached"),
-           f"attach: {attach or 'not reached'}\n{_tail(err)}")
-
-    stop = _read(os.path.join(vdir, "stop.txt")).decode().split()
-    yield (f"{name}: SIGINT stops it with exit 0", stop == ["INT", "0"],
-           f"stopped by {stop[:1]} with exit {stop[1:]}\n{_tail(err)}")
-
-    raw = _read(os.path.join(vdir, "out.jsonl"))
-    events, errors = _events(raw)
-    yield (f"{name}: every line valid JSON ({len(events)} events)", not errors and events,
-           "\n".join(errors[:5]) or "no output")
-    others = [ev for ev in events if ev.get("type") != "exec"]
-    yield (f"{name}: only exec lines, no lost events", not others,
-           "\n".join(json.dumps(ev)[:300] for ev in others[:5]))
-    events = [ev for ev in events if ev.get("type") == "exec"]
-    bad = [(ev, e) for ev in events for e in [_schema_errors(ev)] if e]
-    yield (f"{name}: every event fits the schema (docs/tools/execsnoop.md)", not bad,
-           "\n".join(f"{e} in {json.dumps(ev)[:300]}" for ev, e in bad[:5]))
+    events = yield from common(vdir, name, "exec", TYPES, "docs/tools/execsnoop.md")
+    bad = [ev for ev in events if not all(isinstance(a, str) for a in ev.get("args", []))]
+    yield (f"{name}: args are strings", not bad, json.dumps(bad[:3])[:600])
 
     by_pid = {}
     for ev in events:
         by_pid.setdefault(ev.get("pid"), []).append(ev)
     marker_times = []
-    for line in _read(os.path.join(vdir, "expect.txt")).decode().splitlines():
-        kind, what, pid, ppid = line.split()
+    for kind, what, pid, ppid in expectations(vdir):
         pid, ppid = int(pid), int(ppid)
         mine = by_pid.get(pid, [])
         if kind in ("marker", "odd"):
