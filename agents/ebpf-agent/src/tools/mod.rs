@@ -5,6 +5,8 @@ use agent_core::Result;
 
 #[cfg(feature = "execsnoop")]
 pub mod execsnoop;
+#[cfg(feature = "syscount")]
+pub mod syscount;
 
 /// A tool of the multi-call binary.
 pub struct Tool {
@@ -31,6 +33,8 @@ pub struct SelfTest {
 pub const ALL: &[Tool] = &[
     #[cfg(feature = "execsnoop")]
     execsnoop::TOOL,
+    #[cfg(feature = "syscount")]
+    syscount::TOOL,
 ];
 
 pub fn find(name: &str) -> Option<&'static Tool> {

@@ -1,0 +1,250 @@
+use super::*;
+
+fn args(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn libbpf_tools_flags() {
+    let a = parse_args(&args(&[
+        "-p", "42", "-i", "5", "-d", "30", "-T", "3", "-xLmP", "-e", "enoent", "--json",
+    ]))
+    .unwrap();
+    assert_eq!(a.pid, Some(42));
+    assert_eq!(a.interval, Some(Duration::from_secs(5)));
+    assert_eq!(a.duration, Some(Duration::from_secs(30)));
+    assert_eq!(a.top, 3);
+    assert_eq!(a.errno, Some(2));
+    assert!(a.failures && a.latency && a.milliseconds && a.process && a.json && !a.list);
+    let a = parse_args(&args(&["--duration=2", "--errno", "EWOULDBLOCK", "-i0"])).unwrap();
+    assert_eq!(a.duration, Some(Duration::from_secs(2)));
+    assert_eq!(a.errno, Some(11), "an alias of EAGAIN");
+    assert_eq!(a.interval, Some(Duration::ZERO));
+    let d = parse_args(&[]).unwrap();
+    assert_eq!((d.top, d.pid, d.errno, d.interval), (10, None, None, None));
+    assert_eq!(parse_args(&args(&["-e", "13"])).unwrap().errno, Some(13));
+}
+
+#[test]
+fn bad_flags_are_usage_errors_naming_the_flag() {
+    for (bad, flag) in [
+        (&["-e", "ENOTHING"][..], "ENOTHING"),
+        (&["-e", "0"], "errno"),
+        (&["-T", "0"], "--top"),
+        (&["-p", "0"], "--pid"),
+        (&["-p", "me"], "-p"),
+        (&["--bogus"], "--bogus"),
+        (&["-i", "soon"], "-i"),
+        (&["-d", "-1"], "-d"),
+    ] {
+        let e = parse_args(&args(bad)).unwrap_err();
+        assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
+        assert!(e.to_string().contains(flag), "{bad:?}: {e}");
+    }
+    let help = parse_args(&args(&["-h"])).unwrap_err();
+    assert_eq!(help.exit_code, 0);
+    assert!(help.message().contains("--latency"));
+}
+
+#[test]
+fn tables_come_from_the_headers() {
+    // Numbers that differ between the two architectures, from the kernel's own tables.
+    #[cfg(target_arch = "x86_64")]
+    let expect = [
+        (0, "read"),
+        (2, "open"),
+        (59, "execve"),
+        (257, "openat"),
+        (435, "clone3"),
+    ];
+    #[cfg(target_arch = "aarch64")]
+    let expect = [
+        (63, "read"),
+        (56, "openat"),
+        (221, "execve"),
+        (79, "newfstatat"),
+        (435, "clone3"),
+    ];
+    for (id, name) in expect {
+        assert_eq!(syscall_name(id), Some(name));
+        assert_eq!(syscall_number(name), Some(id));
+    }
+    assert!(
+        table::SYSCALLS.windows(2).all(|w| w[0].0 < w[1].0),
+        "sorted, unique"
+    );
+    assert_eq!(syscall_name(100_000), None);
+    assert_eq!(parse_errno("ENOENT"), Ok(2));
+    assert_eq!(parse_errno("EDEADLOCK"), parse_errno("EDEADLK"));
+    assert_eq!(parse_errno("EHWPOISON"), Ok(133));
+    assert!(errnos::ERRNOS.windows(2).all(|w| w[0].0 < w[1].0));
+}
+
+fn value(count: u64, total_ns: u64, comm: &[u8]) -> Value {
+    let mut v = Value {
+        count,
+        total_ns,
+        comm: [0; 16],
+    };
+    v.comm[..comm.len()].copy_from_slice(comm);
+    v
+}
+
+fn tick(last: bool) -> Tick {
+    Tick {
+        index: 1,
+        start_ns: 1_000_000_000,
+        end_ns: 3_000_000_000,
+        last,
+    }
+}
+
+fn report(flags: &[&str], rows: Vec<(u32, Value)>) -> String {
+    let mut out = Vec::new();
+    {
+        let mut r = Report::new(parse_args(&args(flags)).unwrap(), &mut out);
+        r.banner();
+        r.interval(&tick(true), rows);
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn rows() -> Vec<(u32, Value)> {
+    let read = syscall_number("read").unwrap();
+    let write = syscall_number("write").unwrap();
+    vec![
+        (write, value(5, 9_000_000, b"")),
+        (read, value(7, 1_500, b"")),
+        (99_999, value(5, 0, b"")),
+    ]
+}
+
+#[test]
+fn text_like_libbpf_tools() {
+    let out = report(&["-T", "2"], rows());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Tracing syscalls, printing top 2... Ctrl+C to quit."
+    );
+    assert!(
+        lines[1].starts_with('[') && lines[1].ends_with(']') && lines[1].len() == 10,
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[2], "SYSCALL                   COUNT");
+    assert_eq!(lines[3], "read                          7");
+    // A tie on count is broken by number: write (1 or 64) before the unknown one.
+    assert_eq!(lines[4], "write                         5");
+    assert_eq!(lines[5], "");
+    assert_eq!(lines.len(), 6);
+
+    let out = report(&["-L"], rows());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[2], "SYSCALL                   COUNT        TIME (us)");
+    assert_eq!(lines[3], "write                         5         9000.000");
+    assert_eq!(lines[4], "read                          7            1.500");
+    assert_eq!(lines[5], "[unknown: 99999]              5            0.000");
+
+    let out = report(&["-Lm", "-T", "1"], rows());
+    assert_eq!(
+        out.lines().nth(3),
+        Some("write                         5            9.000")
+    );
+}
+
+#[test]
+fn per_process_text_escapes_comm() {
+    let out = report(
+        &["-P"],
+        vec![(4242, value(3, 0, b"a\nb\xff")), (7, value(9, 0, b"init"))],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[2], "PID    COMM               COUNT");
+    assert_eq!(lines[3], "7      init                   9");
+    assert_eq!(lines[4], "4242   a\\nb\\xff               3");
+}
+
+#[test]
+fn json_one_object_per_interval() {
+    let out = report(&["--json", "-L", "-T", "2"], rows());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "no banner in JSON: {out}");
+    let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["type"], "interval");
+    assert_eq!(v["by"], "syscall");
+    assert_eq!(v["time_ns"], 3_000_000_000u64);
+    assert_eq!(v["interval_ns"], 2_000_000_000u64);
+    assert_eq!(v["total_rows"], 3);
+    assert_eq!(
+        v["rows"],
+        serde_json::json!([
+            {"syscall": "write", "id": syscall_number("write").unwrap(), "count": 5, "total_ns": 9_000_000},
+            {"syscall": "read", "id": syscall_number("read").unwrap(), "count": 7, "total_ns": 1_500},
+        ])
+    );
+
+    let out = report(&["--json", "-P"], vec![(10, value(1, 0, b"x\xffy"))]);
+    let v: serde_json::Value = serde_json::from_str(out.trim_end()).unwrap();
+    assert_eq!(v["by"], "process");
+    assert_eq!(
+        v["rows"],
+        serde_json::json!([{"pid": 10, "comm": "x\u{fffd}y", "comm_hex": "78ff79", "count": 1}])
+    );
+
+    let out = report(&["--json"], vec![]);
+    let v: serde_json::Value = serde_json::from_str(out.trim_end()).unwrap();
+    assert_eq!(v["rows"], serde_json::json!([]));
+}
+
+#[test]
+fn selftest_expectation_matches_the_json_rows() {
+    let id = syscall_number("getppid").unwrap();
+    let out = report(
+        &["--json", "-T", "1000"],
+        vec![(id, value(SELFTEST_CALLS.into(), 0, b""))],
+    );
+    let expect = selftest_workload("m").unwrap();
+    assert!(out.contains(&expect[0]), "{out}\n{expect:?}");
+}
+
+#[test]
+fn rust_structs_match_the_c_layout() {
+    let obj = Object::open("syscount", SYSCOUNT_BPF_OBJECT).unwrap();
+    let check = |c_name: &str, size: usize, fields: &[(&str, usize)]| {
+        let l = obj
+            .struct_layout(c_name)
+            .unwrap_or_else(|| panic!("struct {c_name} not in the object's BTF"));
+        let c_fields: Vec<(&str, usize)> = l
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.offset))
+            .collect();
+        assert_eq!(c_fields, fields, "struct {c_name}");
+        assert_eq!(l.size, size, "sizeof(struct {c_name})");
+    };
+    use std::mem::{offset_of, size_of};
+    check(
+        "syscount_value",
+        size_of::<Value>(),
+        &[
+            ("count", offset_of!(Value, count)),
+            ("total_ns", offset_of!(Value, total_ns)),
+            ("comm", offset_of!(Value, comm)),
+        ],
+    );
+    check(
+        "syscount_config",
+        size_of::<Config>(),
+        &[
+            ("target_pid", offset_of!(Config, target_pid)),
+            ("errno_value", offset_of!(Config, errno_value)),
+            ("filter_pid", offset_of!(Config, filter_pid)),
+            ("failures_only", offset_of!(Config, failures_only)),
+            ("filter_errno", offset_of!(Config, filter_errno)),
+            ("latency", offset_of!(Config, latency)),
+            ("per_process", offset_of!(Config, per_process)),
+            ("pad", offset_of!(Config, pad)),
+        ],
+    );
+}
