@@ -96,6 +96,14 @@ struct fs_struct {
 	struct path pwd;
 } __attribute__((preserve_access_index));
 
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct signal_struct {
+	atomic_t live; /* threads not yet past do_exit()'s group_dead test */
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	unsigned int flags;
 	int pid;
@@ -108,6 +116,7 @@ struct task_struct {
 	char comm[16];
 	struct files_struct *files;
 	struct fs_struct *fs;
+	struct signal_struct *signal;
 } __attribute__((preserve_access_index));
 
 /* The context of every syscalls:sys_enter_* and sys_exit_* tracepoint. */

@@ -5,8 +5,10 @@ use agent_core::Result;
 
 #[cfg(feature = "execsnoop")]
 pub mod execsnoop;
-#[cfg(feature = "syscount")]
-pub mod syscount;
+#[cfg(feature = "exitsnoop")]
+pub mod exitsnoop;
+#[cfg(feature = "statsnoop")]
+pub mod statsnoop;
 
 /// A tool of the multi-call binary.
 pub struct Tool {
@@ -33,8 +35,10 @@ pub struct SelfTest {
 pub const ALL: &[Tool] = &[
     #[cfg(feature = "execsnoop")]
     execsnoop::TOOL,
-    #[cfg(feature = "syscount")]
-    syscount::TOOL,
+    #[cfg(feature = "exitsnoop")]
+    exitsnoop::TOOL,
+    #[cfg(feature = "statsnoop")]
+    statsnoop::TOOL,
 ];
 
 pub fn find(name: &str) -> Option<&'static Tool> {
