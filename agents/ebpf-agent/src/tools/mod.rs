@@ -9,6 +9,8 @@ pub mod execsnoop;
 pub mod exitsnoop;
 #[cfg(feature = "statsnoop")]
 pub mod statsnoop;
+#[cfg(feature = "syscount")]
+pub mod syscount;
 
 /// A tool of the multi-call binary.
 pub struct Tool {
@@ -39,6 +41,8 @@ pub const ALL: &[Tool] = &[
     exitsnoop::TOOL,
     #[cfg(feature = "statsnoop")]
     statsnoop::TOOL,
+    #[cfg(feature = "syscount")]
+    syscount::TOOL,
 ];
 
 pub fn find(name: &str) -> Option<&'static Tool> {
