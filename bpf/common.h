@@ -70,6 +70,13 @@ struct path {
 	struct dentry *dentry;
 } __attribute__((preserve_access_index));
 
+/* fs/mount.h: where a mounted vfsmount sits in the mount tree (for walks across mounts). */
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+} __attribute__((preserve_access_index));
+
 struct inode {
 	unsigned short i_mode;
 	unsigned long i_ino;
@@ -131,6 +138,14 @@ struct trace_event_raw_sys_exit {
 } __attribute__((preserve_access_index));
 
 #define TASK_COMM_LEN 16
+
+/* include/uapi/linux/fcntl.h, openat2.h */
+#define AT_FDCWD -100
+struct open_how {
+	__u64 flags;
+	__u64 mode;
+	__u64 resolve;
+};
 
 #ifndef offsetof
 #define offsetof(type, member) __builtin_offsetof(type, member)
@@ -201,5 +216,136 @@ static __always_inline __u64 events_wakeup_flags(void *ring)
 			count_lost_event(&lost_events);                      \
 		__e;                                                         \
 	})
+
+/*
+ * Paths from the kernel's dentries, built the way d_path() builds them: from the leaf up, each
+ * "/<name>" written in front of the previous one, into a scratch buffer whose end already holds
+ * what the path continues with (e.g. the relative name an open() was given). Offsets are masked
+ * with PATH_SCRATCH_MASK and each copy is at most PATH_NAME_MAX bytes, so a buffer of
+ * PATH_SCRATCH_BYTES bounds every access for the verifier.
+ */
+#define PATH_SCRATCH_SIZE 8192
+#define PATH_SCRATCH_MASK (PATH_SCRATCH_SIZE - 1)
+#define PATH_NAME_MAX 255
+#define PATH_SCRATCH_BYTES (PATH_SCRATCH_SIZE + PATH_NAME_MAX + 1)
+/* Directories (and mount crossings) walked at most: deeper paths lose their head. */
+#define PATH_MAX_DEPTH 48
+
+/* prepend_path() results. */
+#define PATH_WALK_DONE 0 /* reached the root */
+#define PATH_WALK_CUT 1 /* deeper than PATH_MAX_DEPTH or out of room: the head is missing */
+
+static __always_inline struct vfsmount *mount_vfsmount(struct mount *m)
+{
+	return (struct vfsmount *)((char *)m + bpf_core_field_offset(struct mount, mnt));
+}
+
+/*
+ * Writes "/<name>" for every directory from `dentry` (on `vfsmnt`) up to the process's root
+ * (`root_dentry` on `root_mnt`: a chroot shows as /) in front of buf[*start], moving *start
+ * back. Crosses mount points; stops at the top of the mount tree (a lazily unmounted or
+ * pseudo filesystem ends there too). The root itself adds nothing.
+ *
+ * `start` must point into a map value, not the stack: the verifier then knows nothing of the
+ * offset each time it is loaded, so the states of all the ways through one step of the walk
+ * are alike and it prunes them. Kept in a register, the offset's bounds differ per path and
+ * the walk's paths multiply past the verifier's limit.
+ */
+static __always_inline int prepend_path(char *buf, __u32 *start, struct dentry *dentry,
+					struct vfsmount *vfsmnt, struct dentry *root_dentry,
+					struct vfsmount *root_mnt)
+{
+	struct mount *mnt = (struct mount *)((char *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+	__u32 off, len, i;
+	int rc = PATH_WALK_CUT;
+
+	for (i = 0; i < PATH_MAX_DEPTH; i++) {
+		struct dentry *parent;
+		const unsigned char *name;
+
+		if (dentry == root_dentry && vfsmnt == root_mnt) {
+			rc = PATH_WALK_DONE;
+			break;
+		}
+		if (dentry == BPF_CORE_READ(vfsmnt, mnt_root)) {
+			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+			if (!up || up == mnt) {
+				rc = PATH_WALK_DONE;
+				break;
+			}
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = up;
+			vfsmnt = mount_vfsmount(up);
+			continue;
+		}
+		parent = BPF_CORE_READ(dentry, d_parent);
+		if (!parent || parent == dentry) {
+			rc = PATH_WALK_DONE;
+			break;
+		}
+		len = BPF_CORE_READ(dentry, d_name.len);
+		name = BPF_CORE_READ(dentry, d_name.name);
+		if (len > PATH_NAME_MAX)
+			len = PATH_NAME_MAX;
+		off = *start;
+		if (off < len + 1)
+			break;
+		off -= len;
+		bpf_probe_read_kernel(buf + (off & PATH_SCRATCH_MASK), len & PATH_NAME_MAX, name);
+		off--;
+		buf[off & PATH_SCRATCH_MASK] = '/';
+		*start = off;
+		dentry = parent;
+	}
+	return rc;
+}
+
+/* The current process's root (chroot) and working directory. */
+static __always_inline void task_root(struct task_struct *task, struct dentry **dentry,
+				      struct vfsmount **mnt)
+{
+	*dentry = BPF_CORE_READ(task, fs, root.dentry);
+	*mnt = BPF_CORE_READ(task, fs, root.mnt);
+}
+
+/* The open file behind descriptor `fd` of `task`, or NULL. */
+static __always_inline struct file *task_fd_file(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *file = NULL;
+
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+/*
+ * Prepends the directory a name given to a *at() syscall is relative to: the working
+ * directory for AT_FDCWD, else the directory open as `dfd`. Returns PATH_WALK_* or -1 when
+ * `dfd` is not an open file.
+ */
+static __always_inline int prepend_dir_of(char *buf, __u32 *start, struct task_struct *task,
+					  int dfd)
+{
+	struct dentry *root_dentry, *dentry;
+	struct vfsmount *root_mnt, *mnt;
+
+	task_root(task, &root_dentry, &root_mnt);
+	if (dfd == AT_FDCWD) {
+		dentry = BPF_CORE_READ(task, fs, pwd.dentry);
+		mnt = BPF_CORE_READ(task, fs, pwd.mnt);
+	} else {
+		struct file *f = task_fd_file(task, dfd);
+
+		if (!f)
+			return -1;
+		dentry = BPF_CORE_READ(f, f_path.dentry);
+		mnt = BPF_CORE_READ(f, f_path.mnt);
+	}
+	return prepend_path(buf, start, dentry, mnt, root_dentry, root_mnt);
+}
 
 #endif

@@ -15,8 +15,11 @@ pub mod interval;
 pub mod json;
 pub mod kconfig;
 pub mod maps;
+pub mod openflags;
+pub mod output;
 pub mod probe;
 pub mod run;
+pub mod syscalls;
 pub mod time;
 
 pub use error::{Error, Result};

@@ -7,6 +7,8 @@ use agent_core::Result;
 pub mod execsnoop;
 #[cfg(feature = "exitsnoop")]
 pub mod exitsnoop;
+#[cfg(feature = "opensnoop")]
+pub mod opensnoop;
 #[cfg(feature = "statsnoop")]
 pub mod statsnoop;
 #[cfg(feature = "syscount")]
@@ -39,6 +41,8 @@ pub const ALL: &[Tool] = &[
     execsnoop::TOOL,
     #[cfg(feature = "exitsnoop")]
     exitsnoop::TOOL,
+    #[cfg(feature = "opensnoop")]
+    opensnoop::TOOL,
     #[cfg(feature = "statsnoop")]
     statsnoop::TOOL,
     #[cfg(feature = "syscount")]

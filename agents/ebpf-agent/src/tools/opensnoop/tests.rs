@@ -1,0 +1,207 @@
+use super::*;
+
+fn args(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn libbpf_tools_flags() {
+    let a = parse_args(&args(&[
+        "-TUxeF", "-p", "42", "-t43", "-u", "1000", "-n", "sh", "-d", "5", "--json",
+    ]))
+    .unwrap();
+    assert!(a.timestamp && a.print_uid && a.failed && a.extended_fields && a.full_path);
+    assert!(a.json && !a.verbose);
+    assert_eq!((a.pid, a.tid, a.uid), (Some(42), Some(43), Some(1000)));
+    assert_eq!(a.name.as_deref(), Some("sh"));
+    assert_eq!(a.duration, Some(Duration::from_secs(5)));
+    let a = parse_args(&args(&["--duration=500ms", "--print-uid", "--failed"])).unwrap();
+    assert_eq!(a.duration, Some(Duration::from_millis(500)));
+    assert!(a.print_uid && a.failed && !a.full_path);
+}
+
+#[test]
+fn bad_flags_are_usage_errors_naming_the_flag() {
+    for (bad, flag) in [
+        (&["-p", "me"][..], "-p"),
+        (&["--bogus"], "--bogus"),
+        (&["-d", "soon"], "-d"),
+        (&["-u"], "-u"),
+        (&["--tid=x"], "--tid"),
+    ] {
+        let e = parse_args(&args(bad)).unwrap_err();
+        assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
+        assert!(e.message().contains(flag), "{bad:?}: {}", e.message());
+    }
+    let help = parse_args(&args(&["-h"])).unwrap_err();
+    assert_eq!(help.exit_code, 0);
+    assert!(help.message().contains("--full-path"));
+}
+
+fn as_bytes<T>(v: &T) -> &[u8] {
+    unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
+}
+
+fn record(pid: u32, ret: i32, flags: u64, comm: &[u8], path: &[u8], path_flags: u16) -> Vec<u8> {
+    let mut head = EventHead {
+        time_ns: 7_000_000_000,
+        flags,
+        pid,
+        tid: pid + 1,
+        uid: 1000,
+        ret,
+        mode: 0o644,
+        dfd: -100,
+        syscall: 2,
+        path_flags,
+        path_len: path.len() as u32,
+        comm: [0; 16],
+    };
+    head.comm[..comm.len()].copy_from_slice(comm);
+    let mut rec = as_bytes(&head).to_vec();
+    rec.extend_from_slice(path);
+    rec
+}
+
+fn run_records(flags: &[&str], records: &[Vec<u8>]) -> String {
+    let mut out = Vec::new();
+    {
+        let mut p = Printer::new(parse_args(&args(flags)).unwrap(), &mut out);
+        p.header();
+        for r in records {
+            p.record(r);
+        }
+        p.flush();
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn text_columns_like_libbpf_tools() {
+    let out = run_records(
+        &["-U", "-e"],
+        &[
+            record(42, 3, 0o2000000, b"cat", b"/etc/hostname", 0),
+            record(43, -2, 0o101, b"touch", b"no\nsuch \xff", 0),
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "UID     PID    COMM              FD ERR FLAGS    PATH"
+    );
+    assert_eq!(
+        lines[1],
+        "1000    42     cat                3   0 02000000 /etc/hostname"
+    );
+    assert_eq!(
+        lines[2],
+        "1000    43     touch             -1   2 00000101 no\\nsuch \\xff"
+    );
+    assert_eq!(lines.len(), 3);
+}
+
+#[test]
+fn name_filter_in_user_space() {
+    let recs = [
+        record(1, 3, 0, b"keepme", b"/a", 0),
+        record(2, 3, 0, b"other", b"/b", 0),
+    ];
+    let out = run_records(&["-n", "eepm"], &recs);
+    assert!(out.contains("/a") && !out.contains("/b"), "{out}");
+}
+
+#[test]
+fn json_lines_are_lossless() {
+    let out = run_records(
+        &["--json"],
+        &[
+            record(
+                9,
+                -13,
+                0o1 | 0o100,
+                b"a\xff",
+                b"rel/p\"q\n\xc3\x28",
+                P_FULL | P_CUT,
+            ),
+            // A record shorter than its head is ignored.
+            vec![0u8; 10],
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["type"], "open");
+    assert_eq!((v["pid"].as_u64(), v["tid"].as_u64()), (Some(9), Some(10)));
+    assert_eq!((v["ret"].as_i64(), v["fd"].as_i64()), (Some(-13), Some(-1)));
+    assert_eq!(v["err"], 13);
+    assert_eq!(v["syscall"], "openat");
+    assert_eq!(v["dfd"], -100);
+    assert_eq!(v["flags"], 0o101);
+    assert_eq!(v["flags_text"], "O_WRONLY|O_CREAT");
+    assert_eq!(v["mode"], 0o644);
+    assert_eq!(v["path"], "rel/p\"q\n\u{fffd}(");
+    assert_eq!(v["path_hex"], "72656c2f7022710ac328");
+    assert_eq!(v["comm_hex"], "61ff");
+    assert_eq!(
+        (
+            &v["path_full"],
+            &v["path_incomplete"],
+            &v["path_read_error"]
+        ),
+        (&true.into(), &true.into(), &false.into())
+    );
+    assert!(v["ts"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn rust_structs_match_the_c_layout() {
+    let obj = Object::open("opensnoop", OPENSNOOP_BPF_OBJECT).unwrap();
+    let check = |c_name: &str, size: usize, fields: &[(&str, usize)]| {
+        let l = obj
+            .struct_layout(c_name)
+            .unwrap_or_else(|| panic!("struct {c_name} not in the object's BTF"));
+        let c_fields: Vec<(&str, usize)> = l
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.offset))
+            .collect();
+        assert_eq!(&c_fields[..], fields, "struct {c_name}");
+        assert_eq!(l.size, size, "sizeof(struct {c_name})");
+    };
+    use std::mem::{offset_of, size_of};
+    check(
+        "opensnoop_event",
+        size_of::<EventHead>() + PATH_BUF,
+        &[
+            ("time_ns", offset_of!(EventHead, time_ns)),
+            ("flags", offset_of!(EventHead, flags)),
+            ("pid", offset_of!(EventHead, pid)),
+            ("tid", offset_of!(EventHead, tid)),
+            ("uid", offset_of!(EventHead, uid)),
+            ("ret", offset_of!(EventHead, ret)),
+            ("mode", offset_of!(EventHead, mode)),
+            ("dfd", offset_of!(EventHead, dfd)),
+            ("syscall", offset_of!(EventHead, syscall)),
+            ("path_flags", offset_of!(EventHead, path_flags)),
+            ("path_len", offset_of!(EventHead, path_len)),
+            ("comm", offset_of!(EventHead, comm)),
+            ("path", size_of::<EventHead>()),
+        ],
+    );
+    check(
+        "opensnoop_config",
+        size_of::<Config>(),
+        &[
+            ("target_pid", offset_of!(Config, target_pid)),
+            ("target_tid", offset_of!(Config, target_tid)),
+            ("target_uid", offset_of!(Config, target_uid)),
+            ("filter_pid", offset_of!(Config, filter_pid)),
+            ("filter_tid", offset_of!(Config, filter_tid)),
+            ("filter_uid", offset_of!(Config, filter_uid)),
+            ("failed_only", offset_of!(Config, failed_only)),
+            ("full_path", offset_of!(Config, full_path)),
+            ("pad", offset_of!(Config, pad)),
+        ],
+    );
+}

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/*
+ * opensnoop: every open(), openat() and openat2() with its flags, result and path.
+ *
+ * Syscall tracepoints only, so it runs on kernels without kprobes. The enter half keeps the
+ * arguments per thread (filters are applied there, so unwanted calls cost one comparison); the
+ * exit half reads the name from the caller's memory, which the kernel has just read itself, so
+ * it is paged in, and sends one record with only the bytes the path uses.
+ */
+#include "common.h"
+#include "opensnoop.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+const volatile struct opensnoop_config config = {};
+
+DEFINE_EVENTS_RINGBUF(4 * 1024 * 1024);
+
+/* The arguments of a call in flight, by thread id. */
+struct start {
+	__u64 name;
+	__u64 flags;
+	__u32 mode;
+	__s32 dfd;
+	__u32 syscall;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct start);
+} starts SEC(".maps");
+
+/* The record and, for -F, the buffer a path is assembled in: too large for the BPF stack. */
+struct scratch {
+	struct opensnoop_event e;
+	char buf[PATH_SCRATCH_BYTES];
+	__u32 off; /* where the path in buf starts (see prepend_path) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+/* -F: a relative name is read here and the directory written in front of it. */
+#define NAME_AT (PATH_SCRATCH_SIZE / 2)
+
+static __always_inline int on_enter(__u32 syscall, int dfd, const char *name, __u64 flags,
+				    __u32 mode)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct start s = {};
+
+	if (config.filter_pid && (pid_tgid >> 32) != config.target_pid)
+		return 0;
+	if (config.filter_tid && tid != config.target_tid)
+		return 0;
+	if (config.filter_uid && (__u32)bpf_get_current_uid_gid() != config.target_uid)
+		return 0;
+	s.name = (__u64)name;
+	s.flags = flags;
+	s.mode = mode;
+	s.dfd = dfd;
+	s.syscall = syscall;
+	bpf_map_update_elem(&starts, &tid, &s, BPF_ANY);
+	return 0;
+}
+
+/* -F for a relative name: the directory it is relative to, '/', then the name. */
+static __always_inline __u32 full_path(struct scratch *sc, const char *name, int dfd)
+{
+	struct opensnoop_event *e = &sc->e;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	/* 64-bit, so that the bounds checks below apply to the registers the copies use. */
+	__u64 off, dirlen, namelen;
+	long n;
+	int rc;
+
+	n = bpf_probe_read_user_str(sc->buf + NAME_AT, OPENSNOOP_NAME_MAX, name);
+	if (n <= 0) {
+		e->path_flags |= OPENSNOOP_P_READ_ERROR;
+		return 0;
+	}
+	namelen = (n - 1) & (OPENSNOOP_NAME_MAX - 1);
+	sc->off = NAME_AT;
+	if (sc->buf[NAME_AT] != '/') {
+		sc->buf[NAME_AT - 1] = '/';
+		sc->off = NAME_AT - 1;
+		rc = prepend_dir_of(sc->buf, &sc->off, task, dfd);
+		if (rc < 0) {
+			e->path_flags |= OPENSNOOP_P_BAD_DFD;
+			sc->off = NAME_AT;
+		} else {
+			e->path_flags |= OPENSNOOP_P_FULL;
+			if (rc == PATH_WALK_CUT)
+				e->path_flags |= OPENSNOOP_P_CUT;
+		}
+	}
+	off = sc->off;
+	if (off > NAME_AT)
+		off = NAME_AT;
+	dirlen = NAME_AT - off;
+	bpf_probe_read_kernel(e->path, dirlen, sc->buf + off);
+	bpf_probe_read_kernel(e->path + dirlen, namelen, sc->buf + NAME_AT);
+	return dirlen + namelen;
+}
+
+static __always_inline int on_exit(long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid, zero = 0, len = 0;
+	struct opensnoop_event *e;
+	struct scratch *sc;
+	struct start *sp, s;
+	__u64 size;
+	long n;
+
+	sp = bpf_map_lookup_elem(&starts, &tid);
+	if (!sp)
+		return 0;
+	s = *sp;
+	bpf_map_delete_elem(&starts, &tid);
+	if (config.failed_only && ret >= 0)
+		return 0;
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		return 0;
+	e = &sc->e;
+	e->time_ns = bpf_ktime_get_boot_ns();
+	e->flags = s.flags;
+	e->pid = pid_tgid >> 32;
+	e->tid = tid;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->ret = ret;
+	e->mode = s.mode;
+	e->dfd = s.dfd;
+	e->syscall = s.syscall;
+	e->path_flags = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+
+	if (config.full_path) {
+		len = full_path(sc, (const char *)s.name, s.dfd);
+	} else {
+		n = bpf_probe_read_user_str(e->path, OPENSNOOP_NAME_MAX, (const char *)s.name);
+		if (n > 0)
+			len = n - 1;
+		else
+			e->path_flags |= OPENSNOOP_P_READ_ERROR;
+	}
+	e->path_len = len;
+
+	size = offsetof(struct opensnoop_event, path) + len;
+	barrier_var(size);
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	barrier_var(size);
+	emit_event(e, size);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_open")
+int tp_enter_open(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_enter(OPENSNOOP_SYS_OPEN, AT_FDCWD, (const char *)ctx->args[0], ctx->args[1],
+			ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int tp_enter_openat(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_enter(OPENSNOOP_SYS_OPENAT, (int)ctx->args[0], (const char *)ctx->args[1],
+			ctx->args[2], ctx->args[3]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int tp_enter_openat2(struct trace_event_raw_sys_enter *ctx)
+{
+	struct open_how how = {};
+
+	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
+	return on_enter(OPENSNOOP_SYS_OPENAT2, (int)ctx->args[0], (const char *)ctx->args[1],
+			how.flags, how.mode);
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int tp_exit_open(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int tp_exit_openat(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int tp_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
