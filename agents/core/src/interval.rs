@@ -48,10 +48,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// Calls `report` at every interval until the count, the duration, a signal (see
 /// [`crate::run::install_signal_handlers`]) or the reporter itself ([`Flow::Stop`]) ends the
 /// run. The last call has `last` set, whatever ended it.
-pub fn run(
-    opts: &IntervalOptions,
-    report: &mut dyn FnMut(&Tick) -> Result<Flow>,
-) -> Result<()> {
+pub fn run(opts: &IntervalOptions, report: &mut dyn FnMut(&Tick) -> Result<Flow>) -> Result<()> {
     let start = Instant::now();
     let deadline = opts.duration.map(|d| start + d);
     let mut start_ns = boot_now_ns();
@@ -79,9 +76,8 @@ pub fn run(
             std::thread::sleep(left.min(POLL));
         }
         let now = Instant::now();
-        let last = stopped
-            || deadline.is_some_and(|d| now >= d)
-            || opts.count.is_some_and(|c| index >= c);
+        let last =
+            stopped || deadline.is_some_and(|d| now >= d) || opts.count.is_some_and(|c| index >= c);
         let end_ns = boot_now_ns();
         let tick = Tick {
             index,
@@ -144,7 +140,10 @@ mod tests {
         for (i, (t, at)) in ticks.iter().enumerate() {
             assert_eq!(t.index, i as u64 + 1);
             let due = Duration::from_millis(100 * (i as u64 + 1));
-            assert!(*at >= due && *at < due + Duration::from_millis(80), "{at:?}");
+            assert!(
+                *at >= due && *at < due + Duration::from_millis(80),
+                "{at:?}"
+            );
             // Each report covers about one interval, and they tile time without gaps.
             assert!((90_000_000..180_000_000).contains(&t.length_ns()), "{t:?}");
             if i > 0 {

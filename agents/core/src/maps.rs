@@ -40,7 +40,9 @@ pub fn drain_hash<K: Copy + Default, V: Copy + Default>(
     }
 }
 
-fn drain_batch<K: Copy + Default, V: Copy + Default>(fd: i32) -> std::result::Result<Vec<(K, V)>, i32> {
+fn drain_batch<K: Copy + Default, V: Copy + Default>(
+    fd: i32,
+) -> std::result::Result<Vec<(K, V)>, i32> {
     let mut out = Vec::new();
     let mut keys = vec![K::default(); BATCH as usize];
     let mut values = vec![V::default(); BATCH as usize];
@@ -150,7 +152,11 @@ mod tests {
                 std::ptr::null(),
             )
         };
-        assert!(fd >= 0, "bpf_map_create: {}", std::io::Error::last_os_error());
+        assert!(
+            fd >= 0,
+            "bpf_map_create: {}",
+            std::io::Error::last_os_error()
+        );
         let _owned = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         f(fd);
     }

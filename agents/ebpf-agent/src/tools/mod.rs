@@ -7,6 +7,8 @@ use agent_core::Result;
 pub mod execsnoop;
 #[cfg(feature = "exitsnoop")]
 pub mod exitsnoop;
+#[cfg(feature = "filetop")]
+pub mod filetop;
 #[cfg(feature = "opensnoop")]
 pub mod opensnoop;
 #[cfg(feature = "statsnoop")]
@@ -41,6 +43,8 @@ pub const ALL: &[Tool] = &[
     execsnoop::TOOL,
     #[cfg(feature = "exitsnoop")]
     exitsnoop::TOOL,
+    #[cfg(feature = "filetop")]
+    filetop::TOOL,
     #[cfg(feature = "opensnoop")]
     opensnoop::TOOL,
     #[cfg(feature = "statsnoop")]

@@ -237,3 +237,59 @@ pub fn assert_documented(
         "docs/{file} section {heading} and the test's schema differ"
     );
 }
+
+/// A python3 workload run in steps, for tools that must be pointed at a pid (`-p`) before the
+/// workload starts: the process exists first, and each [`Phases::run`] makes it do one step.
+///
+/// `script` defines `phase_<name>()` functions; each returns what the step prints back (one
+/// line, or nothing for "done").
+pub struct Phases {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Phases {
+    pub fn spawn(script: &str) -> Phases {
+        let program = format!(
+            "import os, sys\n{script}\nfor line in sys.stdin:\n    \
+             print(globals()['phase_' + line.strip()]() or 'done', flush=True)\n"
+        );
+        // Debian's interpreter itself, not a wrapper (pyenv shims are shell scripts).
+        let mut child = Command::new("/usr/bin/python3")
+            .args(["-c", &program])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn python3");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Phases {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs `phase_<name>()` in the child and returns the line it printed.
+    pub fn run(&mut self, name: &str) -> String {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{name}").unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "workload died in phase {name}");
+        line.trim_end().to_string()
+    }
+
+    /// Ends the child (end of input) and checks it exited cleanly.
+    pub fn finish(mut self) {
+        drop(self.stdin.take());
+        assert!(self.child.wait().unwrap().success(), "workload failed");
+    }
+}
