@@ -252,7 +252,7 @@ pub struct Phases {
 impl Phases {
     pub fn spawn(script: &str) -> Phases {
         let program = format!(
-            "import os, sys\n{script}\nfor line in sys.stdin:\n    \
+            "import os, sys\n{script}\nprint('ready', flush=True)\nfor line in sys.stdin:\n    \
              print(globals()['phase_' + line.strip()]() or 'done', flush=True)\n"
         );
         // Debian's interpreter itself, not a wrapper (pyenv shims are shell scripts).
@@ -263,7 +263,11 @@ impl Phases {
             .spawn()
             .expect("spawn python3");
         let stdin = child.stdin.take();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        // Started up (imports done) before any tool is pointed at it.
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n", "the workload did not start");
         Phases {
             child,
             stdin,
