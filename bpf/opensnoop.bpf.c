@@ -188,20 +188,9 @@ int tp_enter_openat2(struct trace_event_raw_sys_enter *ctx)
 			how.flags, how.mode);
 }
 
-SEC("tracepoint/syscalls/sys_exit_open")
-int tp_exit_open(struct trace_event_raw_sys_exit *ctx)
-{
-	return on_exit(ctx->ret);
-}
-
+/* One exit program for every syscall (attached to each sys_exit_* the agent picked). */
 SEC("tracepoint/syscalls/sys_exit_openat")
-int tp_exit_openat(struct trace_event_raw_sys_exit *ctx)
-{
-	return on_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int tp_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+int tp_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	return on_exit(ctx->ret);
 }

@@ -315,6 +315,29 @@ impl Object {
         Ok(fd)
     }
 
+    /// Writes one entry of a loaded map (a table the tool fills before it attaches). `K` and
+    /// `V` must have the sizes of the map's key and value, which libbpf checks.
+    pub fn map_update<K: Copy, V: Copy>(&self, map: &str, key: &K, value: &V) -> Result<()> {
+        let m = self.map_ptr(map)?;
+        let rc = unsafe {
+            sys::bpf_map__update_elem(
+                m,
+                key as *const K as *const c_void,
+                std::mem::size_of::<K>() as sys::size_t,
+                value as *const V as *const c_void,
+                std::mem::size_of::<V>() as sys::size_t,
+                0,
+            )
+        };
+        if rc != 0 {
+            return Err(Error::os(
+                format!("{}: cannot write map {map}", self.name),
+                -rc,
+            ));
+        }
+        Ok(())
+    }
+
     /// Sum over CPUs of a per-CPU u64 counter at index `key` of `map`.
     pub fn percpu_u64_sum(&self, map: &str, key: u32) -> Result<u64> {
         let fd = self.map_fd(map)?;

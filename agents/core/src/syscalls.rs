@@ -48,6 +48,35 @@ pub fn attach(obj: &mut Object, names: &[&'static str]) -> Result<()> {
     Ok(())
 }
 
+/// Like [`select`], for a tool whose exit half is one program shared by every syscall (one
+/// copy of the code in the object and in the kernel): only `tp_enter_<name>` is per syscall.
+pub fn select_enters(obj: &mut Object, names: &[&'static str]) -> Result<Vec<&'static str>> {
+    let mut have = Vec::with_capacity(names.len());
+    for &name in names {
+        if present(name) {
+            have.push(name);
+        } else {
+            log::debug!("no tracepoints syscalls:sys_{{enter,exit}}_{name} on this kernel");
+            obj.set_autoload(&format!("tp_enter_{name}"), false)?;
+        }
+    }
+    Ok(have)
+}
+
+/// After load: attaches `tp_enter_<name>` and the shared `exit_prog` for every syscall
+/// [`select_enters`] kept.
+pub fn attach_shared_exit(obj: &mut Object, names: &[&'static str], exit_prog: &str) -> Result<()> {
+    for name in names {
+        obj.attach_tracepoint(
+            &format!("tp_enter_{name}"),
+            "syscalls",
+            &format!("sys_enter_{name}"),
+        )?;
+        obj.attach_tracepoint(exit_prog, "syscalls", &format!("sys_exit_{name}"))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

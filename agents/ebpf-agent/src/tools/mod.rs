@@ -9,6 +9,8 @@ pub mod execsnoop;
 pub mod exitsnoop;
 #[cfg(feature = "filetop")]
 pub mod filetop;
+#[cfg(feature = "filewatch")]
+pub mod filewatch;
 #[cfg(feature = "opensnoop")]
 pub mod opensnoop;
 #[cfg(feature = "statsnoop")]
@@ -45,6 +47,8 @@ pub const ALL: &[Tool] = &[
     exitsnoop::TOOL,
     #[cfg(feature = "filetop")]
     filetop::TOOL,
+    #[cfg(feature = "filewatch")]
+    filewatch::TOOL,
     #[cfg(feature = "opensnoop")]
     opensnoop::TOOL,
     #[cfg(feature = "statsnoop")]

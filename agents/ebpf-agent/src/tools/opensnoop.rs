@@ -159,9 +159,9 @@ fn main(args: &[String]) -> Result<()> {
         pad: [0; 7],
     };
     obj.set_rodata("config", &config)?;
-    let hooks = syscalls::select(&mut obj, SYSCALLS)?;
+    let hooks = syscalls::select_enters(&mut obj, SYSCALLS)?;
     obj.load()?;
-    syscalls::attach(&mut obj, &hooks)?;
+    syscalls::attach_shared_exit(&mut obj, &hooks, "tp_exit")?;
     run::install_signal_handlers()?;
     log::debug!(
         "tracing: tracepoints syscalls:sys_{{enter,exit}}_{{{}}}{}",
