@@ -50,9 +50,15 @@ CARGO_BUILD_FLAGS += "--no-default-features"
 # libbpf-sys has rustc look for libelf.a and libz.a here (rustc bundles static archives
 # itself and does not search the linker's sysroot).
 export LIBBPF_SYS_LIBRARY_PATH = "${STAGING_LIBDIR}"
+# libbpf's C sources sit in the crate, under CARGO_HOME, which DEBUG_PREFIX_MAP does not
+# cover: map WORKDIR as rust-common does for the Rust code.
+export LIBBPF_SYS_EXTRA_CFLAGS = "-ffile-prefix-map=${WORKDIR}=${TARGET_DBGSRC_DIR}"
 # The build script compiles the BPF programs with this clang and strips their DWARF.
 export BPF_CLANG = "${STAGING_BINDIR_NATIVE}/clang"
 export BPF_STRIP = "${STAGING_BINDIR_NATIVE}/llvm-strip"
+# The objects keep their BTF, whose line info names the source files: map the build paths
+# away as for C code, or the binary holds TMPDIR paths (buildpaths QA error).
+export BPF_CFLAGS = "${DEBUG_PREFIX_MAP}"
 # The release profile strips the binary; leave that to the build system, which keeps
 # the debug symbols in ${PN}-dbg.
 export CARGO_PROFILE_RELEASE_STRIP = "false"
