@@ -49,6 +49,12 @@ say "PLAN-START $(cut -d' ' -f1 /proc/uptime)"
     [ -b /dev/nullb0 ] && echo "null_blk=yes" || echo "null_blk=no"
     grep -q ' /sys/fs/bpf bpf ' /proc/mounts && echo "bpffs=yes" || echo "bpffs=no"
     echo "kprobe_fires=$(kprobe_fires)"
+    # Where the config has ftrace direct calls, fentry (BPF trampolines) is expected to work
+    # (Debian's arm64 6.1 has none, and its fentry attach fails).
+    if [ -r "/boot/config-$(uname -r)" ]; then
+        grep -q '^CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y' "/boot/config-$(uname -r)" &&
+            echo "ftrace_direct_calls=yes" || echo "ftrace_direct_calls=no"
+    fi
 } >"$RESULTS/env.txt"
 cp /usr/share/ebpf-vm/image.txt "$RESULTS/image.txt" 2>/dev/null
 lsmod >"$RESULTS/lsmod.txt" 2>&1
