@@ -30,6 +30,21 @@ pub struct Layout {
     pub fields: Vec<Field>,
 }
 
+impl Layout {
+    /// Panics unless the struct is `size` bytes and its fields are exactly `fields` (name,
+    /// offset), in order: how a tool's test proves that its `#[repr(C)]` twin (sizes and
+    /// offsets from `size_of`/`offset_of!`) matches the C struct the BPF side was compiled with.
+    pub fn assert_matches(&self, size: usize, fields: &[(&str, usize)]) {
+        let c: Vec<(&str, usize)> = self
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.offset))
+            .collect();
+        assert_eq!(c, fields, "fields of struct {}", self.name);
+        assert_eq!(self.size, size, "sizeof(struct {})", self.name);
+    }
+}
+
 /// Borrowed view of a `struct btf` owned by libbpf.
 pub struct Btf<'a> {
     raw: *const sys::btf,

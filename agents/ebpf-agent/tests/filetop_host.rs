@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{agent_bin, check_schema, json_lines, marker, start, Phases, Ty};
+use common::{agent_bin, check_schema, json_lines, marker, start, Phases, Ty, LOST_REQUIRED};
 use serde_json::{json, Value};
 
 /// docs/tools/filetop.md.
@@ -32,12 +32,6 @@ const ROW_REQUIRED: &[(&str, Ty)] = &[
     ("write_bytes", Ty::Uint),
 ];
 const ROW_OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str), ("file_hex", Ty::Str)];
-const LOST_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("lost", Ty::Uint),
-    ("lost_total", Ty::Uint),
-];
 
 #[test]
 fn schema_is_the_documented_one() {
@@ -365,14 +359,7 @@ fn a_pid_that_does_not_exist_and_bad_flags() {
         (&["--bogus"], "--bogus"),
         (&["1", "0"], "count"),
     ] {
-        let out = Command::new(&bin)
-            .arg("filetop")
-            .args(bad)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}: {err}");
-        assert!(err.contains(flag), "{bad:?}: {err}");
+        common::assert_usage_error(&bin, "filetop", bad, flag);
     }
     if !std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists() {
         let out = Command::new(&bin)
@@ -386,4 +373,5 @@ fn a_pid_that_does_not_exist_and_bad_flags() {
             "{err}"
         );
     }
+    common::assert_needs_privileges(&bin, "filetop", &["--duration", "1"]);
 }

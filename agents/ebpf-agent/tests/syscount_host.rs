@@ -5,7 +5,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{agent_bin, check_schema, json_lines, start, Phases, Ty};
+use common::{agent_bin, check_schema, json_lines, start, Phases, Ty, LOST_REQUIRED};
 use serde_json::{json, Value};
 
 /// docs/tools/syscount.md.
@@ -22,12 +22,6 @@ const SYSCALL_ROW: &[(&str, Ty)] = &[("syscall", Ty::Str), ("id", Ty::Uint), ("c
 const PROCESS_ROW: &[(&str, Ty)] = &[("pid", Ty::Uint), ("comm", Ty::Str), ("count", Ty::Uint)];
 const LATENCY: &[(&str, Ty)] = &[("total_ns", Ty::Uint)];
 const PROCESS_OPTIONAL: &[(&str, Ty)] = &[("total_ns", Ty::Uint), ("comm_hex", Ty::Str)];
-const LOST_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("lost", Ty::Uint),
-    ("lost_total", Ty::Uint),
-];
 
 #[test]
 fn schema_is_the_documented_one() {
@@ -238,14 +232,7 @@ fn bad_flags_list_and_errors() {
         (&["--bogus"], "--bogus"),
         (&["-i", "soon"], "-i"),
     ] {
-        let out = Command::new(&bin)
-            .arg("syscount")
-            .args(bad)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}: {err}");
-        assert!(err.contains(flag), "{bad:?}: {err}");
+        common::assert_usage_error(&bin, "syscount", bad, flag);
     }
     let out = Command::new(&bin)
         .args(["syscount", "-l"])
@@ -256,19 +243,5 @@ fn bad_flags_list_and_errors() {
     assert_eq!(list.lines().next(), Some("  0: read"));
     assert!(list.lines().any(|l| l == "257: openat"));
 
-    // Without privileges: exit code 4 and the capabilities to grant.
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(&bin)
-        .args(["syscount", "-d", "1"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert!(err.contains("CAP_BPF"), "{err}");
+    common::assert_needs_privileges(&bin, "syscount", &["-d", "1"]);
 }

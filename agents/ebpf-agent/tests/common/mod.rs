@@ -297,3 +297,45 @@ impl Phases {
         assert!(self.child.wait().unwrap().success(), "workload failed");
     }
 }
+
+/// docs/json.md, "Lost events": the lost lines every tool prints.
+pub const LOST_REQUIRED: &[(&str, Ty)] = &[
+    ("type", Ty::Str),
+    ("ts", Ty::Str),
+    ("lost", Ty::Uint),
+    ("lost_total", Ty::Uint),
+];
+
+/// Runs `bin <tool> <args>` and asserts a usage error: exit code 2, `flag` named on stderr.
+pub fn assert_usage_error(bin: &std::path::Path, tool: &str, args: &[&str], flag: &str) {
+    let out = Command::new(bin).arg(tool).args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{tool} {args:?}: {err}");
+    assert!(
+        err.contains(flag),
+        "{tool} {args:?} should name {flag}: {err}"
+    );
+}
+
+/// Runs `bin <tool> <args>` as nobody without capabilities: exit code 4, and the message names
+/// the capabilities to grant.
+pub fn assert_needs_privileges(bin: &std::path::Path, tool: &str, args: &[&str]) {
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(bin)
+        .arg(tool)
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("CAP_BPF") && err.contains("CAP_PERFMON"),
+        "{err}"
+    );
+}
