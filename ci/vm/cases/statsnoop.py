@@ -1,0 +1,53 @@
+"""Host side of the statsnoop case (guest side: statsnoop.sh beside this file).
+
+expect.txt in each variant directory: "<tag> <pid> <ppid> <directory>" for one run of
+vm-files in "stat" mode (see ci/vm/guest/vm-files). Variant "main" traced every call,
+"failed" ran with -x.
+"""
+
+import json
+import os
+
+from casekit import common, expectations
+
+TYPES = {"ts": str, "time_ns": int, "pid": int, "tid": int, "comm": str, "syscall": str,
+         "ret": int, "path": str, "path_truncated": bool, "path_read_error": bool, "fd": int,
+         "at_flags": int}
+# The stat family that takes a path, on 64-bit kernels (docs/tools/statsnoop.md).
+BY_PATH = {"newfstatat", "statx", "newstat", "newlstat"}
+
+
+def _variant(vdir, name, failed_only):
+    events = yield from common(vdir, name, "stat", TYPES, "docs/tools/statsnoop.md")
+    exp = expectations(vdir)
+    if not exp:
+        yield (f"{name}: the workload ran", False, "no expect.txt")
+        return
+    tag, pid, _, *dparts = exp[0]
+    pid, d = int(pid), " ".join(dparts)
+    mine = [ev for ev in events if ev.get("pid") == pid]
+
+    def one(label, path, ret):
+        hits = [ev for ev in mine if ev.get("path") == path]
+        ok = (len(hits) >= 1 and all(
+            ev["ret"] == ret and ev["tid"] == pid and ev["comm"] == "vm-files"
+            and ev["fd"] == -100 and ev["syscall"] in BY_PATH and not ev["path_truncated"]
+            for ev in hits))
+        return (f"{name}: {label}", ok, f"{path!r}: {json.dumps(hits)[:700]}")
+
+    if not failed_only:
+        yield one("stat of an existing file: ret 0", f"{d}/present file", 0)
+    else:
+        ok = [ev for ev in mine if ev.get("ret") == 0]
+        yield (f"{name}: -x hides the successful calls", not ok, json.dumps(ok)[:600])
+    yield one("missing absolute name: ret -2", f"/nonexistent/{tag}", -2)
+    yield one("missing relative name, exactly as given: ret -2", f"rel-missing-{tag}", -2)
+
+
+def check(case_dir, ctx):
+    for name, failed_only in (("main", False), ("failed", True)):
+        vdir = os.path.join(case_dir, name)
+        if not os.path.isdir(vdir):
+            yield (f"{name}: ran", False, f"no {vdir}")
+            continue
+        yield from _variant(vdir, name, failed_only)
