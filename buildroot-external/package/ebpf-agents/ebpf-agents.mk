@@ -43,19 +43,36 @@ EBPF_AGENTS_CARGO_BUILD_OPTS = \
 # codegen-units 16). Those would override the [profile.release] of
 # Cargo.toml, which is tuned for size: restore it. These assignments
 # come after pkg-cargo.mk's in the build command, so they win.
-# Build scripts and C code compiled for the build machine must not
-# pick up the cross compiler that TARGET_CONFIGURE_OPTS exports as CC:
-# the cc crate uses HOST_CC and HOST_CFLAGS for them.
 EBPF_AGENTS_CARGO_ENV = \
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
 	CARGO_PROFILE_RELEASE_LTO=true \
 	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
 	CARGO_PROFILE_RELEASE_PANIC=abort \
 	CARGO_PROFILE_RELEASE_STRIP=true \
-	LIBBPF_SYS_LIBRARY_PATH="$(STAGING_DIR)/usr/lib" \
+	LIBBPF_SYS_LIBRARY_PATH="$(STAGING_DIR)/usr/lib"
+
+# C compiled for the build machine (by build scripts) must not use the
+# cross compiler and target flags that TARGET_CONFIGURE_OPTS exports as
+# CC and CFLAGS. The cc crate takes HOST_CC/TARGET_CC before CC, but
+# adds plain CFLAGS to both HOST_CFLAGS and TARGET_CFLAGS: move the
+# target's flags to TARGET_*. When the target has the build machine's
+# triple, the cc crate cannot tell the two apart: Buildroot's settings
+# stay.
+ifneq ($(RUSTC_TARGET_NAME),$(RUSTC_HOST_NAME))
+EBPF_AGENTS_CARGO_ENV += \
 	HOST_CC="$(HOSTCC)" \
+	HOST_CXX="$(HOSTCXX)" \
+	HOST_AR="$(HOSTAR)" \
 	HOST_CFLAGS="$(HOST_CFLAGS)" \
-	HOST_AR="$(HOSTAR)"
+	HOST_CXXFLAGS="$(HOST_CXXFLAGS)" \
+	TARGET_CC="$(TARGET_CC)" \
+	TARGET_CXX="$(TARGET_CXX)" \
+	TARGET_AR="$(TARGET_AR)" \
+	TARGET_CFLAGS="$(TARGET_CFLAGS)" \
+	TARGET_CXXFLAGS="$(TARGET_CXXFLAGS)" \
+	CFLAGS= \
+	CXXFLAGS=
+endif
 
 ifeq ($(BR2_PACKAGE_EBPF_AGENTS_BPF_HOST_CLANG),y)
 EBPF_AGENTS_DEPENDENCIES += host-clang
