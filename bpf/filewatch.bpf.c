@@ -162,7 +162,8 @@ static __always_inline long match(struct scratch *sc, __u64 namelen)
 			key.len = i;
 			key.kind = FILEWATCH_EXACT;
 			id = bpf_map_lookup_elem(&watches, &key);
-			return id ? *id : -1;
+			/* (long) first: `id ? *id : -1` would be a u32, and -1 a valid index. */
+			return id ? (long)*id : -1;
 		}
 		h = (h ^ (__u8)sc->buf[(start + i) & PATH_SCRATCH_MASK]) * FILEWATCH_FNV_PRIME;
 		if (n <= FILEWATCH_WATCH_LEN && (config.prefix_lens[n / 64] & (1ULL << (n % 64)))) {
@@ -171,7 +172,7 @@ static __always_inline long match(struct scratch *sc, __u64 namelen)
 			key.kind = FILEWATCH_PREFIX;
 			id = bpf_map_lookup_elem(&watches, &key);
 			if (id)
-				return *id;
+				return (long)*id;
 		}
 	}
 	return -1;

@@ -439,6 +439,11 @@ impl<W: Write> Printer<W> {
         let other = slice(PATH_BUF, head.other_len);
         let Some(watch) = self.list.get(head.watch_id as usize) else {
             self.unconfirmed += 1;
+            log::debug!(
+                "dropped a kernel match on entry {} of {}",
+                head.watch_id,
+                self.list.len()
+            );
             return;
         };
         if !watch.matches(path) {
