@@ -97,6 +97,16 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Parses a process id (`-p PID`): a positive number. Whether such a process exists is not
+/// checked: tracing one that is not there yet (or never comes) is allowed.
+pub fn parse_pid(s: &str) -> std::result::Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(0) => Err("a process id is a positive number, not 0".to_string()),
+        Ok(pid) => Ok(pid),
+        Err(_) => Err(format!("bad process id {s:?}: a positive number")),
+    }
+}
+
 /// Runs argh on normalized arguments: `--help` prints and exits 0, errors exit 2.
 pub fn parse<T: argh::FromArgs>(tool: &str, args: &[String], valued: Valued) -> Result<T> {
     let args = normalize(args, valued);
@@ -142,6 +152,14 @@ mod tests {
             ["--name", "-ab", "-a", "-b"]
         );
         assert_eq!(n(&["-5"], ""), ["-5"]);
+    }
+
+    #[test]
+    fn pids() {
+        assert_eq!(parse_pid("1216"), Ok(1216));
+        assert!(parse_pid("0").is_err());
+        assert!(parse_pid("-1").is_err());
+        assert!(parse_pid("12x").is_err());
     }
 
     #[test]

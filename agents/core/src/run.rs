@@ -156,3 +156,21 @@ pub fn stream(obj: &Object, opts: &StreamOptions, consumer: &mut dyn Consumer) -
     ctx.consumer.flush();
     result.map(|_| total)
 }
+
+/// What a streaming tool's `main` ends with: [`stream`] until a signal or `duration`, then
+/// the total of lost events as a warning (each loss was reported as it happened too).
+pub fn stream_until(
+    obj: &Object,
+    duration: Option<Duration>,
+    consumer: &mut dyn Consumer,
+) -> Result<()> {
+    let opts = StreamOptions {
+        duration,
+        ..Default::default()
+    };
+    let lost = stream(obj, &opts, consumer)?;
+    if lost > 0 {
+        log::warn!("{lost} events were lost in all (the ring buffer was full)");
+    }
+    Ok(())
+}

@@ -9,12 +9,11 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use agent_core::bpf::Object;
-use agent_core::cli::{self, parse_duration, Valued};
-use agent_core::error::Error;
+use agent_core::cli::{self, parse_duration, parse_pid, Valued};
 use agent_core::json::Obj;
 use agent_core::output::{cstr, read_record, Lines};
 use agent_core::probe::{self, Need};
-use agent_core::run::{self, Consumer, Flow, StreamOptions};
+use agent_core::run::{self, Consumer, Flow};
 use agent_core::time::{self, Clock};
 use agent_core::Result;
 
@@ -92,7 +91,7 @@ pub struct Args {
     #[argh(switch, short = 'x')]
     pub failed: bool,
     /// trace this process (thread group) only
-    #[argh(option, short = 'p')]
+    #[argh(option, short = 'p', from_str_fn(parse_pid))]
     pub pid: Option<u32>,
     /// trace every thread's exit, not just the process's
     #[argh(switch, short = 'T')]
@@ -114,11 +113,7 @@ const VALUED: Valued = Valued {
 };
 
 pub fn parse_args(args: &[String]) -> Result<Args> {
-    let a: Args = cli::parse("exitsnoop", args, VALUED)?;
-    if a.pid == Some(0) {
-        return Err(Error::usage("-p/--pid must be a process id, not 0"));
-    }
-    Ok(a)
+    cli::parse("exitsnoop", args, VALUED)
 }
 
 fn main(args: &[String]) -> Result<()> {
@@ -147,18 +142,7 @@ fn main(args: &[String]) -> Result<()> {
     );
     let mut printer = Printer::new(args, std::io::stdout().lock());
     printer.header();
-    let lost = run::stream(
-        &obj,
-        &StreamOptions {
-            duration: printer.args.duration,
-            ..Default::default()
-        },
-        &mut printer,
-    )?;
-    if lost > 0 {
-        log::warn!("{lost} events were lost in all (the ring buffer was full)");
-    }
-    Ok(())
+    run::stream_until(&obj, printer.args.duration, &mut printer)
 }
 
 /// A wait(2) status taken apart.
