@@ -4,8 +4,8 @@
  *
  * raw_syscalls:sys_enter/sys_exit, so one pair of programs sees every syscall on every kernel
  * with syscall tracepoints. Counting happens in the kernel, in a hash map the agent drains at
- * every interval; only the enter program's start times need a second map, and it is loaded
- * only with -L.
+ * every interval. Only -L needs more: the enter program notes each thread's start time in a
+ * second map, in a slot per thread that lives until the thread exits.
  */
 #include "common.h"
 #include "syscount.h"
@@ -49,13 +49,27 @@ int sys_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
-	__u64 now;
+	__u64 now, *start;
 
 	if (!traced(pid_tgid))
 		return 0;
 	now = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&starts, &tid, &now, BPF_ANY))
+	/* The thread's slot is written in place: a lookup costs less than an update. */
+	start = bpf_map_lookup_elem(&starts, &tid);
+	if (start)
+		*start = now;
+	else if (bpf_map_update_elem(&starts, &tid, &now, BPF_NOEXIST))
 		count_lost_event(&lost_events);
+	return 0;
+}
+
+/* A thread's slot goes with the thread (only loaded with -L, like sys_enter). */
+SEC("tracepoint/sched/sched_process_exit")
+int sched_exit(void *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&starts, &tid);
 	return 0;
 }
 
@@ -73,10 +87,10 @@ int sys_exit(struct trace_event_raw_sys_exit *ctx)
 	if (config.latency) {
 		start = bpf_map_lookup_elem(&starts, &tid);
 		/* No start: the syscall began before we attached, or its start was lost. */
-		if (!start)
+		if (!start || !*start)
 			return 0;
 		delta = bpf_ktime_get_ns() - *start;
-		bpf_map_delete_elem(&starts, &tid);
+		*start = 0;
 	}
 	/* -1: no syscall (e.g. one a tracer cancelled). */
 	if (id < 0)
@@ -91,8 +105,6 @@ int sys_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!v) {
 		struct syscount_value zero = {};
 
-		if (config.per_process)
-			bpf_get_current_comm(zero.comm, sizeof(zero.comm));
 		/* Fails when another CPU added the key first (fine) or when the map is full. */
 		bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&counts, &key);
@@ -102,6 +114,9 @@ int sys_exit(struct trace_event_raw_sys_exit *ctx)
 		}
 	}
 	__sync_fetch_and_add(&v->count, 1);
+	/* The name as of the latest call: a process that exec()s shows its new name. */
+	if (config.per_process)
+		bpf_get_current_comm(v->comm, sizeof(v->comm));
 	if (config.latency)
 		__sync_fetch_and_add(&v->total_ns, delta);
 	return 0;

@@ -12,7 +12,7 @@
 struct syscount_value {
 	__u64 count;
 	__u64 total_ns; /* time spent inside the syscalls (-L only) */
-	char comm[16]; /* with -P: the command name of the first thread counted */
+	char comm[16]; /* with -P: the command name at the latest call counted */
 };
 
 /* Options, written into .rodata by the agent before load. */

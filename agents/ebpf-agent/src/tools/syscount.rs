@@ -240,17 +240,19 @@ fn main(args: &[String]) -> Result<()> {
     // Without -L nothing needs the syscall's start: leave the enter program out altogether.
     if !args.latency {
         obj.set_autoload("sys_enter", false)?;
+        obj.set_autoload("sched_exit", false)?;
     }
     obj.load()?;
     if args.latency {
         obj.attach_tracepoint("sys_enter", "raw_syscalls", "sys_enter")?;
+        obj.attach_tracepoint("sched_exit", "sched", "sched_process_exit")?;
     }
     obj.attach_tracepoint("sys_exit", "raw_syscalls", "sys_exit")?;
     run::install_signal_handlers()?;
     log::debug!(
         "tracing: tracepoint raw_syscalls:sys_exit{}",
         if args.latency {
-            " and raw_syscalls:sys_enter (for -L)"
+            " and raw_syscalls:sys_enter, sched:sched_process_exit (for -L)"
         } else {
             ""
         }
