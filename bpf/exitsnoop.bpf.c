@@ -18,6 +18,25 @@ const volatile struct exitsnoop_config config = {};
 
 DEFINE_EVENTS_RINGBUF(256 * 1024);
 
+/*
+ * Processes already reported. Two threads leaving at once can both find signal->live at zero
+ * (the second decrement lands before the first thread reaches the tracepoint): the first to
+ * insert its process here reports it. A process is its tgid with its leader's start time
+ * (pids are reused, start times of one pid are not). LRU: entries age out by themselves.
+ */
+struct process_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_time;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct process_key);
+	__type(value, __u8);
+} reported SEC(".maps");
+
 /* Keeps the event's type in the object's BTF for the layout check. */
 struct exitsnoop_event exitsnoop_event_btf __attribute__((unused));
 
@@ -39,14 +58,21 @@ int tp_sched_process_exit(void *ctx)
 	if (config.failed_only && status == 0)
 		return 0;
 
+	/* A process's age counts from its leader's start; a thread's from its own. */
+	if (config.threads) {
+		start = BPF_CORE_READ(task, start_time);
+	} else {
+		struct process_key key = { .tgid = pid };
+		__u8 one = 1;
+
+		start = BPF_CORE_READ(task, group_leader, start_time);
+		key.start_time = start;
+		if (bpf_map_update_elem(&reported, &key, &one, BPF_NOEXIST))
+			return 0;
+	}
 	e = reserve_event(struct exitsnoop_event);
 	if (!e)
 		return 0;
-	/* A process's age counts from its leader's start; a thread's from its own. */
-	if (config.threads)
-		start = BPF_CORE_READ(task, start_time);
-	else
-		start = BPF_CORE_READ(task, group_leader, start_time);
 	e->age_ns = bpf_ktime_get_ns() - start;
 	e->time_ns = bpf_ktime_get_boot_ns();
 	e->pid = pid;

@@ -315,3 +315,52 @@ fn symlink_named_exitsnoop_runs_the_tool() {
     check_all(&events);
     assert_eq!(only_one(&events, pid)["exit_code"], 5);
 }
+
+#[test]
+fn a_killed_multithreaded_process_is_one_event() {
+    let Some(bin) = agent_bin() else { return };
+    let mut cmd = Command::new(&bin);
+    cmd.args(["exitsnoop", "--json", "-v"]);
+    let agent = start(cmd);
+    // Ten processes of nine threads each, killed together: their threads leave at once on
+    // every CPU, and each process must still be reported once.
+    let script = "import threading, time\n\
+        for _ in range(8):\n\
+        \x20   threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n\
+        print('ready', flush=True)\n\
+        time.sleep(60)\n";
+    let mut children: Vec<_> = (0..10)
+        .map(|_| {
+            Command::new("python3")
+                .args(["-c", script])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in &mut children {
+        let mut line = String::new();
+        BufReader::new(c.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "ready\n");
+    }
+    for c in &children {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+    let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
+    for mut c in children {
+        assert_eq!(c.wait().unwrap().signal(), Some(9));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (out, _) = agent.stop();
+    let events = json_lines(&out);
+    check_all(&events);
+    for pid in pids {
+        assert_eq!(only_one(&events, pid)["signal"], 9);
+    }
+}
