@@ -82,9 +82,10 @@ static __always_inline int on_enter(__u16 op, __u16 syscall, int dfd, const char
  * Makes `name` absolute in sc->buf: the path is buf[sc->off, NAME_AT + returned length).
  * Returns the name's length, or -1 if it could not be read.
  */
-static __always_inline long resolve_name(struct scratch *sc, struct task_struct *task,
-					 const char *name, int dfd, __u16 *pflags, __u16 cut)
+static __noinline long resolve_name(struct scratch *sc, const char *name, int dfd,
+				     __u16 *pflags, __u16 cut)
 {
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	long n = bpf_probe_read_user_str(sc->buf + NAME_AT, FILEWATCH_NAME_MAX, name);
 	int rc;
 
@@ -143,7 +144,7 @@ static __always_inline __u64 path_start(struct scratch *sc)
  * Hashes the path (start, NAME_AT + namelen) byte by byte and looks it up at each length a
  * PREFIX entry has and, at its end, as an EXACT entry. Returns the entry's index or -1.
  */
-static __always_inline long match(struct scratch *sc, __u64 namelen)
+static __noinline long match(struct scratch *sc, __u64 namelen)
 {
 	__u64 start = path_start(sc), len = NAME_AT - start + namelen;
 	struct filewatch_key key = {};
@@ -212,12 +213,12 @@ static __always_inline int on_exit(long ret)
 	e->path_flags = 0;
 	e->other_len = 0;
 
-	n = resolve_name(sc, task, (const char *)s.name, s.dfd, &e->path_flags, FILEWATCH_P_CUT);
+	n = resolve_name(sc, (const char *)s.name, s.dfd, &e->path_flags, FILEWATCH_P_CUT);
 	id = n < 0 ? -1 : match(sc, n);
 	if (id >= 0) {
 		e->path_len = copy_path(sc, e->paths, n);
 		if (s.op == FILEWATCH_OP_RENAME) {
-			n = resolve_name(sc, task, (const char *)s.name2, s.dfd2, &e->path_flags,
+			n = resolve_name(sc, (const char *)s.name2, s.dfd2, &e->path_flags,
 					 FILEWATCH_P_OTHER_CUT);
 			if (n >= 0)
 				e->other_len = copy_path(sc, e->paths + FILEWATCH_PATH_BUF, n);
@@ -227,7 +228,7 @@ static __always_inline int on_exit(long ret)
 		e->path_flags = 0;
 		if (n >= 0)
 			e->other_len = copy_path(sc, e->paths + FILEWATCH_PATH_BUF, n);
-		n = resolve_name(sc, task, (const char *)s.name2, s.dfd2, &e->path_flags,
+		n = resolve_name(sc, (const char *)s.name2, s.dfd2, &e->path_flags,
 				 FILEWATCH_P_CUT);
 		id = n < 0 ? -1 : match(sc, n);
 		if (id < 0)

@@ -108,7 +108,7 @@ fn watch_lists_default_files_and_limits() {
     );
 
     let missing = dir.join("nope").display().to_string();
-    let e = watch_list(&[], &[missing.clone()]).unwrap_err();
+    let e = watch_list(&[], std::slice::from_ref(&missing)).unwrap_err();
     assert_ne!(e.exit_code, 0);
     assert!(e.message().contains(&missing), "{}", e.message());
 
