@@ -348,4 +348,65 @@ static __always_inline int prepend_dir_of(char *buf, __u32 *start, struct task_s
 	return prepend_path(buf, start, dentry, mnt, root_dentry, root_mnt);
 }
 
+/*
+ * A path made of a name a syscall was given: the name is read to buf[PATH_NAME_AT...] and,
+ * when relative, '/' and the directory it is relative to are written in front of it.
+ */
+#define PATH_NAME_AT (PATH_SCRATCH_SIZE / 2)
+#define PATH_USER_NAME_MAX 4096 /* PATH_MAX */
+
+/* resolve_user_name() results besides PATH_WALK_DONE and PATH_WALK_CUT (a directory added). */
+#define PATH_ABSOLUTE 2 /* the name was absolute */
+#define PATH_BAD_DFD 3 /* the dirfd is no open file: the name stays relative */
+#define PATH_UNREADABLE -1 /* the name could not be read from the caller's memory */
+
+/*
+ * Reads `name` (the caller's memory) into buf and makes it absolute against `dfd` (AT_FDCWD:
+ * the working directory). The path is then buf[*start, PATH_NAME_AT + *namelen); `start` must
+ * point into a map value (see prepend_path).
+ */
+static __always_inline int resolve_user_name(char *buf, __u32 *start, __u32 *namelen,
+					     const char *name, int dfd)
+{
+	long n = bpf_probe_read_user_str(buf + PATH_NAME_AT, PATH_USER_NAME_MAX, name);
+	int rc;
+
+	*start = PATH_NAME_AT;
+	if (n <= 0) {
+		*namelen = 0;
+		return PATH_UNREADABLE;
+	}
+	*namelen = (n - 1) & (PATH_USER_NAME_MAX - 1);
+	if (buf[PATH_NAME_AT] == '/')
+		return PATH_ABSOLUTE;
+	buf[PATH_NAME_AT - 1] = '/';
+	*start = PATH_NAME_AT - 1;
+	rc = prepend_dir_of(buf, start, (struct task_struct *)bpf_get_current_task(), dfd);
+	if (rc < 0) {
+		*start = PATH_NAME_AT;
+		return PATH_BAD_DFD;
+	}
+	return rc;
+}
+
+/*
+ * Copies the path in buf[*start, PATH_NAME_AT + namelen) to `dst`, which holds at least
+ * PATH_SCRATCH_SIZE bytes, in two pieces whose bounds the verifier can follow. Returns its
+ * length.
+ */
+static __always_inline __u32 copy_resolved(char *dst, const char *buf, const __u32 *start,
+					   __u64 namelen)
+{
+	/* 64-bit, so that the bounds checks apply to the registers the copies use. */
+	__u64 off = *start, dirlen;
+
+	if (off > PATH_NAME_AT)
+		off = PATH_NAME_AT;
+	dirlen = PATH_NAME_AT - off;
+	namelen &= PATH_USER_NAME_MAX - 1;
+	bpf_probe_read_kernel(dst, dirlen, buf + off);
+	bpf_probe_read_kernel(dst + dirlen, namelen, buf + PATH_NAME_AT);
+	return dirlen + namelen;
+}
+
 #endif

@@ -58,9 +58,6 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
-/* Names are read to here; their directory is written in front. */
-#define NAME_AT (PATH_SCRATCH_SIZE / 2)
-
 static __always_inline int on_enter(__u16 op, __u16 syscall, int dfd, const char *name, int dfd2,
 				    const char *name2, __u64 flags)
 {
@@ -79,34 +76,25 @@ static __always_inline int on_enter(__u16 op, __u16 syscall, int dfd, const char
 }
 
 /*
- * Makes `name` absolute in sc->buf: the path is buf[sc->off, NAME_AT + returned length).
- * Returns the name's length, or -1 if it could not be read.
+ * Makes `name` absolute in sc->buf (see resolve_user_name). Returns the name's length, or -1
+ * if it could not be read.
  */
 static __noinline long resolve_name(struct scratch *sc, const char *name, int dfd,
-				     __u16 *pflags, __u16 cut)
+				    __u16 *pflags, __u16 cut)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	long n = bpf_probe_read_user_str(sc->buf + NAME_AT, FILEWATCH_NAME_MAX, name);
-	int rc;
+	__u32 namelen;
+	int rc = resolve_user_name(sc->buf, &sc->off, &namelen, name, dfd);
 
-	if (n <= 0)
+	if (rc == PATH_UNREADABLE)
 		return -1;
-	sc->off = NAME_AT;
-	if (sc->buf[NAME_AT] != '/') {
-		sc->buf[NAME_AT - 1] = '/';
-		sc->off = NAME_AT - 1;
-		rc = prepend_dir_of(sc->buf, &sc->off, task, dfd);
-		if (rc < 0) {
-			*pflags |= FILEWATCH_P_BAD_DFD;
-			sc->off = NAME_AT;
-		} else if (rc == PATH_WALK_CUT) {
-			*pflags |= cut;
-		}
-	}
-	return (n - 1) & (FILEWATCH_NAME_MAX - 1);
+	if (rc == PATH_BAD_DFD)
+		*pflags |= FILEWATCH_P_BAD_DFD;
+	else if (rc == PATH_WALK_CUT)
+		*pflags |= cut;
+	return namelen;
 }
 
-/* The opened file's own path in sc->buf: buf[sc->off, NAME_AT). */
+/* The opened file's own path in sc->buf: buf[sc->off, PATH_NAME_AT). */
 static __always_inline void resolve_file(struct scratch *sc, struct task_struct *task, int fd,
 					 __u16 *pflags)
 {
@@ -115,7 +103,7 @@ static __always_inline void resolve_file(struct scratch *sc, struct task_struct 
 	struct file *f = task_fd_file(task, fd);
 	int rc;
 
-	sc->off = NAME_AT;
+	sc->off = PATH_NAME_AT;
 	if (!f)
 		return;
 	task_root(task, &root_dentry, &root_mnt);
@@ -123,10 +111,10 @@ static __always_inline void resolve_file(struct scratch *sc, struct task_struct 
 			  BPF_CORE_READ(f, f_path.mnt), root_dentry, root_mnt);
 	if (rc == PATH_WALK_CUT)
 		*pflags |= FILEWATCH_P_CUT;
-	if (sc->off == NAME_AT) {
+	if (sc->off == PATH_NAME_AT) {
 		/* The root itself. */
-		sc->buf[NAME_AT - 1] = '/';
-		sc->off = NAME_AT - 1;
+		sc->buf[PATH_NAME_AT - 1] = '/';
+		sc->off = PATH_NAME_AT - 1;
 	}
 }
 
@@ -135,18 +123,18 @@ static __always_inline __u64 path_start(struct scratch *sc)
 {
 	__u64 off = sc->off;
 
-	if (off > NAME_AT)
-		off = NAME_AT;
+	if (off > PATH_NAME_AT)
+		off = PATH_NAME_AT;
 	return off;
 }
 
 /*
- * Hashes the path (start, NAME_AT + namelen) byte by byte and looks it up at each length a
- * PREFIX entry has and, at its end, as an EXACT entry. Returns the entry's index or -1.
+ * Hashes the path buf[start, PATH_NAME_AT + namelen) byte by byte and looks it up at each
+ * length a PREFIX entry has and, at its end, as an EXACT entry. Returns the entry's index or -1.
  */
 static __noinline long match(struct scratch *sc, __u64 namelen)
 {
-	__u64 start = path_start(sc), len = NAME_AT - start + namelen;
+	__u64 start = path_start(sc), len = PATH_NAME_AT - start + namelen;
 	struct filewatch_key key = {};
 	__u64 h = FILEWATCH_FNV_OFFSET;
 	__u32 i, *id;
@@ -179,17 +167,6 @@ static __noinline long match(struct scratch *sc, __u64 namelen)
 	return -1;
 }
 
-/* Copies the path in sc->buf to `dst` (FILEWATCH_PATH_BUF bytes); returns its length. */
-static __always_inline __u32 copy_path(struct scratch *sc, char *dst, __u64 namelen)
-{
-	__u64 off = path_start(sc), dirlen = NAME_AT - off;
-
-	namelen &= FILEWATCH_NAME_MAX - 1;
-	bpf_probe_read_kernel(dst, dirlen, sc->buf + off);
-	bpf_probe_read_kernel(dst + dirlen, namelen, sc->buf + NAME_AT);
-	return dirlen + namelen;
-}
-
 static __always_inline int on_exit(long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), size;
@@ -216,24 +193,26 @@ static __always_inline int on_exit(long ret)
 	n = resolve_name(sc, (const char *)s.name, s.dfd, &e->path_flags, FILEWATCH_P_CUT);
 	id = n < 0 ? -1 : match(sc, n);
 	if (id >= 0) {
-		e->path_len = copy_path(sc, e->paths, n);
+		e->path_len = copy_resolved(e->paths, sc->buf, &sc->off, n);
 		if (s.op == FILEWATCH_OP_RENAME) {
 			n = resolve_name(sc, (const char *)s.name2, s.dfd2, &e->path_flags,
 					 FILEWATCH_P_OTHER_CUT);
 			if (n >= 0)
-				e->other_len = copy_path(sc, e->paths + FILEWATCH_PATH_BUF, n);
+				e->other_len = copy_resolved(e->paths + FILEWATCH_PATH_BUF,
+							     sc->buf, &sc->off, n);
 		}
 	} else if (s.op == FILEWATCH_OP_RENAME) {
 		/* The old name did not match: it is the other path if the new one does. */
 		e->path_flags = 0;
 		if (n >= 0)
-			e->other_len = copy_path(sc, e->paths + FILEWATCH_PATH_BUF, n);
+			e->other_len = copy_resolved(e->paths + FILEWATCH_PATH_BUF, sc->buf,
+						     &sc->off, n);
 		n = resolve_name(sc, (const char *)s.name2, s.dfd2, &e->path_flags,
 				 FILEWATCH_P_CUT);
 		id = n < 0 ? -1 : match(sc, n);
 		if (id < 0)
 			return 0;
-		e->path_len = copy_path(sc, e->paths, n);
+		e->path_len = copy_resolved(e->paths, sc->buf, &sc->off, n);
 		e->path_flags |= FILEWATCH_P_NEW;
 	} else if (s.op == FILEWATCH_OP_OPEN && ret >= 0) {
 		e->path_flags = 0;
@@ -241,7 +220,7 @@ static __always_inline int on_exit(long ret)
 		id = match(sc, 0);
 		if (id < 0)
 			return 0;
-		e->path_len = copy_path(sc, e->paths, 0);
+		e->path_len = copy_resolved(e->paths, sc->buf, &sc->off, 0);
 		e->path_flags |= FILEWATCH_P_FILE;
 	} else {
 		return 0;

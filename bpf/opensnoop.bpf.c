@@ -47,9 +47,6 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
-/* -F: a relative name is read here and the directory written in front of it. */
-#define NAME_AT (PATH_SCRATCH_SIZE / 2)
-
 static __always_inline int on_enter(__u32 syscall, int dfd, const char *name, __u64 flags,
 				    __u32 mode)
 {
@@ -72,43 +69,24 @@ static __always_inline int on_enter(__u32 syscall, int dfd, const char *name, __
 	return 0;
 }
 
-/* -F for a relative name: the directory it is relative to, '/', then the name. */
+/* -F: a relative name made absolute with the directory it is relative to. */
 static __always_inline __u32 full_path(struct scratch *sc, const char *name, int dfd)
 {
 	struct opensnoop_event *e = &sc->e;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	/* 64-bit, so that the bounds checks below apply to the registers the copies use. */
-	__u64 off, dirlen, namelen;
-	long n;
-	int rc;
+	__u32 namelen;
+	int rc = resolve_user_name(sc->buf, &sc->off, &namelen, name, dfd);
 
-	n = bpf_probe_read_user_str(sc->buf + NAME_AT, OPENSNOOP_NAME_MAX, name);
-	if (n <= 0) {
+	if (rc == PATH_UNREADABLE) {
 		e->path_flags |= OPENSNOOP_P_READ_ERROR;
 		return 0;
 	}
-	namelen = (n - 1) & (OPENSNOOP_NAME_MAX - 1);
-	sc->off = NAME_AT;
-	if (sc->buf[NAME_AT] != '/') {
-		sc->buf[NAME_AT - 1] = '/';
-		sc->off = NAME_AT - 1;
-		rc = prepend_dir_of(sc->buf, &sc->off, task, dfd);
-		if (rc < 0) {
-			e->path_flags |= OPENSNOOP_P_BAD_DFD;
-			sc->off = NAME_AT;
-		} else {
-			e->path_flags |= OPENSNOOP_P_FULL;
-			if (rc == PATH_WALK_CUT)
-				e->path_flags |= OPENSNOOP_P_CUT;
-		}
-	}
-	off = sc->off;
-	if (off > NAME_AT)
-		off = NAME_AT;
-	dirlen = NAME_AT - off;
-	bpf_probe_read_kernel(e->path, dirlen, sc->buf + off);
-	bpf_probe_read_kernel(e->path + dirlen, namelen, sc->buf + NAME_AT);
-	return dirlen + namelen;
+	if (rc == PATH_BAD_DFD)
+		e->path_flags |= OPENSNOOP_P_BAD_DFD;
+	else if (rc != PATH_ABSOLUTE)
+		e->path_flags |= OPENSNOOP_P_FULL;
+	if (rc == PATH_WALK_CUT)
+		e->path_flags |= OPENSNOOP_P_CUT;
+	return copy_resolved(e->path, sc->buf, &sc->off, namelen);
 }
 
 static __always_inline int on_exit(long ret)
