@@ -2,7 +2,8 @@
 # syscount on the emulated board: a dd that copies 3000 single bytes (3000 read() and 3000
 # write() calls), traced by pid from before it starts, through `ebpf-agent syscount` (per
 # syscall, a report every second) and through the /usr/sbin/syscount link (-P -L: one row for
-# the process, with time). Host side: ci/vm/cases/syscount.py.
+# the process, with time). Counts are complete once dd has returned: SIGINT makes a last report
+# of the map. Host side: ci/vm/cases/syscount.py.
 # shellcheck source=ci/vm/guest/lib.sh
 . /usr/share/ebpf-vm/lib.sh
 out=$1
@@ -29,7 +30,7 @@ held_dd "$d"
 start_tool "$d" /usr/sbin/ebpf-agent syscount --json --verbose -i 1 -T 100 -p "$DD_PID"
 wait_attached "$d" 60
 release_dd "$d"
-sleep 1
+sleep 1 # at least one report of the interval before the one at SIGINT
 stop_tool "$d"
 
 d=$out/link
@@ -37,5 +38,4 @@ held_dd "$d"
 start_tool "$d" syscount --json --verbose -P -L -p "$DD_PID"
 wait_attached "$d" 60
 release_dd "$d"
-sleep 1
 stop_tool "$d"
