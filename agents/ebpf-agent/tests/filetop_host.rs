@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{agent_bin, check_schema, json_lines, marker, start, Phases, Ty, LOST_REQUIRED};
+use common::{agent_bin, check_schema, marker, start, Phases, Ty, LOST_REQUIRED};
 use serde_json::{json, Value};
 
 /// docs/tools/filetop.md.
@@ -42,21 +42,9 @@ fn schema_is_the_documented_one() {
 
 /// Checks every line against the schema; returns the interval objects.
 fn intervals(out: &str) -> Vec<Value> {
-    let mut found = Vec::new();
-    for e in json_lines(out) {
-        match e["type"].as_str() {
-            Some("interval") => {
-                check_schema(&e, INTERVAL_REQUIRED, &[]);
-                for r in e["rows"].as_array().unwrap() {
-                    check_schema(r, ROW_REQUIRED, ROW_OPTIONAL);
-                }
-                found.push(e);
-            }
-            Some("lost") => check_schema(&e, LOST_REQUIRED, &[]),
-            _ => panic!("unknown type: {e}"),
-        }
-    }
-    found
+    common::interval_objects(out, INTERVAL_REQUIRED, |_, r| {
+        check_schema(r, ROW_REQUIRED, ROW_OPTIONAL)
+    })
 }
 
 /// Files with odd names (a space, a newline, bytes that are not UTF-8, a 4,000-byte path), each

@@ -5,7 +5,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{agent_bin, check_schema, json_lines, start, Phases, Ty, LOST_REQUIRED};
+use common::{agent_bin, check_schema, start, Phases, Ty, LOST_REQUIRED};
 use serde_json::{json, Value};
 
 /// docs/tools/syscount.md.
@@ -34,26 +34,13 @@ fn schema_is_the_documented_one() {
 
 /// Checks every line against the schema; returns the interval objects.
 fn intervals(out: &str) -> Vec<Value> {
-    let mut found = Vec::new();
-    for e in json_lines(out) {
-        match e["type"].as_str() {
-            Some("interval") => {
-                check_schema(&e, INTERVAL_REQUIRED, &[]);
-                let by_process = e["by"] == "process";
-                for r in e["rows"].as_array().unwrap() {
-                    if by_process {
-                        check_schema(r, PROCESS_ROW, PROCESS_OPTIONAL);
-                    } else {
-                        check_schema(r, SYSCALL_ROW, LATENCY);
-                    }
-                }
-                found.push(e);
-            }
-            Some("lost") => check_schema(&e, LOST_REQUIRED, &[]),
-            _ => panic!("unknown type: {e}"),
+    common::interval_objects(out, INTERVAL_REQUIRED, |iv, r| {
+        if iv["by"] == "process" {
+            check_schema(r, PROCESS_ROW, PROCESS_OPTIONAL);
+        } else {
+            check_schema(r, SYSCALL_ROW, LATENCY);
         }
-    }
-    found
+    })
 }
 
 /// Makes 777 getppid() calls and 333 close() calls that fail with EBADF.

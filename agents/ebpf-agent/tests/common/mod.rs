@@ -339,3 +339,28 @@ pub fn assert_needs_privileges(bin: &std::path::Path, tool: &str, args: &[&str])
         "{err}"
     );
 }
+
+/// Parses an interval tool's output (docs/json.md): every line an `interval` object, checked
+/// against `required`, whose rows `row(interval, row)` checks, or a `lost` line. Returns the
+/// interval objects.
+pub fn interval_objects(
+    out: &str,
+    required: &[(&str, Ty)],
+    row: impl Fn(&Value, &Value),
+) -> Vec<Value> {
+    let mut found = Vec::new();
+    for e in json_lines(out) {
+        match e["type"].as_str() {
+            Some("interval") => {
+                check_schema(&e, required, &[]);
+                for r in e["rows"].as_array().unwrap() {
+                    row(&e, r);
+                }
+                found.push(e);
+            }
+            Some("lost") => check_schema(&e, LOST_REQUIRED, &[]),
+            _ => panic!("unknown type: {e}"),
+        }
+    }
+    found
+}
