@@ -103,20 +103,24 @@ def main():
         f" boot      {run.get('boot_s', '?')} s to /init; test suite {report['suite_s']} s",
         f" agent     /usr/sbin/ebpf-agent, "
         f"{agent_bytes / 1024 / 1024:.2f} MiB static" if agent_bytes else " agent     none",
-        " tools     " + (", ".join(f"{t.get('name')} ({'ok' if t.get('runnable') else 'missing: ' + '; '.join(t.get('missing', []))})"
-                                    for t in tools) or "-"),
     ]
+    lines += textwrap.wrap(", ".join(
+        f"{t.get('name')}{'' if t.get('runnable') else ' (cannot run: ' + '; '.join(t.get('missing', [])) + ')'}"
+        for t in tools) or "-", 72, initial_indent=" tools     ", subsequent_indent=" " * 11)
     if isinstance(verify, dict):
         v = verify.get("passed")
         feats = [f for f in verify.get("features", []) if isinstance(f, dict)]
         lines.append(f" verify    {'PASSED' if v else 'FAILED' if v is False else 'ran'}"
                      f" in {verify.get('duration_ms', '?')} ms (first-boot script,"
                      " /var/lib/ebpf-agent/verify.json)")
-        lines += textwrap.wrap(" ".join(f"{f.get('name')}:{'ok' if f.get('ok') else 'NO'}"
-                                        for f in feats), 72,
-                               initial_indent="   kernel: ", subsequent_indent="     ")
-        for t in verify.get("tools", []):
-            lines.append(f"   {t.get('name', '?'):<12} {t.get('status', '?'):<5} {t.get('reason', '')}"[:72])
+        absent = [f"{f.get('name')}{'' if not f.get('required') else ' (REQUIRED)'}"
+                  for f in feats if not f.get("ok")]
+        lines += textwrap.wrap(f"{len(feats)} kernel features checked; absent: "
+                               f"{', '.join(absent) or 'none'}", 72,
+                               initial_indent="   ", subsequent_indent="     ")
+        lines += textwrap.wrap("self-tests: " + ", ".join(
+            f"{t.get('name')} {t.get('status')}" for t in verify.get("tools", [])), 72,
+            initial_indent="   ", subsequent_indent="     ")
     if snoop:
         lines.append(f" execsnoop {len(snoop)} events, {len(markers)} from the test's own execs:")
         lines.append(f"   {'COMM':<10} {'PID':>5} {'PPID':>5} {'RET':>3} ARGS")
@@ -126,6 +130,15 @@ def main():
             args = args.replace("/usr/share/ebpf-vm/", "")
             lines.append(f"   {e.get('comm', '?'):<10} {e.get('pid'):>5} {e.get('ppid'):>5}"
                          f" {e.get('ret'):>3} {args[:46]}")
+    per_tool = {}
+    for c in checks:
+        head = c["name"].split(":", 1)[0]
+        if any(head == t.get("name") for t in tools):
+            ok_n, all_n = per_tool.get(head, (0, 0))
+            per_tool[head] = (ok_n + c["ok"], all_n + 1)
+    if per_tool:
+        lines += textwrap.wrap(", ".join(f"{t} {o}/{n}" for t, (o, n) in per_tool.items()),
+                               72, initial_indent=" cases     ", subsequent_indent=" " * 11)
     lines.append(f" checks    {passed} passed, {failed} failed")
     for c in checks:
         if not c["ok"]:
