@@ -38,7 +38,6 @@ def _variant(vdir, name, with_failed):
             detail = f"events of pid {pid}: {json.dumps(mine)[:600]}"
             if ok:
                 ev = hits[0]
-                arg = ev["args"][2] if len(ev["args"]) > 2 else None
                 # The byte 0xff is not UTF-8: U+FFFD in the string, exact bytes in args_hex.
                 third = "a b" if kind == "marker" else ODD_TEXT
                 ok = (ev["args"] == [MARKER, what, third] and ev["ppid"] == ppid
