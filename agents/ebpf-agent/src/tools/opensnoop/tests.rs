@@ -158,16 +158,9 @@ fn json_lines_are_lossless() {
 fn rust_structs_match_the_c_layout() {
     let obj = Object::open("opensnoop", OPENSNOOP_BPF_OBJECT).unwrap();
     let check = |c_name: &str, size: usize, fields: &[(&str, usize)]| {
-        let l = obj
-            .struct_layout(c_name)
-            .unwrap_or_else(|| panic!("struct {c_name} not in the object's BTF"));
-        let c_fields: Vec<(&str, usize)> = l
-            .fields
-            .iter()
-            .map(|f| (f.name.as_str(), f.offset))
-            .collect();
-        assert_eq!(&c_fields[..], fields, "struct {c_name}");
-        assert_eq!(l.size, size, "sizeof(struct {c_name})");
+        obj.struct_layout(c_name)
+            .unwrap_or_else(|| panic!("struct {c_name} not in the object's BTF"))
+            .assert_matches(size, fields);
     };
     use std::mem::{offset_of, size_of};
     check(
