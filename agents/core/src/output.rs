@@ -72,7 +72,13 @@ impl<W: Write> Lines<W> {
     /// Reports `new` lost events (`total` since start): a warning on stderr and, in JSON mode,
     /// a `{"type":"lost",...}` line (docs/json.md).
     pub fn lost(&mut self, json: bool, clock: &Clock, new: u64, total: u64) {
-        log::warn!("{new} events lost (ring buffer full; {total} in all)");
+        self.lost_because(json, clock, new, total, "ring buffer full");
+    }
+
+    /// [`Lines::lost`] with the reason the warning gives: interval tools lose counts to a full
+    /// map, not to a full ring buffer.
+    pub fn lost_because(&mut self, json: bool, clock: &Clock, new: u64, total: u64, why: &str) {
+        log::warn!("{new} events lost ({why}; {total} in all)");
         if json {
             let ts = time::rfc3339_utc(clock.wall_ns(time::boot_now_ns()));
             Obj::new(&mut self.buf)

@@ -363,3 +363,59 @@ fn a_pid_that_does_not_exist_and_bad_flags() {
     }
     common::assert_needs_privileges(&bin, "filetop", &["--duration", "1"]);
 }
+
+/// More files than the map has rows (10,240) in one interval: every write that found no row is
+/// counted and reported as lost, in JSON and on stderr, and the rows that fit are all there.
+#[test]
+fn a_full_map_reports_exactly_what_was_lost() {
+    let Some(bin) = agent_bin() else { return };
+    let dir = std::env::temp_dir().join(marker("filetop-full"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = format!(
+        "base = {:?}\ndef phase_many():\n    for i in range(11000):\n        \
+         fd = os.open(os.path.join(base, str(i)), os.O_CREAT | os.O_WRONLY, 0o644)\n        \
+         os.write(fd, b'x')\n        os.close(fd)\n",
+        dir.to_str().unwrap()
+    );
+    let mut w = Phases::spawn(&script);
+    let mut cmd = Command::new(&bin);
+    cmd.args([
+        "filetop",
+        "--json",
+        "-v",
+        "-r",
+        "10240",
+        "-p",
+        &w.pid().to_string(),
+        "60",
+    ]);
+    let agent = start(cmd);
+    w.run("many");
+    let (out, err) = agent.stop();
+    w.finish();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let ivs = intervals(&out);
+    assert_eq!(ivs.len(), 1, "one report, at SIGINT");
+    assert_eq!(ivs[0]["total_rows"], 10240);
+    let writes: u64 = ivs[0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["writes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(writes, 10240, "one write per row that fit");
+    let lost: Vec<Value> = common::json_lines(&out)
+        .into_iter()
+        .filter(|e| e["type"] == "lost")
+        .collect();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(
+        (lost[0]["lost"].as_u64(), lost[0]["lost_total"].as_u64()),
+        (Some(760), Some(760))
+    );
+    assert!(
+        err.iter()
+            .any(|l| l.contains("760 events lost (a full map")),
+        "{err:?}"
+    );
+}

@@ -398,7 +398,9 @@ impl<W: Write> Report<W> {
     }
 
     fn lost(&mut self, new: u64, total: u64) {
-        self.lines.lost(self.args.json, &self.clock, new, total);
+        let why = "a full map";
+        self.lines
+            .lost_because(self.args.json, &self.clock, new, total, why);
     }
 
     fn sort_value(&self, v: &Value) -> u64 {
