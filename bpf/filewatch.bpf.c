@@ -38,8 +38,12 @@ struct start {
 	__u32 pad;
 };
 
+/*
+ * LRU, as a safety net for a tool that runs for weeks: should a call ever miss its exit
+ * tracepoint, its entry is evicted in time instead of holding a slot for good.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 10240);
 	__type(key, __u32);
 	__type(value, struct start);
