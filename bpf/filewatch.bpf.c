@@ -122,7 +122,7 @@ static __always_inline void resolve_file(struct scratch *sc, struct task_struct 
 	}
 }
 
-/* Bytes of the path resolve_*() left in sc->buf, and where they start. */
+/* Where the path resolve_*() left in sc->buf starts, bounded for the verifier. */
 static __always_inline __u64 path_start(struct scratch *sc)
 {
 	__u64 off = sc->off;
