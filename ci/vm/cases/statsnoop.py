@@ -7,8 +7,9 @@ vm-files in "stat" mode (see ci/vm/guest/vm-files). Variant "main" traced every 
 
 import json
 import os
+import re
 
-from casekit import common, expectations
+from casekit import common, expectations, read
 
 TYPES = {"ts": str, "time_ns": int, "pid": int, "tid": int, "comm": str, "syscall": str,
          "ret": int, "path": str, "path_truncated": bool, "path_read_error": bool, "fd": int,
@@ -17,8 +18,24 @@ TYPES = {"ts": str, "time_ns": int, "pid": int, "tid": int, "comm": str, "syscal
 BY_PATH = {"newfstatat", "statx", "newstat", "newlstat"}
 
 
-def _variant(vdir, name, failed_only):
+def _hooks(vdir, name, arch):
+    """The syscalls the "tracing:" line says were attached: the stat family is per
+    architecture (arm64 has no newstat/newlstat; x86_64 has both)."""
+    err = read(os.path.join(vdir, "err.txt")).decode("utf-8", "replace")
+    m = re.search(r"tracing: tracepoints syscalls:sys_\{enter,exit\}_\{([a-z0-9,]+)\}", err)
+    attached = set(m.group(1).split(",")) if m else set()
+    must = {"newfstatat", "statx", "statfs", "fstatfs", "newfstat"}
+    absent = {"newstat", "newlstat"}
+    if arch == "x86_64":
+        must, absent = must | absent, set()
+    ok = must <= attached and not absent & attached
+    yield (f"{name}: attached the stat syscalls of {arch}", ok,
+           f"attached {sorted(attached)}, expected {sorted(must)} and none of {sorted(absent)}")
+
+
+def _variant(vdir, name, failed_only, arch):
     events = yield from common(vdir, name, "stat", TYPES, "docs/tools/statsnoop.md")
+    yield from _hooks(vdir, name, arch)
     exp = expectations(vdir)
     if not exp:
         yield (f"{name}: the workload ran", False, "no expect.txt")
@@ -50,4 +67,4 @@ def check(case_dir, ctx):
         if not os.path.isdir(vdir):
             yield (f"{name}: ran", False, f"no {vdir}")
             continue
-        yield from _variant(vdir, name, failed_only)
+        yield from _variant(vdir, name, failed_only, ctx["arch"])
