@@ -13,6 +13,7 @@ use agent_core::bpf::Object;
 use agent_core::cli::{self, parse_duration, Valued};
 use agent_core::error::Error;
 use agent_core::json::Obj;
+use agent_core::output::{cstr, read_record, Lines};
 use agent_core::probe::{self, Need};
 use agent_core::run::{self, Consumer, Flow, StreamOptions};
 use agent_core::time::{self, Clock};
@@ -218,12 +219,10 @@ struct Pending {
 /// Joins enter and exit records and prints them.
 pub struct Printer<W: Write> {
     pub args: Args,
-    out: W,
-    buf: Vec<u8>,
+    lines: Lines<W>,
     clock: Clock,
     pending: HashMap<u32, Pending>,
     spare: Vec<Vec<u8>>,
-    broken: bool,
 }
 
 /// Enter records without an exit are dropped past this many (an exec killed mid-way).
@@ -233,12 +232,10 @@ impl<W: Write> Printer<W> {
     pub fn new(args: Args, out: W) -> Self {
         Printer {
             args,
-            out,
-            buf: Vec::with_capacity(64 * 1024),
+            lines: Lines::new(out),
             clock: Clock::new(),
             pending: HashMap::new(),
             spare: Vec::new(),
-            broken: false,
         }
     }
 
@@ -260,11 +257,10 @@ impl<W: Write> Printer<W> {
             "{:<16} {:<6} {:<6} {:>3} ARGS\n",
             "PCOMM", "PID", "PPID", "RET"
         ));
-        self.buf.extend_from_slice(h.as_bytes());
+        self.lines.buf().extend_from_slice(h.as_bytes());
     }
 
-    fn on_enter(&mut self, data: &[u8]) {
-        let head: EnterHead = read(data);
+    fn on_enter(&mut self, head: EnterHead, data: &[u8]) {
         let start = std::mem::size_of::<EnterHead>();
         let end = (start + head.args_size as usize).min(data.len());
         let mut args = self.spare.pop().unwrap_or_default();
@@ -285,8 +281,7 @@ impl<W: Write> Printer<W> {
         }
     }
 
-    fn on_exit(&mut self, data: &[u8]) {
-        let exit: ExitEvent = read(data);
+    fn on_exit(&mut self, exit: ExitEvent) {
         let Some(p) = self.pending.remove(&exit.pid) else {
             return;
         };
@@ -355,12 +350,12 @@ impl<W: Write> Printer<W> {
             s.push_str(" ...");
         }
         s.push('\n');
-        self.buf.extend_from_slice(s.as_bytes());
+        self.lines.buf().extend_from_slice(s.as_bytes());
     }
 
     fn json(&mut self, p: &Pending, exit: &ExitEvent) {
         let ts = time::rfc3339_utc(self.clock.wall_ns(p.head.time_ns));
-        let mut o = Obj::new(&mut self.buf);
+        let mut o = Obj::new(self.lines.buf());
         o.str("type", "exec")
             .str("ts", &ts)
             .u64("time_ns", p.head.time_ns)
@@ -379,68 +374,29 @@ impl<W: Write> Printer<W> {
 
 impl<W: Write> Consumer for Printer<W> {
     fn record(&mut self, data: &[u8]) -> Flow {
-        if data.len() < 8 {
-            return Flow::Continue;
-        }
-        match u32::from_ne_bytes(data[..4].try_into().unwrap()) {
-            KIND_ENTER if data.len() >= std::mem::size_of::<EnterHead>() => self.on_enter(data),
-            KIND_EXIT if data.len() >= std::mem::size_of::<ExitEvent>() => self.on_exit(data),
+        match read_record::<u32>(data) {
+            Some(KIND_ENTER) => {
+                if let Some(head) = read_record::<EnterHead>(data) {
+                    self.on_enter(head, data);
+                }
+            }
+            Some(KIND_EXIT) => {
+                if let Some(exit) = read_record::<ExitEvent>(data) {
+                    self.on_exit(exit);
+                }
+            }
             _ => {}
         }
-        if self.buf.len() > 256 * 1024 {
-            self.flush();
-        }
-        if self.broken {
-            Flow::Stop
-        } else {
-            Flow::Continue
-        }
+        self.lines.flow()
     }
 
     fn lost(&mut self, new: u64, total: u64) {
-        log::warn!("{new} events lost (ring buffer full; {total} in all)");
-        if self.args.json {
-            let ts = time::rfc3339_utc(self.clock.wall_ns(now_boot_ns()));
-            Obj::new(&mut self.buf)
-                .str("type", "lost")
-                .str("ts", &ts)
-                .u64("lost", new)
-                .u64("lost_total", total)
-                .end();
-        }
+        self.lines.lost(self.args.json, &self.clock, new, total);
     }
 
     fn flush(&mut self) {
-        if self.buf.is_empty() || self.broken {
-            return;
-        }
-        if self
-            .out
-            .write_all(&self.buf)
-            .and_then(|_| self.out.flush())
-            .is_err()
-        {
-            // The reader went away (a closed pipe): stop quietly.
-            self.broken = true;
-        }
-        self.buf.clear();
+        self.lines.flush();
     }
-}
-
-fn now_boot_ns() -> u64 {
-    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).expect("CLOCK_BOOTTIME");
-    ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
-}
-
-/// Reads a `#[repr(C)]` record from the start of `data` (checked long enough by the caller).
-fn read<T: Copy + Default>(data: &[u8]) -> T {
-    assert!(data.len() >= std::mem::size_of::<T>());
-    unsafe { std::ptr::read_unaligned(data.as_ptr() as *const T) }
-}
-
-/// The bytes before the first NUL.
-fn cstr(b: &[u8]) -> &[u8] {
-    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
 }
 
 /// The `count` NUL-terminated strings packed in an argument buffer.

@@ -190,13 +190,7 @@ fn rust_structs_match_the_c_layout() {
         let l = obj
             .struct_layout(c_name)
             .unwrap_or_else(|| panic!("struct {c_name} not in the object's BTF"));
-        let c_fields: Vec<(&str, usize)> = l
-            .fields
-            .iter()
-            .map(|f| (f.name.as_str(), f.offset))
-            .collect();
-        assert_eq!(&c_fields[..fields.len()], fields, "struct {c_name}");
-        assert_eq!(l.size, size, "sizeof(struct {c_name})");
+        l.assert_matches(size, fields);
     };
     use std::mem::{offset_of, size_of};
     check(
