@@ -6,6 +6,8 @@
  * kernels without kprobes, the syscall tracepoints of read, write and their p/v variants, whose
  * file descriptor is resolved to the open file in the kernel. Both stash the file at entry and
  * count at return, with the byte count the call really moved, so both report the same numbers.
+ * The work is done in BPF subprograms (__noinline), so the 24 programs share one copy of it:
+ * the object is 26 KB instead of 94 (stripped, either architecture).
  */
 #include "common.h"
 #include "filetop.h"
@@ -74,7 +76,7 @@ struct {
 	__type(value, __u64);
 } lost_events SEC(".maps");
 
-static __always_inline void on_entry(struct file *file, __u32 op)
+static __noinline void on_entry(struct file *file, __u32 op)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
@@ -120,7 +122,7 @@ static __always_inline struct filetop_value *new_row(struct filetop_key *key, st
 	return bpf_map_lookup_elem(&entries, key);
 }
 
-static __always_inline void on_return(long ret)
+static __noinline void on_return(long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
@@ -188,6 +190,14 @@ int BPF_KRETPROBE(krp_vfs_write, long ret)
 	return 0;
 }
 
+/* One copy of the fd lookup, shared by the ten enter programs below. */
+static __noinline void on_fd_entry(int fd, __u32 op)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	on_entry(task_fd_file(task, fd), op);
+}
+
 /*
  * Path 2: syscall tracepoints. Every syscall here takes the file descriptor as its first
  * argument; the programs follow core's convention tp_enter_<name>/tp_exit_<name>.
@@ -196,8 +206,7 @@ int BPF_KRETPROBE(krp_vfs_write, long ret)
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                   \
 	int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)                    \
 	{                                                                             \
-		struct task_struct *task = (struct task_struct *)bpf_get_current_task(); \
-		on_entry(task_fd_file(task, (int)ctx->args[0]), op);                  \
+		on_fd_entry((int)ctx->args[0], op);                                   \
 		return 0;                                                             \
 	}                                                                             \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                    \
