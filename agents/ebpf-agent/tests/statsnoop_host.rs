@@ -294,3 +294,58 @@ fn nonexistent_pid_bad_flags_and_symlink() {
     check_all(&events);
     assert_eq!(with_path(&events, m.as_bytes()).len(), 1, "{out}");
 }
+
+#[test]
+fn a_full_ring_buffer_is_counted_not_silent() {
+    let Some(bin) = agent_bin() else { return };
+    // A child that stats a 4,000-byte path 2,000 times once told to: 8 MB of records, far
+    // more than the 1 MiB ring holds while the agent is stopped.
+    let m = marker("lost");
+    let script = format!(
+        "import os, sys\n\
+         p = '/{m}' + '/' + 'z' * 200\n\
+         while len(p) < 4000: p += '/' + 'z' * 200\n\
+         p = p[:4000]\n\
+         sys.stdin.readline()\n\
+         for _ in range(2000):\n\
+         \x20   try: os.stat(p)\n\
+         \x20   except OSError: pass\n"
+    );
+    let mut child = Command::new("python3")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut cmd = Command::new(&bin);
+    cmd.args(["statsnoop", "--json", "-v", "-p", &child.id().to_string()]);
+    let agent = start(cmd);
+    let agent_pid = nix::unistd::Pid::from_raw(agent.child.id() as i32);
+    nix::sys::signal::kill(agent_pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"go\n").unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    nix::sys::signal::kill(agent_pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    // Losses are checked once a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (out, stderr) = agent.stop();
+    let events = json_lines(&out);
+    check_all(&events);
+    let seen = events
+        .iter()
+        .filter(|e| e["type"] == "stat" && e["path"].as_str().is_some_and(|p| p.contains(&m)))
+        .count() as u64;
+    let lost: Vec<&Value> = events.iter().filter(|e| e["type"] == "lost").collect();
+    assert!(!lost.is_empty(), "a lost line: seen {seen}");
+    let total = lost.last().unwrap()["lost_total"].as_u64().unwrap();
+    let sum: u64 = lost.iter().map(|e| e["lost"].as_u64().unwrap()).sum();
+    assert_eq!(sum, total, "lost lines add up to lost_total");
+    eprintln!("ring full: {seen} seen, {total} counted lost");
+    assert_eq!(seen + total, 2000, "every call either seen or counted lost");
+    assert!(
+        stderr.iter().any(|l| l.contains("events lost")),
+        "stderr says so too: {stderr:?}"
+    );
+}
