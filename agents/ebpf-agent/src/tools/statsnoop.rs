@@ -179,11 +179,9 @@ fn main(args: &[String]) -> Result<()> {
     obj.set_rodata("config", &config)?;
     let present = present();
     if !present.contains(&true) {
-        return Err(
-            Error::new("statsnoop: this kernel has no stat syscall tracepoints")
-                .code(EXIT_UNSUPPORTED)
-                .hint(format!("enable {}", probe::tracepoint_config("syscalls"))),
-        );
+        return Err(Error::new("this kernel has no stat syscall tracepoints")
+            .code(EXIT_UNSUPPORTED)
+            .hint(format!("enable {}", probe::tracepoint_config("syscalls"))));
     }
     for (&(name, _), &here) in SYSCALLS.iter().zip(&present) {
         if !here {
