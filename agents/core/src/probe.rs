@@ -57,6 +57,13 @@ pub fn kprobes_supported() -> bool {
 
 /// Can a kprobe attach to `func` (kprobes enabled and the function traceable)?
 pub fn kprobe_exists(func: &str) -> bool {
+    kprobes_exist(&[func])
+}
+
+/// Can kprobes attach to every one of `funcs`? One pass over the kernel's list of traceable
+/// functions, which is long to make (megabytes; about a second on an emulated board): a tool
+/// that needs several functions asks once.
+pub fn kprobes_exist(funcs: &[&str]) -> bool {
     if !kprobes_supported() {
         return false;
     }
@@ -67,8 +74,16 @@ pub fn kprobe_exists(func: &str) -> bool {
         // Without the list, kprobe support is the best we know.
         return true;
     };
-    list.lines()
-        .any(|l| l.split_whitespace().next() == Some(func))
+    let mut missing: Vec<&str> = funcs.to_vec();
+    for l in list.lines() {
+        if let Some(name) = l.split_whitespace().next() {
+            missing.retain(|f| *f != name);
+            if missing.is_empty() {
+                return true;
+            }
+        }
+    }
+    missing.is_empty()
 }
 
 const CAP_SYS_ADMIN: u32 = 21;

@@ -32,9 +32,11 @@ pub const TOOL: Tool = Tool {
     about: "file reads and writes by file and thread, top-style",
     needs: &[
         Need::Btf,
+        // The tracepoint first: where it is there, the long list of kprobe-able functions
+        // need not be read just to know the tool can run.
         Need::Any(&[
-            Need::Kprobe("vfs_read"),
             Need::Tracepoint("syscalls", "sys_enter_read"),
+            Need::Kprobe("vfs_read"),
         ]),
     ],
     main,
@@ -295,7 +297,7 @@ pub fn parse_args(args: &[String]) -> Result<Args> {
 
 /// Picks the hooks: kprobes on vfs_read and vfs_write if asked for or available.
 fn pick_hook(asked: Hook) -> Result<Hook> {
-    let kprobes = probe::kprobe_exists("vfs_read") && probe::kprobe_exists("vfs_write");
+    let kprobes = probe::kprobes_exist(&["vfs_read", "vfs_write"]);
     match asked {
         Hook::Auto if kprobes => Ok(Hook::Kprobe),
         Hook::Auto => Ok(Hook::Tracepoint),
