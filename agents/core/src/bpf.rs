@@ -287,7 +287,7 @@ impl Object {
         match NonNull::new(link) {
             Some(l) if unsafe { sys::libbpf_get_error(link as *const c_void) } == 0 => {
                 self.links.push(l);
-                log::debug!("{}: attached {what}", self.name);
+                log::debug!("attached {what} ({} programs)", self.name);
                 Ok(())
             }
             _ => {

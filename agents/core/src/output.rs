@@ -41,9 +41,7 @@ impl<W: Write> Lines<W> {
             self.buf.clear();
             return;
         }
-        if self
-            .out
-            .write_all(&self.buf)
+        if write_until_stopped(&mut self.out, &self.buf)
             .and_then(|_| self.out.flush())
             .is_err()
         {
@@ -89,6 +87,43 @@ impl<W: Write> Lines<W> {
                 .end();
         }
     }
+}
+
+/// Standard output without std's own buffering, for [`Lines`]: std retries writes that a
+/// signal interrupted, which would keep a tool whose reader stopped reading from ever ending.
+/// [`Lines`] does the buffering.
+pub struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(1) };
+        nix::unistd::write(fd, bytes).map_err(std::io::Error::from)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `write_all`, except that a write cut short by SIGINT/SIGTERM (or the final flush's alarm,
+/// see `run::stream`) gives up: a reader that stopped reading (a full pipe) must not keep the
+/// tool from ending. A blocking write only returns early when a signal interrupts it.
+fn write_until_stopped(out: &mut impl Write, mut bytes: &[u8]) -> std::io::Result<()> {
+    let stopped = || std::io::Error::from(std::io::ErrorKind::Interrupted);
+    while !bytes.is_empty() {
+        match out.write(bytes) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) if n < bytes.len() && crate::run::stop_requested() => return Err(stopped()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                if crate::run::stop_requested() {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Reads a `#[repr(C)]` record from the start of `data`; None if `data` is too short.

@@ -24,7 +24,8 @@ pub fn install_signal_handlers() -> Result<()> {
         SaFlags::empty(),
         SigSet::empty(),
     );
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+    // SIGALRM bounds the final flush (see `stream`).
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGALRM] {
         unsafe { signal::sigaction(sig, &action) }
             .map_err(|e| Error::new(format!("cannot handle {sig}: {e}")))?;
     }
@@ -153,7 +154,11 @@ pub fn stream(obj: &Object, opts: &StreamOptions, consumer: &mut dyn Consumer) -
     if total > lost_seen && !ctx.stopped {
         ctx.consumer.lost(total - lost_seen, total);
     }
+    // Everything buffered goes out, unless the reader stopped reading: an alarm interrupts a
+    // write that blocks for more than 2 s (`output` then gives up).
+    let _ = nix::unistd::alarm::set(2);
     ctx.consumer.flush();
+    nix::unistd::alarm::cancel();
     result.map(|_| total)
 }
 

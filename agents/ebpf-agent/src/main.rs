@@ -46,6 +46,7 @@ fn run(argv: &[String]) -> Result<(), Error> {
         return (tool.main)(&argv[1..]);
     }
     let Some(cmd) = argv.get(1) else {
+        logging::init("ebpf-agent");
         print!("{}", usage());
         return Err(Error::usage("no tool given"));
     };
@@ -76,8 +77,11 @@ fn run(argv: &[String]) -> Result<(), Error> {
                 logging::init(tool.name);
                 (tool.main)(rest)
             }
-            None => Err(Error::usage(format!("unknown tool {name:?}"))
-                .hint("`ebpf-agent --help` lists the tools")),
+            None => {
+                logging::init("ebpf-agent");
+                Err(Error::usage(format!("unknown tool {name:?}"))
+                    .hint("`ebpf-agent --help` lists the tools"))
+            }
         },
     }
 }

@@ -306,3 +306,34 @@ fn list_reports_execsnoop_runnable() {
     let help = Command::new(&bin).arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("execsnoop"));
 }
+
+#[test]
+fn sigterm_ends_the_tool_even_when_its_reader_stopped_reading() {
+    let Some(bin) = agent_bin() else { return };
+    let mut cmd = Command::new(&bin);
+    cmd.args(["execsnoop", "-v", "--max-args", "100"]);
+    // `start` reads stderr only: stdout fills its pipe and the agent blocks writing.
+    let mut agent = start(cmd);
+    let filler: Vec<String> = (0..90).map(|i| format!("filler-argument-{i:04}")).collect();
+    for _ in 0..60 {
+        Command::new("/bin/true").args(&filler).status().unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pid = nix::unistd::Pid::from_raw(agent.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(status) = agent.child.try_wait().unwrap() {
+            assert!(
+                status.code().is_some(),
+                "ended by its own exit, not killed: {status}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGTERM did not end a tool blocked on a full pipe"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

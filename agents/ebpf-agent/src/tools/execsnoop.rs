@@ -194,7 +194,7 @@ fn main(args: &[String]) -> Result<()> {
             " (no execveat tracepoints on this kernel)"
         }
     );
-    let mut printer = Printer::new(args, std::io::stdout().lock());
+    let mut printer = Printer::new(args, agent_core::output::Stdout);
     printer.header();
     let lost = run::stream(
         &obj,

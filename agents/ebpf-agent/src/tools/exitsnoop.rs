@@ -140,7 +140,7 @@ fn main(args: &[String]) -> Result<()> {
             "processes: their last thread's exit"
         }
     );
-    let mut printer = Printer::new(args, std::io::stdout().lock());
+    let mut printer = Printer::new(args, agent_core::output::Stdout);
     printer.header();
     run::stream_until(&obj, printer.args.duration, &mut printer)
 }

@@ -365,7 +365,7 @@ fn main(args: &[String]) -> Result<()> {
         count,
         duration: args.duration,
     };
-    let mut report = Report::new(args, std::io::stdout().lock());
+    let mut report = Report::new(args, agent_core::output::Stdout);
     let mut lost = LostCounter::default();
     interval::run(&opts, &mut |tick| {
         let rows = maps::drain_hash::<Key, Value>(&obj, "entries")?;

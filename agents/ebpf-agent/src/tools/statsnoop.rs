@@ -216,7 +216,7 @@ fn main(args: &[String]) -> Result<()> {
             absent.join(",")
         }
     );
-    let mut printer = Printer::new(args, std::io::stdout().lock());
+    let mut printer = Printer::new(args, agent_core::output::Stdout);
     printer.header();
     run::stream_until(&obj, printer.args.duration, &mut printer)
 }

@@ -262,7 +262,7 @@ fn main(args: &[String]) -> Result<()> {
         count: None,
         duration: args.duration,
     };
-    let mut report = Report::new(args, std::io::stdout().lock());
+    let mut report = Report::new(args, agent_core::output::Stdout);
     report.banner();
     let mut lost = LostCounter::default();
     interval::run(&opts, &mut |tick| {

@@ -97,6 +97,16 @@ pub fn start(mut cmd: Command) -> Running {
     }
 }
 
+impl Drop for Running {
+    /// A test that panicked must not leave its agent running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Running {
     /// Sends SIGINT, waits for a clean exit, and returns stdout.
     pub fn stop(mut self) -> (String, Vec<String>) {
@@ -118,7 +128,7 @@ impl Running {
             "agent exit status {status} after SIGINT:\n{}",
             self.stderr_seen.join("\n")
         );
-        (out, self.stderr_seen)
+        (out, std::mem::take(&mut self.stderr_seen))
     }
 }
 
