@@ -321,7 +321,7 @@ fn main(args: &[String]) -> Result<()> {
             .join(" ")
     );
     let duration = args.duration;
-    let mut printer = Printer::new(args, list, std::io::stdout().lock());
+    let mut printer = Printer::new(args, list, agent_core::output::Stdout);
     printer.header();
     let lost = run::stream(
         &obj,

@@ -173,7 +173,7 @@ fn main(args: &[String]) -> Result<()> {
         }
     );
     let duration = args.duration;
-    let mut printer = Printer::new(args, std::io::stdout().lock());
+    let mut printer = Printer::new(args, agent_core::output::Stdout);
     printer.header();
     let lost = run::stream(
         &obj,
