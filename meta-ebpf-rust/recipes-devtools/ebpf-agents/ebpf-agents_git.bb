@@ -22,7 +22,7 @@ DEPENDS = "clang-native elfutils zlib"
 PV = "0.1.0+git"
 
 SRC_URI = "git://github.com/ebpf-rust/ebpf-rust.git;protocol=https;branch=main"
-SRCREV = "61f0616208d8307cb98e7623aa7558a85df6eb61"
+SRCREV = "6927c684927ce4d3ffb2c22cdcb328d15d45647d"
 
 require ${BPN}-crates.inc
 
