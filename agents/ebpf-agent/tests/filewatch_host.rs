@@ -458,3 +458,40 @@ fn memory_stays_flat_over_50k_alerts() {
         "RSS grew from {warm} KiB to {end} KiB over 40,000 alerts"
     );
 }
+
+#[test]
+fn sigterm_ends_the_service_even_when_its_reader_stopped_reading() {
+    let Some(bin) = agent_bin() else { return };
+    let m = marker("stuck");
+    let mut w = workload(&m);
+    let mut cmd = Command::new(&bin);
+    cmd.args([
+        "filewatch",
+        "--json",
+        "-v",
+        &format!("/tmp/{m}/watched dir/"),
+    ]);
+    // `start` reads stderr only: 10,000 alerts fill the stdout pipe and the agent blocks.
+    let mut agent = start(cmd);
+    w.run("burst");
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = nix::unistd::Pid::from_raw(agent.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = agent.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGTERM did not end filewatch blocked on a full pipe"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    w.run("cleanup");
+    w.finish();
+    assert!(
+        status.code().is_some(),
+        "ended by its own exit, not killed: {status}"
+    );
+}
