@@ -105,22 +105,19 @@ impl Write for Stdout {
     }
 }
 
-/// `write_all`, except that a write cut short by SIGINT/SIGTERM (or the final flush's alarm,
-/// see `run::stream`) gives up: a reader that stopped reading (a full pipe) must not keep the
-/// tool from ending. A blocking write only returns early when a signal interrupts it.
+/// `write_all`, except that it gives up once the grace period after a stop request is over
+/// (see `run::output_abandoned`): a reader that stopped reading (a full pipe) must not keep
+/// the tool from ending, while a reader that reads gets every line whole.
 fn write_until_stopped(out: &mut impl Write, mut bytes: &[u8]) -> std::io::Result<()> {
-    let stopped = || std::io::Error::from(std::io::ErrorKind::Interrupted);
     while !bytes.is_empty() {
         match out.write(bytes) {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) if n < bytes.len() && crate::run::stop_requested() => return Err(stopped()),
             Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                if crate::run::stop_requested() {
-                    return Err(e);
-                }
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
+        }
+        if !bytes.is_empty() && crate::run::output_abandoned() {
+            return Err(std::io::ErrorKind::Interrupted.into());
         }
     }
     Ok(())

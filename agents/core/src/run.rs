@@ -12,9 +12,25 @@ use crate::bpf::Object;
 use crate::error::{Error, Result};
 
 static STOP: AtomicBool = AtomicBool::new(false);
+static ABANDON_OUTPUT: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_: c_int) {
+/// How long output may still take after a stop request before it is abandoned.
+const OUTPUT_GRACE_SECS: u32 = 2;
+
+extern "C" fn on_signal(sig: c_int) {
+    if sig == Signal::SIGALRM as c_int {
+        // The grace period is over: a write still blocked has a reader that stopped reading.
+        ABANDON_OUTPUT.store(true, Ordering::SeqCst);
+    } else if !STOP.swap(true, Ordering::SeqCst) {
+        // alarm() is async-signal-safe: it starts the grace period of the output.
+        let _ = nix::unistd::alarm::set(OUTPUT_GRACE_SECS);
+    }
     STOP.store(true, Ordering::SeqCst);
+}
+
+/// True once output blocked past the grace period that follows a stop: writers give up.
+pub fn output_abandoned() -> bool {
+    ABANDON_OUTPUT.load(Ordering::SeqCst)
 }
 
 /// Makes SIGINT and SIGTERM end the loop cleanly instead of killing the process.
@@ -155,8 +171,11 @@ pub fn stream(obj: &Object, opts: &StreamOptions, consumer: &mut dyn Consumer) -
         ctx.consumer.lost(total - lost_seen, total);
     }
     // Everything buffered goes out, unless the reader stopped reading: an alarm interrupts a
-    // write that blocks for more than 2 s (`output` then gives up).
-    let _ = nix::unistd::alarm::set(2);
+    // write that blocks past the grace period (`output` then gives up). A signal armed it
+    // already; an end by --duration arms it here.
+    if !stop_requested() {
+        let _ = nix::unistd::alarm::set(OUTPUT_GRACE_SECS);
+    }
     ctx.consumer.flush();
     nix::unistd::alarm::cancel();
     result.map(|_| total)
