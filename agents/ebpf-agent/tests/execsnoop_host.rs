@@ -25,24 +25,18 @@ const EXEC_REQUIRED: &[(&str, Ty)] = &[
     ("args_read_error", Ty::Bool),
 ];
 const EXEC_OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str), ("args_hex", Ty::StrArray)];
-const LOST_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("lost", Ty::Uint),
-    ("lost_total", Ty::Uint),
-];
 
 #[test]
 fn schema_is_the_documented_one() {
     common::assert_documented("tools/execsnoop.md", "JSON", EXEC_REQUIRED, EXEC_OPTIONAL);
-    common::assert_documented("json.md", "Lost events", LOST_REQUIRED, &[]);
+    common::assert_documented("json.md", "Lost events", common::LOST_REQUIRED, &[]);
 }
 
 fn check_all(events: &[Value]) {
     for e in events {
         match e["type"].as_str() {
             Some("exec") => check_schema(e, EXEC_REQUIRED, EXEC_OPTIONAL),
-            Some("lost") => check_schema(e, LOST_REQUIRED, &[]),
+            Some("lost") => check_schema(e, common::LOST_REQUIRED, &[]),
             _ => panic!("unknown type: {e}"),
         }
     }

@@ -25,12 +25,6 @@ const EXIT_REQUIRED: &[(&str, Ty)] = &[
     ("age_ns", Ty::Uint),
 ];
 const EXIT_OPTIONAL: &[(&str, Ty)] = &[("signal_name", Ty::Str), ("comm_hex", Ty::Str)];
-const LOST_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("lost", Ty::Uint),
-    ("lost_total", Ty::Uint),
-];
 
 #[test]
 fn schema_is_the_documented_one() {
@@ -41,7 +35,7 @@ fn check_all(events: &[Value]) {
     for e in events {
         match e["type"].as_str() {
             Some("exit") => check_schema(e, EXIT_REQUIRED, EXIT_OPTIONAL),
-            Some("lost") => check_schema(e, LOST_REQUIRED, &[]),
+            Some("lost") => check_schema(e, common::LOST_REQUIRED, &[]),
             _ => panic!("unknown type: {e}"),
         }
     }
@@ -280,14 +274,7 @@ fn nonexistent_pid_bad_flags_and_duration() {
         (&["-Z"], "-Z"),
         (&["--duration", "soon"], "--duration"),
     ] {
-        let out = Command::new(&bin)
-            .arg("exitsnoop")
-            .args(bad)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}: {err}");
-        assert!(err.contains(flag), "{bad:?}: {err}");
+        common::assert_usage_error(&bin, "exitsnoop", bad, flag);
     }
 }
 

@@ -39,12 +39,6 @@ const ALERT_OPTIONAL: &[(&str, Ty)] = &[
     ("renamed_to_hex", Ty::Str),
     ("renamed_from_hex", Ty::Str),
 ];
-const LOST_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("lost", Ty::Uint),
-    ("lost_total", Ty::Uint),
-];
 
 #[test]
 fn schema_is_the_documented_one() {
@@ -55,7 +49,7 @@ fn check_all(events: &[Value]) {
     for e in events {
         match e["type"].as_str() {
             Some("alert") => check_schema(e, ALERT_REQUIRED, ALERT_OPTIONAL),
-            Some("lost") => check_schema(e, LOST_REQUIRED, &[]),
+            Some("lost") => check_schema(e, common::LOST_REQUIRED, &[]),
             _ => panic!("unknown type: {e}"),
         }
     }

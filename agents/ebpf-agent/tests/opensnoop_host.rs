@@ -30,12 +30,6 @@ const OPEN_REQUIRED: &[(&str, Ty)] = &[
     ("path_read_error", Ty::Bool),
 ];
 const OPEN_OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str), ("path_hex", Ty::Str)];
-const LOST_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("lost", Ty::Uint),
-    ("lost_total", Ty::Uint),
-];
 
 #[test]
 fn schema_is_the_documented_one() {
@@ -46,7 +40,7 @@ fn check_all(events: &[Value]) {
     for e in events {
         match e["type"].as_str() {
             Some("open") => check_schema(e, OPEN_REQUIRED, OPEN_OPTIONAL),
-            Some("lost") => check_schema(e, LOST_REQUIRED, &[]),
+            Some("lost") => check_schema(e, common::LOST_REQUIRED, &[]),
             _ => panic!("unknown type: {e}"),
         }
     }
@@ -400,14 +394,7 @@ fn nonexistent_pid_bad_flags_and_the_link() {
         (&["-d", "0"], "-d"),
         (&["-u"], "-u"),
     ] {
-        let out = Command::new(&bin)
-            .arg("opensnoop")
-            .args(bad)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}: {err}");
-        assert!(err.contains(flag), "{bad:?}: {err}");
+        common::assert_usage_error(&bin, "opensnoop", bad, flag);
     }
 
     let dir = std::env::temp_dir().join(format!("ebpf-rust-opensnoop-{}", std::process::id()));

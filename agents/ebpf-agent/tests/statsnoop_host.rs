@@ -29,12 +29,6 @@ const STAT_REQUIRED: &[(&str, Ty)] = &[
     ("at_flags", Ty::Uint),
 ];
 const STAT_OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str), ("path_hex", Ty::Str)];
-const LOST_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("lost", Ty::Uint),
-    ("lost_total", Ty::Uint),
-];
 const AT_FDCWD: i64 = -100;
 
 #[test]
@@ -46,7 +40,7 @@ fn check_all(events: &[Value]) {
     for e in events {
         match e["type"].as_str() {
             Some("stat") => check_schema(e, STAT_REQUIRED, STAT_OPTIONAL),
-            Some("lost") => check_schema(e, LOST_REQUIRED, &[]),
+            Some("lost") => check_schema(e, common::LOST_REQUIRED, &[]),
             _ => panic!("unknown type: {e}"),
         }
     }
@@ -267,14 +261,7 @@ fn nonexistent_pid_bad_flags_and_symlink() {
         (&["-T"], "-T"),
         (&["--duration", "0"], "--duration"),
     ] {
-        let out = Command::new(&bin)
-            .arg("statsnoop")
-            .args(bad)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}: {err}");
-        assert!(err.contains(flag), "{bad:?}: {err}");
+        common::assert_usage_error(&bin, "statsnoop", bad, flag);
     }
 
     let dir = std::env::temp_dir().join(format!("ebpf-rust-statsnoop-{}", std::process::id()));
