@@ -22,7 +22,7 @@ DEPENDS = "clang-native elfutils zlib"
 PV = "0.1.0+git"
 
 SRC_URI = "git://github.com/ebpf-rust/ebpf-rust.git;protocol=https;branch=main"
-SRCREV = "6927c684927ce4d3ffb2c22cdcb328d15d45647d"
+SRCREV = "4a6ed8db94d6da8c8b932709f08444abcff3a816"
 
 require ${BPN}-crates.inc
 
