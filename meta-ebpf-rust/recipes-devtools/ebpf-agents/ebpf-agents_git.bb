@@ -22,7 +22,7 @@ DEPENDS = "clang-native elfutils zlib"
 PV = "0.1.0+git"
 
 SRC_URI = "git://github.com/ebpf-rust/ebpf-rust.git;protocol=https;branch=main"
-SRCREV = "4a6ed8db94d6da8c8b932709f08444abcff3a816"
+SRCREV = "bfb1d837d22d845ce802d91acbea286ab87c85d3"
 
 require ${BPN}-crates.inc
 
