@@ -14,7 +14,7 @@ use agent_core::json::Obj;
 use agent_core::openflags::push_open_flags;
 use agent_core::output::{cstr, read_record, Lines};
 use agent_core::probe::{self, Need};
-use agent_core::run::{self, Consumer, Flow, StreamOptions};
+use agent_core::run::{self, Consumer, Flow};
 use agent_core::time::{self, Clock};
 use agent_core::{syscalls, Result};
 
@@ -175,18 +175,7 @@ fn main(args: &[String]) -> Result<()> {
     let duration = args.duration;
     let mut printer = Printer::new(args, agent_core::output::Stdout);
     printer.header();
-    let lost = run::stream(
-        &obj,
-        &StreamOptions {
-            duration,
-            ..Default::default()
-        },
-        &mut printer,
-    )?;
-    if lost > 0 {
-        log::warn!("{lost} events were lost in all (the ring buffer was full)");
-    }
-    Ok(())
+    run::stream_until(&obj, duration, &mut printer)
 }
 
 /// Decodes records and prints them.
