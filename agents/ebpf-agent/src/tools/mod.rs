@@ -60,3 +60,17 @@ pub const ALL: &[Tool] = &[
 pub fn find(name: &str) -> Option<&'static Tool> {
     ALL.iter().find(|t| t.name == name)
 }
+
+/// What every tool's unit tests build their inputs with.
+#[cfg(test)]
+pub mod testutil {
+    /// Command-line arguments as the tools receive them.
+    pub fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The bytes of a `#[repr(C)]` record, as the BPF side would send it.
+    pub fn as_bytes<T>(v: &T) -> &[u8] {
+        unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
+    }
+}

@@ -1,8 +1,5 @@
 use super::*;
-
-fn args(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
+use crate::tools::testutil::{args, as_bytes};
 
 #[test]
 fn libbpf_tools_flags() {
@@ -48,10 +45,6 @@ fn bad_flags_are_usage_errors() {
     let help = parse_args(&args(&["-h"])).unwrap_err();
     assert_eq!(help.exit_code, 0);
     assert!(help.message().contains("--max-args"));
-}
-
-fn as_bytes<T>(v: &T) -> &[u8] {
-    unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
 }
 
 fn enter(pid: u32, ppid: u32, argv: &[&[u8]], flags: u32) -> Vec<u8> {

@@ -1,8 +1,5 @@
 use super::*;
-
-fn args(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
+use crate::tools::testutil::{args, as_bytes};
 
 #[test]
 fn libbpf_tools_flags() {
@@ -54,10 +51,6 @@ fn wait_statuses_like_bcc() {
     assert_eq!(signal_name(15), "SIGTERM");
     assert_eq!(signal_name(34), "SIGRTMIN+2");
     assert_eq!(signal_name(99), "SIG99");
-}
-
-fn as_bytes<T>(v: &T) -> &[u8] {
-    unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
 }
 
 fn event(pid: u32, tid: u32, status: i32, comm: &[u8]) -> Vec<u8> {

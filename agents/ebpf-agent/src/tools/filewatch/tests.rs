@@ -1,8 +1,5 @@
 use super::*;
-
-fn args(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
+use crate::tools::testutil::{args, as_bytes};
 
 #[test]
 fn flags_and_paths() {
@@ -125,10 +122,6 @@ fn config_lists_prefix_lengths() {
     let c = config_of(&l);
     assert_eq!(c.max_len, 11);
     assert_eq!(c.prefix_lens[0], (1 << 9) | (1 << 2));
-}
-
-fn as_bytes<T>(v: &T) -> &[u8] {
-    unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
 }
 
 fn record(op: u16, watch_id: u32, path: &[u8], other: &[u8], path_flags: u16) -> Vec<u8> {

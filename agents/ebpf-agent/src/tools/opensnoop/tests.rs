@@ -1,8 +1,5 @@
 use super::*;
-
-fn args(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
+use crate::tools::testutil::{args, as_bytes};
 
 #[test]
 fn libbpf_tools_flags() {
@@ -36,10 +33,6 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
     let help = parse_args(&args(&["-h"])).unwrap_err();
     assert_eq!(help.exit_code, 0);
     assert!(help.message().contains("--full-path"));
-}
-
-fn as_bytes<T>(v: &T) -> &[u8] {
-    unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
 }
 
 fn record(pid: u32, ret: i32, flags: u64, comm: &[u8], path: &[u8], path_flags: u16) -> Vec<u8> {

@@ -1,8 +1,5 @@
 use super::*;
-
-fn args(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
+use crate::tools::testutil::args;
 
 #[test]
 fn libbpf_tools_flags() {
