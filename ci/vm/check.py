@@ -46,6 +46,14 @@ def tail(text, n=12):
     return "\n".join("      | " + line for line in lines[-n:])
 
 
+def overran(prefix):
+    """What the plan saw of a step that overran its limit (PREFIX.hung.txt), or ""."""
+    hung = read(prefix + ".hung.txt")
+    if hung is None:
+        return ""
+    return f" (overran; the board then:)\n{tail(hung, 40)}"
+
+
 def load_case(tool):
     path = os.path.join(HERE, "cases", f"{tool}.py")
     if not os.path.exists(path):
@@ -113,7 +121,8 @@ def checks(res, args):
         except ValueError as e:
             verdict, ok, detail = None, False, f"verify.json is not JSON: {e}\n{tail(report)}"
         yield ("verify (first-boot script): exit 0, valid JSON", rc == "0" and ok,
-               f"verify.rc={rc!r}; {detail}\n{tail(init_out)}\n"
+               f"verify.rc={rc!r}; {detail}{overran(os.path.join(res, 'verify-init'))}\n"
+               f"{tail(init_out)}\n"
                f"{tail(read(os.path.join(res, 'verify.log'), ''))}")
         yield ("verify: first-boot stamp written", os.path.exists(os.path.join(res, "verify.done")),
                "no /var/lib/ebpf-agent/verify.done")
@@ -153,7 +162,8 @@ def checks(res, args):
             continue
         log = read(os.path.join(case_dir, "case.log"), "")
         rc = read(os.path.join(case_dir, "case.rc"), "").strip()
-        yield (f"{tool}: case finished", rc == "0", f"case exit {rc}\n{tail(log)}")
+        yield (f"{tool}: case finished", rc == "0",
+               f"case exit {rc}{overran(os.path.join(case_dir, 'case'))}\n{tail(log)}")
         try:
             for name, ok, detail in case.check(case_dir, ctx):
                 yield (f"{tool}: {name}", ok, detail)

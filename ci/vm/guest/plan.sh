@@ -1,8 +1,11 @@
 #!/bin/sh
 # The test plan of the emulated board. Runs every step with a time limit (help 30 s, list
-# 60 s, verify 90 s, each tool's case 150 s; the host gives the whole run 300 s), keeps what each
-# step printed under $RESULTS, and ships $RESULTS to the host as one framed base64 block on
-# the console (checked on the host by ci/vm/check.py). The plan itself asserts nothing.
+# 60 s, verify 90 s, each tool's case 150 s), all within the plan's budget (ebpfvm.budget=
+# on the kernel command line, which the host sets below its own limit for the whole run), keeps
+# what each step printed under $RESULTS, and ships $RESULTS to the host as one framed base64
+# block on the console (checked on the host by ci/vm/check.py). The plan itself asserts
+# nothing. A step that overruns its limit leaves hung.txt beside its output: every process
+# with its state, wait channel and kernel stack, taken before the step is killed.
 #
 # Per-tool cases live in /usr/share/ebpf-vm/cases/<tool>.sh (ci/vm/cases/ in the repo): the
 # plan runs the case of every tool that the image has a /usr/sbin/<tool> -> ebpf-agent link for.
@@ -14,11 +17,67 @@ export VM RESULTS AGENT
 mkdir -p "$RESULTS/cases"
 say() { echo "EBPF-VM: $*"; }
 
+uptime_s() { cut -d' ' -f1 /proc/uptime | cut -d. -f1; }
+budget=$(sed -n 's/.*ebpfvm\.budget=\([0-9][0-9]*\).*/\1/p' /proc/cmdline)
+deadline=$(($(uptime_s) + ${budget:-240}))
+
+# limit SECS: prints the time a step may take: SECS, or what is left of the plan's budget
+# (less 10 s to ship the results); 0 when nothing is left.
+limit() {
+    _left=$((deadline - $(uptime_s) - 10))
+    [ "$_left" -lt 0 ] && _left=0
+    [ "$1" -lt "$_left" ] && echo "$1" || echo "$_left"
+}
+
+# snapshot FILE: every process (state, wait channel, command line, kernel stack) into FILE.
+snapshot() {
+    for _p in /proc/[0-9]*; do
+        [ -r "$_p/stat" ] || continue
+        # Kernel threads have no command line: their stacks say nothing about a plan step.
+        # (Files in /proc have no size: read it to know.)
+        _c=$(tr '\0' ' ' <"$_p/cmdline" 2>/dev/null)
+        [ -n "$_c" ] || continue
+        echo "== ${_p#/proc/} $(cut -d' ' -f3 "$_p/stat" 2>/dev/null) wchan=$(cat "$_p/wchan" 2>/dev/null) $_c"
+        cat "$_p/stack" 2>/dev/null
+    done >"$1"
+    dmesg | tail -n 60 >>"$1" 2>&1
+}
+
+# bounded FILE_PREFIX SECS CMD...: runs CMD for at most SECS; on overrun, snapshots the board
+# into FILE_PREFIX.hung.txt, kills CMD and any agent it left running. Returns CMD's status
+# (124 when it overran, 125 when the budget had no time left for it).
+bounded() {
+    _prefix=$1 _secs=$(limit "$2")
+    shift 2
+    if [ "$_secs" -le 0 ]; then
+        echo "skipped: the plan's budget (${budget:-240} s) was spent" >"$_prefix.hung.txt"
+        return 125
+    fi
+    "$@" &
+    _pid=$!
+    _t=0
+    while kill -0 "$_pid" 2>/dev/null && [ "$_t" -lt "$((_secs * 5))" ]; do
+        usleep 200000
+        _t=$((_t + 1))
+    done
+    if kill -0 "$_pid" 2>/dev/null; then
+        snapshot "$_prefix.hung.txt"
+        kill -KILL "$_pid" 2>/dev/null
+        wait "$_pid"
+        for _p in /proc/[0-9]*; do
+            [ "$(readlink "$_p/exe" 2>/dev/null)" = "$AGENT" ] && kill -KILL "${_p#/proc/}" 2>/dev/null
+        done
+        say "STEP-OVERRUN $_secs s" >/dev/console
+        return 124
+    fi
+    wait "$_pid"
+}
+
 # run NAME SECS CMD...: stdout, stderr and exit code of CMD under $RESULTS/NAME.{out,err,rc}.
 run() {
     name=$1 secs=$2
     shift 2
-    timeout "$secs" "$@" >"$RESULTS/$name.out" 2>"$RESULTS/$name.err"
+    bounded "$RESULTS/$name" "$secs" "$@" >"$RESULTS/$name.out" 2>"$RESULTS/$name.err"
     echo $? >"$RESULTS/$name.rc"
 }
 
@@ -48,7 +107,7 @@ say "PLAN-START $(cut -d' ' -f1 /proc/uptime)"
     [ -e /sys/kernel/tracing/events/syscalls ] && echo "syscall_tracepoints=yes" || echo "syscall_tracepoints=no"
     [ -b /dev/nullb0 ] && echo "null_blk=yes" || echo "null_blk=no"
     grep -q ' /sys/fs/bpf bpf ' /proc/mounts && echo "bpffs=yes" || echo "bpffs=no"
-    echo "kprobe_fires=$(kprobe_fires)"
+    echo "kprobe_fires=$(bounded "$RESULTS/kprobe-fires" 30 kprobe_fires)"
     # Where the config has ftrace direct calls, fentry (BPF trampolines) is expected to work
     # (Debian's arm64 6.1 has none, and its fentry attach fails).
     if [ -r "/boot/config-$(uname -r)" ]; then
@@ -59,7 +118,11 @@ say "PLAN-START $(cut -d' ' -f1 /proc/uptime)"
 cp /usr/share/ebpf-vm/image.txt "$RESULTS/image.txt" 2>/dev/null
 lsmod >"$RESULTS/lsmod.txt" 2>&1
 
-if [ -x "$AGENT" ]; then
+if grep -q 'ebpfvm\.selftest=overrun' /proc/cmdline; then
+    # The harness's own test (ci/vm-test): a step that hangs is cut off at its limit and
+    # leaves its snapshot; nothing else runs.
+    run selftest-overrun 2 sleep 600
+elif [ -x "$AGENT" ]; then
     run help 30 "$AGENT" --help
     run list 60 "$AGENT" list --json
     # `verify` exactly as a board runs it at first boot: through the shipped init script.
@@ -79,8 +142,9 @@ if [ -x "$AGENT" ]; then
             say "STEP case $tool"
             mkdir -p "$RESULTS/cases/$tool"
             start=$(cut -d' ' -f1 /proc/uptime)
-            timeout 150 sh "$VM/cases/$tool.sh" "$RESULTS/cases/$tool" \
-                >"$RESULTS/cases/$tool/case.log" 2>&1
+            # -x: the case's log shows where it was when it failed or overran.
+            bounded "$RESULTS/cases/$tool/case" 150 sh -x "$VM/cases/$tool.sh" \
+                "$RESULTS/cases/$tool" >"$RESULTS/cases/$tool/case.log" 2>&1
             echo $? >"$RESULTS/cases/$tool/case.rc"
             echo "$start $(cut -d' ' -f1 /proc/uptime)" >"$RESULTS/cases/$tool/case.time"
         else
