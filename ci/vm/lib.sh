@@ -4,7 +4,7 @@
 # Environment knobs (all optional):
 #   EBPF_VM_CACHE          kernel/busybox cache        (default /var/cache/ebpf-rust-vm)
 #   EBPF_VM_WORK           images, console logs, results (default <repo>/target/vm)
-#   EBPF_VM_SERIES         Debian kernel series to test  (default "6.1 6.12")
+#   EBPF_VM_SERIES         Debian kernel series to test  (default "5.10 6.1 6.12")
 #   EBPF_VM_KERNEL         boot this kernel image instead of Debian's (modules are then not used)
 #   EBPF_VM_TIMEOUT        seconds for a whole VM run     (default 300)
 
@@ -15,7 +15,7 @@ VM_CACHE=${EBPF_VM_CACHE:-/var/cache/ebpf-rust-vm}
 # shellcheck disable=SC2034
 VM_WORK=${EBPF_VM_WORK:-$REPO_ROOT/target/vm}
 # shellcheck disable=SC2034
-VM_SERIES=${EBPF_VM_SERIES:-6.1 6.12}
+VM_SERIES=${EBPF_VM_SERIES:-5.10 6.1 6.12}
 
 log() { printf '[vm %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { printf '[vm] error: %s\n' "$*" >&2; exit 1; }
