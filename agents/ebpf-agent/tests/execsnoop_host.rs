@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::process::{Command, Stdio};
 
-use common::{agent_bin, check_schema, json_lines, marker, start, Ty};
+use common::{agent_bin, json_lines, marker, start, Ty};
 use serde_json::{json, Value};
 
 /// docs/tools/execsnoop.md, JSON.
@@ -33,13 +33,7 @@ fn schema_is_the_documented_one() {
 }
 
 fn check_all(events: &[Value]) {
-    for e in events {
-        match e["type"].as_str() {
-            Some("exec") => check_schema(e, EXEC_REQUIRED, EXEC_OPTIONAL),
-            Some("lost") => check_schema(e, common::LOST_REQUIRED, &[]),
-            _ => panic!("unknown type: {e}"),
-        }
-    }
+    common::check_events(events, "exec", EXEC_REQUIRED, EXEC_OPTIONAL);
 }
 
 /// The event whose args[1] is `m`.
@@ -55,13 +49,6 @@ fn find<'a>(events: &'a [Value], m: &str) -> &'a Value {
         hits.len()
     );
     hits[0]
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().fold(String::new(), |mut s, x| {
-        s.push_str(&format!("{x:02x}"));
-        s
-    })
 }
 
 #[test]
@@ -140,8 +127,8 @@ fn execsnoop_sees_our_execs_with_exact_args() {
     let hexes = e["args_hex"]
         .as_array()
         .expect("args_hex present for invalid UTF-8");
-    assert_eq!(hexes[6], hex(&invalid));
-    assert_eq!(hexes[1], hex(odd.as_bytes()));
+    assert_eq!(hexes[6], common::hex(&invalid));
+    assert_eq!(hexes[1], common::hex(odd.as_bytes()));
     assert_eq!(e["args_truncated"], false);
 
     let e = find(&events, &many);

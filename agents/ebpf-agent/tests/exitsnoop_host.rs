@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{agent_bin, check_schema, json_lines, start, Ty};
+use common::{agent_bin, json_lines, start, Ty};
 use serde_json::Value;
 
 /// docs/tools/exitsnoop.md, JSON.
@@ -32,13 +32,7 @@ fn schema_is_the_documented_one() {
 }
 
 fn check_all(events: &[Value]) {
-    for e in events {
-        match e["type"].as_str() {
-            Some("exit") => check_schema(e, EXIT_REQUIRED, EXIT_OPTIONAL),
-            Some("lost") => check_schema(e, common::LOST_REQUIRED, &[]),
-            _ => panic!("unknown type: {e}"),
-        }
-    }
+    common::check_events(events, "exit", EXIT_REQUIRED, EXIT_OPTIONAL);
 }
 
 /// The exit events of process `pid`.

@@ -130,7 +130,7 @@ fn rows_of(ivs: &[Value], pid: u32) -> Rows {
             assert_eq!(r["pid"], pid, "only the traced process: {r}");
             assert_eq!(r["tid"], pid, "its only thread");
             let name = match r.get("file_hex") {
-                Some(h) => hex_bytes(h.as_str().unwrap()),
+                Some(h) => common::unhex(h.as_str().unwrap()),
                 None => r["file"].as_str().unwrap().as_bytes().to_vec(),
             };
             let e = m
@@ -164,13 +164,6 @@ fn one<'a>(rows: &'a Rows, name: &[u8]) -> &'a Value {
         String::from_utf8_lossy(name)
     );
     hits[0]
-}
-
-fn hex_bytes(h: &str) -> Vec<u8> {
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 /// Runs filetop with `flags` on a fresh workload; returns the summed rows and the log.

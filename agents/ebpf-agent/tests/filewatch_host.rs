@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{agent_bin, check_schema, json_lines, marker, start, Phases, Ty};
+use common::{agent_bin, json_lines, marker, start, Phases, Ty};
 use serde_json::Value;
 
 /// docs/tools/filewatch.md, JSON.
@@ -46,26 +46,13 @@ fn schema_is_the_documented_one() {
 }
 
 fn check_all(events: &[Value]) {
-    for e in events {
-        match e["type"].as_str() {
-            Some("alert") => check_schema(e, ALERT_REQUIRED, ALERT_OPTIONAL),
-            Some("lost") => check_schema(e, common::LOST_REQUIRED, &[]),
-            _ => panic!("unknown type: {e}"),
-        }
-    }
-}
-
-fn unhex(h: &str) -> Vec<u8> {
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-        .collect()
+    common::check_events(events, "alert", ALERT_REQUIRED, ALERT_OPTIONAL);
 }
 
 /// The exact bytes of a byte-string field.
 fn bytes(e: &Value, k: &str) -> Vec<u8> {
     match e[format!("{k}_hex")].as_str() {
-        Some(h) => unhex(h),
+        Some(h) => common::unhex(h),
         None => e[k].as_str().unwrap_or_default().as_bytes().to_vec(),
     }
 }

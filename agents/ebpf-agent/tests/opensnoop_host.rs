@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{agent_bin, check_schema, json_lines, marker, start, Phases, Ty};
+use common::{agent_bin, json_lines, marker, start, Phases, Ty};
 use serde_json::Value;
 
 /// docs/tools/opensnoop.md, JSON.
@@ -37,17 +37,7 @@ fn schema_is_the_documented_one() {
 }
 
 fn check_all(events: &[Value]) {
-    for e in events {
-        match e["type"].as_str() {
-            Some("open") => check_schema(e, OPEN_REQUIRED, OPEN_OPTIONAL),
-            Some("lost") => check_schema(e, common::LOST_REQUIRED, &[]),
-            _ => panic!("unknown type: {e}"),
-        }
-    }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    common::check_events(events, "open", OPEN_REQUIRED, OPEN_OPTIONAL);
 }
 
 /// The exact bytes of an event's path (from `path_hex` when it is not UTF-8).
@@ -209,7 +199,7 @@ fn opensnoop_sees_each_open_exactly() {
     let e = one(&events, b"/new\nline\xff");
     let mut odd = format!("{dir}/new\nline").into_bytes();
     odd.push(0xff);
-    assert_eq!(e["path_hex"], hex(&odd));
+    assert_eq!(e["path_hex"], common::hex(&odd));
     assert_eq!(e["path"], format!("{dir}/new\nline\u{fffd}"));
     assert_eq!(e["ret"], info["odd_fd"]);
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{agent_bin, check_schema, json_lines, marker, start, Ty};
+use common::{agent_bin, json_lines, marker, start, Ty};
 use serde_json::Value;
 
 /// docs/tools/statsnoop.md, JSON.
@@ -37,20 +37,7 @@ fn schema_is_the_documented_one() {
 }
 
 fn check_all(events: &[Value]) {
-    for e in events {
-        match e["type"].as_str() {
-            Some("stat") => check_schema(e, STAT_REQUIRED, STAT_OPTIONAL),
-            Some("lost") => check_schema(e, common::LOST_REQUIRED, &[]),
-            _ => panic!("unknown type: {e}"),
-        }
-    }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().fold(String::new(), |mut s, x| {
-        s.push_str(&format!("{x:02x}"));
-        s
-    })
+    common::check_events(events, "stat", STAT_REQUIRED, STAT_OPTIONAL);
 }
 
 /// The events whose exact path bytes are `path`.
@@ -58,7 +45,7 @@ fn with_path<'a>(events: &'a [Value], path: &[u8]) -> Vec<&'a Value> {
     events
         .iter()
         .filter(|e| match e.get("path_hex").and_then(Value::as_str) {
-            Some(h) => h == hex(path),
+            Some(h) => h == common::hex(path),
             None => e["path"].as_str().map(str::as_bytes) == Some(path),
         })
         .collect()
@@ -133,7 +120,7 @@ fn statsnoop_sees_exact_paths_results_and_descriptors() {
     let e = hits[0];
     assert_eq!(e["ret"], -2);
     assert_eq!(e["fd"], AT_FDCWD);
-    assert_eq!(e["path_hex"], hex(&odd));
+    assert_eq!(e["path_hex"], common::hex(&odd));
     assert!(e["path"]
         .as_str()
         .unwrap()

@@ -197,6 +197,31 @@ pub fn check_schema(v: &Value, required: &[(&str, Ty)], optional: &[(&str, Ty)])
     }
 }
 
+/// Checks a stream tool's lines: each one an event of type `ty` with its schema, or a `lost`
+/// line.
+pub fn check_events(events: &[Value], ty: &str, required: &[(&str, Ty)], optional: &[(&str, Ty)]) {
+    for e in events {
+        match e["type"].as_str() {
+            Some(t) if t == ty => check_schema(e, required, optional),
+            Some("lost") => check_schema(e, LOST_REQUIRED, &[]),
+            _ => panic!("unknown type: {e}"),
+        }
+    }
+}
+
+/// Lowercase hex of bytes, as the `_hex` companions carry them.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The bytes a `_hex` companion holds.
+pub fn unhex(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 /// A marker unique to this test run, so events from anything else on the machine never match.
 pub fn marker(tag: &str) -> String {
     let nanos = std::time::SystemTime::now()
