@@ -24,8 +24,8 @@ apt_install() {
         dpkg --add-architecture arm64
     fi
     log "apt-get install ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    "$REPO/ci/apt-get" update -qq
+    DEBIAN_FRONTEND=noninteractive "$REPO/ci/apt-get" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # The packages a static two-target build needs (design notes: the musl recipe).

@@ -45,7 +45,7 @@ APT_UPDATED=${APT_UPDATED:-0}
 apt_update_once() {
     if [ "$APT_UPDATED" = 0 ]; then
         log "apt-get update"
-        timeout 300 apt-get update -qq >/dev/null ||
+        timeout 300 "$REPO_ROOT/ci/apt-get" update -qq >/dev/null ||
             die "apt-get update failed or took over 300 s (no access to Debian's package registry?)"
         APT_UPDATED=1
         export APT_UPDATED
@@ -64,7 +64,7 @@ ensure_cmds() {
     need_root
     apt_update_once
     log "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends \
+    DEBIAN_FRONTEND=noninteractive timeout 900 "$REPO_ROOT/ci/apt-get" install -y -qq --no-install-recommends \
         "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed or took over 900 s"
 }
 
