@@ -3,8 +3,14 @@
  * Trial programs for `ebpf-agent check`: whether this kernel really loads and attaches a ring
  * buffer with a tracepoint program, a kprobe, and an fentry program (BPF trampoline). Each is
  * loaded on its own; none does anything when it fires.
+ *
+ * It also includes every shared header, so the build type-checks each one even before a tool
+ * uses it.
  */
 #include "common.h"
+#include "paths.h"
+#include "hist.h"
+#include "core_fixes.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 

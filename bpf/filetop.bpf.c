@@ -12,22 +12,6 @@
 #include "common.h"
 #include "filetop.h"
 
-/*
- * The kernel's register names, for bpf_tracing.h's kprobe argument macros: only the fields
- * read are declared, CO-RE finds them in the running kernel's struct.
- */
-#if defined(__TARGET_ARCH_x86)
-#define __VMLINUX_H__ /* tells bpf_tracing.h to use the kernel's names (di, ax), not uapi's */
-struct pt_regs {
-	unsigned long di;
-	unsigned long ax;
-} __attribute__((preserve_access_index));
-#elif defined(__TARGET_ARCH_arm64)
-struct user_pt_regs {
-	__u64 regs[31];
-} __attribute__((preserve_access_index));
-#endif
-#include <bpf/bpf_tracing.h>
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -111,7 +95,7 @@ static __always_inline struct filetop_value *new_row(struct filetop_key *key, st
 	v->read_bytes = 0;
 	v->write_bytes = 0;
 	v->ino = BPF_CORE_READ(inode, i_ino);
-	v->type = mode == S_IFREG ? FILETOP_REGULAR : mode == S_IFSOCK ? FILETOP_SOCKET : FILETOP_OTHER;
+	v->kind = mode == S_IFREG ? FILETOP_REGULAR : mode == S_IFSOCK ? FILETOP_SOCKET : FILETOP_OTHER;
 	v->pad = 0;
 	bpf_get_current_comm(v->comm, sizeof(v->comm));
 	if (bpf_probe_read_kernel_str(v->name, sizeof(v->name),

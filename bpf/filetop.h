@@ -13,7 +13,7 @@ enum filetop_op {
 	FILETOP_WRITE = 1,
 };
 
-/* The `type` of a row: what kind of inode the file is. */
+/* The `kind` of a row: what kind of inode the file is. */
 enum filetop_type {
 	FILETOP_REGULAR = 0,
 	FILETOP_SOCKET = 1,
@@ -33,7 +33,7 @@ struct filetop_value {
 	__u64 read_bytes;
 	__u64 write_bytes;
 	__u64 ino;
-	__u32 type;
+	__u32 kind;
 	__u32 pad;
 	char comm[16];
 	char name[FILETOP_NAME_LEN];

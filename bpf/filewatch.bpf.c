@@ -10,6 +10,7 @@
  * own path, so symlinks, "..", "." and bind mounts do not hide a watched file.
  */
 #include "common.h"
+#include "paths.h"
 #include "filewatch.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -8,6 +8,7 @@
  * it is paged in, and sends one record with only the bytes the path uses.
  */
 #include "common.h"
+#include "paths.h"
 #include "opensnoop.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

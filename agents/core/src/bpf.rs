@@ -1,4 +1,5 @@
-//! A small safe layer over libbpf: open an embedded object, set its options, load, attach.
+//! A small safe layer over libbpf: open an object (embedded and compressed, or a file), set its
+//! options, load, attach, read its maps.
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::ptr::NonNull;
@@ -7,7 +8,8 @@ use std::sync::Mutex;
 use libbpf_sys as sys;
 
 use crate::btf::{Btf, Layout};
-use crate::error::{libc_errno, Error, Result, EXIT_UNSUPPORTED};
+use crate::error::{Error, Result, EXIT_UNSUPPORTED};
+use crate::pod::{self, Pod};
 use crate::probe;
 
 /// libbpf's messages while a load is under way: kept to show the verifier log's tail.
@@ -23,6 +25,13 @@ extern "C" {
         fmt: *const c_char,
         ap: *mut sys::__va_list_tag,
     ) -> c_int;
+    /// zlib's one-shot inflate (the zlib that libbpf-sys links for libelf).
+    fn uncompress(
+        dest: *mut u8,
+        dest_len: *mut libc::c_ulong,
+        source: *const u8,
+        source_len: libc::c_ulong,
+    ) -> c_int;
 }
 
 unsafe extern "C" fn libbpf_print(
@@ -31,7 +40,9 @@ unsafe extern "C" fn libbpf_print(
     ap: *mut sys::__va_list_tag,
 ) -> c_int {
     let mut buf = [0u8; 1024];
-    let n = vsnprintf(buf.as_mut_ptr() as *mut c_char, buf.len(), fmt, ap);
+    // SAFETY: libbpf passes a printf format and its matching va_list; vsnprintf writes at
+    // most buf.len() bytes, NUL included.
+    let n = unsafe { vsnprintf(buf.as_mut_ptr() as *mut c_char, buf.len(), fmt, ap) };
     if n < 0 {
         return 0;
     }
@@ -54,24 +65,67 @@ unsafe extern "C" fn libbpf_print(
 
 /// Routes libbpf's own log through `log`. Called once, before any object is opened.
 pub fn init_libbpf_logging() {
+    // SAFETY: libbpf_print matches libbpf's print callback type and lives forever.
     unsafe {
         sys::libbpf_set_print(Some(libbpf_print));
     }
 }
 
+/// The errno behind a failed libbpf call returning a pointer (or an error-encoded pointer).
 fn errno_of(ptr: *const c_void) -> i32 {
+    // SAFETY: libbpf_get_error only inspects the pointer value.
     let e = unsafe { sys::libbpf_get_error(ptr) };
     if e != 0 {
         (-e) as i32
     } else {
-        std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc_errno::EINVAL)
+        last_errno()
     }
+}
+
+/// The calling thread's errno.
+pub fn last_errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EINVAL)
 }
 
 fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::new(format!("name with a NUL byte: {s:?}")))
+}
+
+/// A BPF object compiled by the build and embedded in the binary, zlib-compressed.
+#[derive(Clone, Copy)]
+pub struct Embedded {
+    pub name: &'static str,
+    /// The object, as a zlib stream (RFC 1950).
+    pub zlib: &'static [u8],
+    /// Its size once inflated.
+    pub len: usize,
+}
+
+impl Embedded {
+    /// The object's bytes, inflated with the zlib already linked for libelf.
+    pub fn inflate(&self) -> Result<Vec<u8>> {
+        let mut out = vec![0u8; self.len];
+        let mut out_len = self.len as libc::c_ulong;
+        // SAFETY: `out` has room for out_len bytes and `zlib` is a valid slice; uncompress
+        // writes at most out_len bytes and stores how many it wrote.
+        let rc = unsafe {
+            uncompress(
+                out.as_mut_ptr(),
+                &mut out_len,
+                self.zlib.as_ptr(),
+                self.zlib.len() as libc::c_ulong,
+            )
+        };
+        if rc != 0 || out_len as usize != self.len {
+            return Err(Error::new(format!(
+                "{}: the embedded BPF object does not inflate (zlib error {rc}): the binary is damaged",
+                self.name
+            )));
+        }
+        Ok(out)
+    }
 }
 
 /// An open (and, after [`Object::load`], loaded) BPF object with its attached links.
@@ -79,9 +133,13 @@ pub struct Object {
     raw: NonNull<sys::bpf_object>,
     name: String,
     links: Vec<NonNull<sys::bpf_link>>,
+    /// perf event file descriptors that programs are attached to (closed after the links).
+    perf_fds: Vec<std::os::fd::OwnedFd>,
     /// Receives the verifier log. Allocated zeroed, so pages the kernel never writes cost no
     /// memory; libbpf keeps a pointer to it for the object's life.
     log_buf: Vec<u8>,
+    /// The ELF image: libbpf reads it until the object is loaded.
+    _image: Vec<u8>,
 }
 
 /// Size of the verifier log buffer: enough for the tail of a rejected program's log.
@@ -89,7 +147,13 @@ const LOG_BUF_SIZE: usize = 4 << 20;
 
 impl Object {
     /// Opens an object embedded in the binary. Nothing touches the kernel yet.
-    pub fn open(name: &str, bytes: &'static [u8]) -> Result<Object> {
+    pub fn open_embedded(obj: &Embedded) -> Result<Object> {
+        Object::open_image(obj.name, obj.inflate()?)
+    }
+
+    /// Opens an object from its ELF bytes (a file the user compiled, an inflated embedded
+    /// one). Nothing touches the kernel yet.
+    pub fn open_image(name: &str, image: Vec<u8>) -> Result<Object> {
         let cname = cstring(name)?;
         let mut log_buf = vec![0u8; LOG_BUF_SIZE];
         let opts = sys::bpf_object_open_opts {
@@ -97,18 +161,21 @@ impl Object {
             object_name: cname.as_ptr(),
             kernel_log_buf: log_buf.as_mut_ptr() as *mut c_char,
             kernel_log_size: LOG_BUF_SIZE as sys::size_t,
+            btf_custom_path: probe::custom_btf_cstr().map_or(std::ptr::null(), |c| c.as_ptr()),
             ..Default::default()
         };
+        // SAFETY: `image` and `opts` (and the strings it points to) are valid for the call;
+        // the image stays alive in the Object for as long as libbpf may read it.
         let raw = unsafe {
             sys::bpf_object__open_mem(
-                bytes.as_ptr() as *const c_void,
-                bytes.len() as sys::size_t,
+                image.as_ptr() as *const c_void,
+                image.len() as sys::size_t,
                 &opts,
             )
         };
         let raw = NonNull::new(raw).ok_or_else(|| {
             Error::os(
-                format!("{name}: cannot open the embedded BPF object"),
+                format!("{name}: cannot open the BPF object"),
                 errno_of(raw as *const c_void),
             )
         })?;
@@ -116,13 +183,21 @@ impl Object {
             raw,
             name: name.to_string(),
             links: Vec::new(),
+            perf_fds: Vec::new(),
             log_buf,
+            _image: image,
         })
+    }
+
+    pub fn raw(&self) -> *mut sys::bpf_object {
+        self.raw.as_ptr()
     }
 
     /// The object's own BTF (the types the BPF C declared).
     pub fn btf(&self) -> Option<Btf<'_>> {
+        // SAFETY: the object is valid; the BTF it returns lives as long as the object.
         let raw = unsafe { sys::bpf_object__btf(self.raw.as_ptr()) };
+        // SAFETY: non-null BTF owned by the object, borrowed for the object's lifetime.
         (!raw.is_null()).then(|| unsafe { Btf::from_raw(raw) })
     }
 
@@ -134,20 +209,22 @@ impl Object {
     /// Writes `value` over the `const volatile` global `var` in `.rodata`: the tool's options,
     /// fixed before load so the verifier prunes what they turn off. The size must match the
     /// C variable's, which catches a Rust struct that drifted from its C twin.
-    pub fn set_rodata<T: Copy>(&mut self, var: &str, value: &T) -> Result<()> {
+    pub fn set_rodata<T: Pod>(&mut self, var: &str, value: &T) -> Result<()> {
+        let bytes = pod::bytes_of(value);
         let (offset, size) = self
             .btf()
             .and_then(|b| b.var_in_section(".rodata", var))
             .ok_or_else(|| Error::new(format!("{}: no variable {var} in .rodata", self.name)))?;
-        if size != std::mem::size_of::<T>() {
+        if size != bytes.len() {
             return Err(Error::new(format!(
                 "{}: .rodata variable {var} is {size} bytes in BPF but {} in Rust",
                 self.name,
-                std::mem::size_of::<T>()
+                bytes.len()
             )));
         }
         let map = self.map_ptr(".rodata")?;
         let mut total: sys::size_t = 0;
+        // SAFETY: `map` belongs to this unloaded object; libbpf returns its initial image.
         let data = unsafe { sys::bpf_map__initial_value(map, &mut total) };
         if data.is_null() || offset + size > total as usize {
             return Err(Error::new(format!(
@@ -155,18 +232,17 @@ impl Object {
                 self.name
             )));
         }
+        // SAFETY: offset + size lies inside the `total` bytes of the map's initial value, which
+        // libbpf owns and lets us write before load; `bytes` is exactly `size` bytes.
         unsafe {
-            std::ptr::copy_nonoverlapping(
-                value as *const T as *const u8,
-                (data as *mut u8).add(offset),
-                size,
-            );
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), (data as *mut u8).add(offset), size);
         }
         Ok(())
     }
 
     fn map_ptr(&self, name: &str) -> Result<*mut sys::bpf_map> {
         let c = cstring(name)?;
+        // SAFETY: valid object and NUL-terminated name.
         let map = unsafe { sys::bpf_object__find_map_by_name(self.raw.as_ptr(), c.as_ptr()) };
         if map.is_null() {
             return Err(Error::new(format!("{}: no map named {name}", self.name)));
@@ -174,8 +250,14 @@ impl Object {
         Ok(map)
     }
 
+    /// Does the object define a map of this name?
+    pub fn has_map(&self, name: &str) -> bool {
+        self.map_ptr(name).is_ok()
+    }
+
     fn prog_ptr(&self, name: &str) -> Result<*mut sys::bpf_program> {
         let c = cstring(name)?;
+        // SAFETY: valid object and NUL-terminated name.
         let prog = unsafe { sys::bpf_object__find_program_by_name(self.raw.as_ptr(), c.as_ptr()) };
         if prog.is_null() {
             return Err(Error::new(format!(
@@ -186,9 +268,54 @@ impl Object {
         Ok(prog)
     }
 
+    /// The names and section names of every program in the object.
+    pub fn programs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut p: *mut sys::bpf_program = std::ptr::null_mut();
+        loop {
+            // SAFETY: iterating the object's own programs; `p` is null or one of them.
+            p = unsafe { sys::bpf_object__next_program(self.raw.as_ptr(), p) };
+            if p.is_null() {
+                break;
+            }
+            // SAFETY: a valid program's name and section are NUL-terminated strings it owns.
+            let (name, sec) = unsafe {
+                (
+                    CStr::from_ptr(sys::bpf_program__name(p)),
+                    CStr::from_ptr(sys::bpf_program__section_name(p)),
+                )
+            };
+            out.push((
+                name.to_string_lossy().into_owned(),
+                sec.to_string_lossy().into_owned(),
+            ));
+        }
+        out
+    }
+
+    /// The names and types of every map in the object.
+    pub fn maps(&self) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        let mut m: *mut sys::bpf_map = std::ptr::null_mut();
+        loop {
+            // SAFETY: iterating the object's own maps; `m` is null or one of them.
+            m = unsafe { sys::bpf_object__next_map(self.raw.as_ptr(), m) };
+            if m.is_null() {
+                break;
+            }
+            // SAFETY: a valid map's name is a NUL-terminated string it owns.
+            let name = unsafe { CStr::from_ptr(sys::bpf_map__name(m)) };
+            // SAFETY: valid map.
+            let ty = unsafe { sys::bpf_map__type(m) };
+            out.push((name.to_string_lossy().into_owned(), ty));
+        }
+        out
+    }
+
     /// Sets a map's size before load (ring buffer bytes, table entries).
     pub fn set_max_entries(&mut self, map: &str, entries: u32) -> Result<()> {
         let m = self.map_ptr(map)?;
+        // SAFETY: a map of this unloaded object.
         let rc = unsafe { sys::bpf_map__set_max_entries(m, entries) };
         if rc != 0 {
             return Err(Error::os(
@@ -199,9 +326,16 @@ impl Object {
         Ok(())
     }
 
+    /// The size a map was declared (or set) with.
+    pub fn max_entries(&self, map: &str) -> Result<u32> {
+        // SAFETY: a map of this object.
+        Ok(unsafe { sys::bpf_map__max_entries(self.map_ptr(map)?) })
+    }
+
     /// Leaves a program out of the load (a hook this kernel lacks, a path not chosen).
     pub fn set_autoload(&mut self, prog: &str, load: bool) -> Result<()> {
         let p = self.prog_ptr(prog)?;
+        // SAFETY: a program of this unloaded object.
         let rc = unsafe { sys::bpf_program__set_autoload(p, load) };
         if rc != 0 {
             return Err(Error::os(
@@ -215,16 +349,22 @@ impl Object {
     /// Loads every program and map into the kernel. On failure the error names the fix and,
     /// for a verifier rejection, carries the log's tail as detail.
     pub fn load(&mut self) -> Result<()> {
-        *CAPTURE.lock().unwrap() = Some(Vec::new());
+        *CAPTURE.lock().unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
+        // SAFETY: a valid, not yet loaded object.
         let rc = unsafe { sys::bpf_object__load(self.raw.as_ptr()) };
-        let lines = CAPTURE.lock().unwrap().take().unwrap_or_default();
+        let lines = CAPTURE
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_default();
         if rc == 0 {
             return Ok(());
         }
         Err(self.load_error(-rc, &lines))
     }
 
-    fn verifier_log(&self) -> String {
+    /// What the verifier wrote while loading (empty if it wrote nothing).
+    pub fn verifier_log(&self) -> String {
         let end = self
             .log_buf
             .iter()
@@ -236,10 +376,9 @@ impl Object {
     fn load_error(&self, errno: i32, libbpf_lines: &[String]) -> Error {
         let what = format!("{}: loading the BPF programs failed", self.name);
         if !probe::btf_present() {
-            return Error::os(what, errno).code(EXIT_UNSUPPORTED).hint(
-                "this kernel exposes no BTF (/sys/kernel/btf/vmlinux): build it with CONFIG_DEBUG_INFO_BTF=y \
-                 (needs pahole on the build host)",
-            );
+            return Error::os(what, errno)
+                .code(EXIT_UNSUPPORTED)
+                .hint(probe::NO_BTF_FIX);
         }
         let log = self.verifier_log();
         let tail_of =
@@ -256,26 +395,103 @@ impl Object {
     pub fn attach_tracepoint(&mut self, prog: &str, category: &str, name: &str) -> Result<()> {
         let p = self.prog_ptr(prog)?;
         let (c, n) = (cstring(category)?, cstring(name)?);
+        // SAFETY: a program of this loaded object and NUL-terminated names.
         let link = unsafe { sys::bpf_program__attach_tracepoint(p, c.as_ptr(), n.as_ptr()) };
         self.keep_link(link, &format!("tracepoint {category}:{name}"), || {
             if probe::tracefs_root().is_none() {
-                "mount tracefs: mount -t tracefs tracefs /sys/kernel/tracing (CONFIG_TRACING)".to_string()
+                "mount tracefs: mount -t tracefs tracefs /sys/kernel/tracing (CONFIG_TRACING)"
+                    .to_string()
             } else {
-                format!("the kernel has no tracepoint {category}:{name}: enable CONFIG_FTRACE_SYSCALLS / the subsystem's tracepoints")
+                format!(
+                    "the kernel has no tracepoint {category}:{name}: enable {}",
+                    probe::tracepoint_config(category)
+                )
             }
         })
     }
 
-    /// Attaches a program the way its SEC() name says (kprobe/..., raw_tp/..., fentry/...).
-    pub fn attach_auto(&mut self, prog: &str) -> Result<()> {
+    /// Attaches a program to a raw tracepoint by name (`raw_tp`).
+    pub fn attach_raw_tp(&mut self, prog: &str, name: &str) -> Result<()> {
         let p = self.prog_ptr(prog)?;
-        let section = unsafe { CStr::from_ptr(sys::bpf_program__section_name(p)) }
-            .to_string_lossy()
-            .into_owned();
-        let link = unsafe { sys::bpf_program__attach(p) };
-        self.keep_link(link, &section, || {
-            format!("the kernel does not support the hook {section}")
+        let n = cstring(name)?;
+        // SAFETY: a program of this loaded object and a NUL-terminated name.
+        let link = unsafe { sys::bpf_program__attach_raw_tracepoint(p, n.as_ptr()) };
+        self.keep_link(link, &format!("raw tracepoint {name}"), || {
+            format!("the kernel has no tracepoint {name} (CONFIG_TRACEPOINTS)")
         })
+    }
+
+    /// Attaches a program whose target was fixed at load (tp_btf, fentry, fexit).
+    pub fn attach_trace(&mut self, prog: &str, what: &str) -> Result<()> {
+        let p = self.prog_ptr(prog)?;
+        // SAFETY: a program of this loaded object.
+        let link = unsafe { sys::bpf_program__attach_trace(p) };
+        self.keep_link(link, what, || {
+            format!("the kernel cannot attach {what}: it needs BPF trampolines (x86_64, arm64 from 6.0) and kernel BTF")
+        })
+    }
+
+    /// Attaches a kprobe (or, with `ret`, a kretprobe) on kernel function `func`.
+    pub fn attach_kprobe(&mut self, prog: &str, func: &str, ret: bool) -> Result<()> {
+        let p = self.prog_ptr(prog)?;
+        let f = cstring(func)?;
+        // SAFETY: a program of this loaded object and a NUL-terminated function name.
+        let link = unsafe { sys::bpf_program__attach_kprobe(p, ret, f.as_ptr()) };
+        let what = format!("{} {func}", if ret { "kretprobe" } else { "kprobe" });
+        self.keep_link(link, &what, || {
+            if probe::kprobes_supported() {
+                format!("kernel function {func} cannot be probed (inlined, renamed, notrace or blacklisted)")
+            } else {
+                "enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS".to_string()
+            }
+        })
+    }
+
+    /// Attaches a uprobe (or uretprobe) on function `func` of the ELF file `path`, in every
+    /// process (`pid` None) or one. libbpf resolves the symbol from the file's symbol tables.
+    pub fn attach_uprobe(
+        &mut self,
+        prog: &str,
+        path: &str,
+        func: &str,
+        ret: bool,
+        pid: Option<u32>,
+    ) -> Result<()> {
+        let p = self.prog_ptr(prog)?;
+        let (cpath, cfunc) = (cstring(path)?, cstring(func)?);
+        let opts = sys::bpf_uprobe_opts {
+            sz: std::mem::size_of::<sys::bpf_uprobe_opts>() as sys::size_t,
+            retprobe: ret,
+            func_name: cfunc.as_ptr(),
+            ..Default::default()
+        };
+        let pid = pid.map_or(-1, |p| p as i32);
+        // SAFETY: a program of this loaded object; the strings and opts outlive the call.
+        let link =
+            unsafe { sys::bpf_program__attach_uprobe_opts(p, pid, cpath.as_ptr(), 0, &opts) };
+        let what = format!("{} {path}:{func}", if ret { "uretprobe" } else { "uprobe" });
+        self.keep_link(link, &what, || {
+            format!("{path} has no function {func} in its symbol tables, or the kernel lacks CONFIG_UPROBE_EVENTS")
+        })
+    }
+
+    /// Attaches a program to an open perf event (one per CPU for sampling).
+    pub fn attach_perf_event(
+        &mut self,
+        prog: &str,
+        fd: std::os::fd::OwnedFd,
+        what: &str,
+    ) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let p = self.prog_ptr(prog)?;
+        // SAFETY: a program of this loaded object and an open perf event descriptor.
+        let link = unsafe { sys::bpf_program__attach_perf_event(p, fd.as_raw_fd()) };
+        self.keep_link(link, what, || {
+            "the kernel cannot attach BPF to perf events (CONFIG_PERF_EVENTS, CONFIG_BPF_EVENTS)"
+                .to_string()
+        })?;
+        self.perf_fds.push(fd);
+        Ok(())
     }
 
     fn keep_link(
@@ -284,6 +500,7 @@ impl Object {
         what: &str,
         missing: impl FnOnce() -> String,
     ) -> Result<()> {
+        // SAFETY: libbpf_get_error only inspects the pointer value.
         match NonNull::new(link) {
             Some(l) if unsafe { sys::libbpf_get_error(link as *const c_void) } == 0 => {
                 self.links.push(l);
@@ -294,7 +511,8 @@ impl Object {
                 let errno = errno_of(link as *const c_void);
                 let err = Error::os(format!("{}: cannot attach {what}", self.name), errno);
                 Err(match errno {
-                    libc_errno::ENOENT | libc_errno::ENOTSUP | libc_errno::EINVAL => {
+                    libc::ENOENT | libc::ENOTSUP | libc::EINVAL | 524 => {
+                        // 524: ENOTSUPP, the kernel's internal "not supported".
                         err.code(EXIT_UNSUPPORTED).hint(missing())
                     }
                     _ => err,
@@ -305,6 +523,7 @@ impl Object {
 
     /// File descriptor of a loaded map.
     pub fn map_fd(&self, name: &str) -> Result<i32> {
+        // SAFETY: a map of this object.
         let fd = unsafe { sys::bpf_map__fd(self.map_ptr(name)?) };
         if fd < 0 {
             return Err(Error::new(format!(
@@ -317,15 +536,18 @@ impl Object {
 
     /// Writes one entry of a loaded map (a table the tool fills before it attaches). `K` and
     /// `V` must have the sizes of the map's key and value, which libbpf checks.
-    pub fn map_update<K: Copy, V: Copy>(&self, map: &str, key: &K, value: &V) -> Result<()> {
+    pub fn map_update<K: Pod, V: Pod>(&self, map: &str, key: &K, value: &V) -> Result<()> {
         let m = self.map_ptr(map)?;
+        let (k, v) = (pod::bytes_of(key), pod::bytes_of(value));
+        // SAFETY: key and value point to k.len() and v.len() initialized bytes (Pod); libbpf
+        // refuses sizes that differ from the map's.
         let rc = unsafe {
             sys::bpf_map__update_elem(
                 m,
-                key as *const K as *const c_void,
-                std::mem::size_of::<K>() as sys::size_t,
-                value as *const V as *const c_void,
-                std::mem::size_of::<V>() as sys::size_t,
+                k.as_ptr() as *const c_void,
+                k.len() as sys::size_t,
+                v.as_ptr() as *const c_void,
+                v.len() as sys::size_t,
                 0,
             )
         };
@@ -338,15 +560,14 @@ impl Object {
         Ok(())
     }
 
-    /// Sum over CPUs of a per-CPU u64 counter at index `key` of `map`.
-    pub fn percpu_u64_sum(&self, map: &str, key: u32) -> Result<u64> {
+    /// The values of every CPU at index `key` of the per-CPU u64 array `map`.
+    pub fn percpu_u64(&self, map: &str, key: u32) -> Result<Vec<u64>> {
         let fd = self.map_fd(map)?;
-        let cpus = unsafe { sys::libbpf_num_possible_cpus() };
-        if cpus <= 0 {
-            return Err(Error::os("cannot count possible CPUs", -cpus));
-        }
+        let cpus = possible_cpus()?;
         // Per-CPU values are padded to 8 bytes each, which a u64 already is.
-        let mut values = vec![0u64; cpus as usize];
+        let mut values = vec![0u64; cpus];
+        // SAFETY: the key is a u32 and `values` has room for one u64 per possible CPU, which
+        // is what the kernel writes for a per-CPU array of u64.
         let rc = unsafe {
             sys::bpf_map_lookup_elem(
                 fd,
@@ -357,10 +578,15 @@ impl Object {
         if rc != 0 {
             return Err(Error::os(
                 format!("{}: cannot read map {map}", self.name),
-                errno_of(std::ptr::null()),
+                last_errno(),
             ));
         }
-        Ok(values.iter().sum())
+        Ok(values)
+    }
+
+    /// Sum over CPUs of a per-CPU u64 counter at index `key` of `map`.
+    pub fn percpu_u64_sum(&self, map: &str, key: u32) -> Result<u64> {
+        Ok(self.percpu_u64(map, key)?.iter().sum())
     }
 
     /// Events the BPF side could not put in the ring buffer (see `DEFINE_EVENTS_RINGBUF`).
@@ -371,6 +597,47 @@ impl Object {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Ids of the loaded programs (for their run-time statistics).
+    pub fn prog_ids(&self) -> Vec<u32> {
+        let mut ids = Vec::new();
+        let mut p: *mut sys::bpf_program = std::ptr::null_mut();
+        loop {
+            // SAFETY: iterating the object's own programs.
+            p = unsafe { sys::bpf_object__next_program(self.raw.as_ptr(), p) };
+            if p.is_null() {
+                break;
+            }
+            // SAFETY: a valid program; fd is -1 when it was not loaded.
+            let fd = unsafe { sys::bpf_program__fd(p) };
+            if fd >= 0 {
+                if let Some(info) = prog_info(fd) {
+                    ids.push(info.id);
+                }
+            }
+        }
+        ids
+    }
+}
+
+/// The kernel's information on a loaded program (run time and count with bpf stats on).
+pub fn prog_info(fd: i32) -> Option<sys::bpf_prog_info> {
+    let mut info = sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of::<sys::bpf_prog_info>() as u32;
+    // SAFETY: `info` is a zeroed bpf_prog_info of `len` bytes that the kernel fills.
+    let rc =
+        unsafe { sys::bpf_prog_get_info_by_fd(fd, &mut info as *mut sys::bpf_prog_info, &mut len) };
+    (rc == 0).then_some(info)
+}
+
+/// How many CPUs the kernel may ever bring up (the length of per-CPU map values).
+pub fn possible_cpus() -> Result<usize> {
+    // SAFETY: no arguments; libbpf reads /sys/devices/system/cpu/possible.
+    let cpus = unsafe { sys::libbpf_num_possible_cpus() };
+    if cpus <= 0 {
+        return Err(Error::os("cannot count possible CPUs", -cpus));
+    }
+    Ok(cpus as usize)
 }
 
 impl Drop for Object {
@@ -379,6 +646,7 @@ impl Drop for Object {
         // milliseconds each, measured); links detached one after another add them up (1.2 s
         // for filewatch's 18 links), so each goes in its own thread and the waits overlap.
         let links: Vec<usize> = self.links.drain(..).map(|l| l.as_ptr() as usize).collect();
+        // SAFETY: each pointer is a link this object created and destroys exactly once.
         let destroy = |l: usize| unsafe {
             sys::bpf_link__destroy(l as *mut sys::bpf_link);
         };
@@ -397,6 +665,8 @@ impl Drop for Object {
         } else {
             links.into_iter().for_each(destroy);
         }
+        self.perf_fds.clear();
+        // SAFETY: the object is valid and closed once; its links are gone.
         unsafe { sys::bpf_object__close(self.raw.as_ptr()) };
     }
 }

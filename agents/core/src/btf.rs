@@ -31,6 +31,25 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// Does the Rust twin `want` (from [`crate::pod!`]) have this C struct's size, field names
+    /// and offsets? Err says what differs and how to fix it.
+    pub fn check(&self, want: &crate::pod::Layout) -> std::result::Result<(), String> {
+        let c: Vec<(&str, usize)> = self
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.offset))
+            .collect();
+        let (fields, size) = want.c_shape();
+        if c != fields || self.size != size {
+            return Err(format!(
+                "struct {} differs between C ({} bytes: {c:?}) and Rust ({size} bytes: {fields:?}): \
+                 make the Rust pod! declaration match bpf/*.h",
+                self.name, self.size
+            ));
+        }
+        Ok(())
+    }
+
     /// Panics unless the struct is `size` bytes and its fields are exactly `fields` (name,
     /// offset), in order: how a tool's test proves that its `#[repr(C)]` twin (sizes and
     /// offsets from `size_of`/`offset_of!`) matches the C struct the BPF side was compiled with.
@@ -85,19 +104,24 @@ impl<'a> Btf<'a> {
 
     fn find(&self, name: &str, kind: u32) -> Option<u32> {
         let c = CString::new(name).ok()?;
+        // SAFETY: a valid BTF (see from_raw) and a NUL-terminated name.
         let id = unsafe { sys::btf__find_by_name_kind(self.raw, c.as_ptr(), kind) };
         (id > 0).then_some(id as u32)
     }
 
     fn head(&self, id: u32) -> &TypeHead {
+        // SAFETY: `id` came from this BTF, so btf__type_by_id returns a valid btf_type, which
+        // starts with the three words of TypeHead and lives as long as the BTF.
         unsafe { &*(sys::btf__type_by_id(self.raw, id) as *const TypeHead) }
     }
 
     fn name(&self, off: u32) -> String {
+        // SAFETY: a valid BTF; the offset comes from one of its types.
         let p = unsafe { sys::btf__name_by_offset(self.raw, off) };
         if p.is_null() {
             return String::new();
         }
+        // SAFETY: non-null names of the BTF string section are NUL-terminated.
         unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
     }
 
@@ -116,6 +140,8 @@ impl<'a> Btf<'a> {
             .or_else(|| self.find(name, BTF_KIND_UNION))?;
         let head = self.head(id);
         let kflag = head.info >> 31 == 1;
+        // SAFETY: a struct or union type is followed by vlen btf_member records (three words
+        // each, as Member), all inside the BTF's type section.
         let members = unsafe {
             let first = (head as *const TypeHead).add(1) as *const Member;
             std::slice::from_raw_parts(first, self.vlen(id))
@@ -131,6 +157,7 @@ impl<'a> Btf<'a> {
                 Field {
                     name: self.name(m.name_off),
                     offset: (bits / 8) as usize,
+                    // SAFETY: a valid BTF and one of its type ids.
                     size: unsafe { sys::btf__resolve_size(self.raw, m.type_id) }.max(0) as usize,
                 }
             })
@@ -146,6 +173,7 @@ impl<'a> Btf<'a> {
     pub fn var_in_section(&self, section: &str, var: &str) -> Option<(usize, usize)> {
         let id = self.find(section, BTF_KIND_DATASEC)?;
         let head = self.head(id);
+        // SAFETY: a DATASEC type is followed by vlen btf_var_secinfo records (as VarSecinfo).
         let vars = unsafe {
             let first = (head as *const TypeHead).add(1) as *const VarSecinfo;
             std::slice::from_raw_parts(first, self.vlen(id))

@@ -2,21 +2,51 @@
 //!
 //! Flags follow BCC/libbpf-tools (argp): bundled short flags (`-Tx`), attached values (`-u0`,
 //! `--max-args=30`). The parser underneath (argh) takes each flag separately, so arguments are
-//! first rewritten into that form.
+//! first rewritten into that form; which flags take a value is read from the tool's own argh
+//! definition ([`argh::ArgsInfo`]), never typed twice. The flags every tool has (`--json`,
+//! `--duration`, `-v`) are taken out here and defined once.
 
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 
 /// Which flags take a value: short ones as letters (`"unl"`), long ones by name.
-#[derive(Clone, Copy, Default)]
-pub struct Valued<'a> {
-    pub short: &'a str,
-    pub long: &'a [&'a str],
+#[derive(Clone, Default, Debug)]
+pub struct Valued {
+    pub short: String,
+    pub long: Vec<String>,
+}
+
+impl Valued {
+    /// The valued flags of an argh definition.
+    pub fn of<A: argh::ArgsInfo>() -> Valued {
+        let info = A::get_args_info();
+        let mut v = Valued::default();
+        for f in info.flags {
+            if let argh::FlagInfoKind::Option { .. } = f.kind {
+                if let Some(c) = f.short {
+                    v.short.push(c);
+                }
+                v.long.push(f.long.trim_start_matches("--").to_string());
+            }
+        }
+        v
+    }
+}
+
+/// The flags every tool takes, parsed by the runner.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Common {
+    /// `--json`: JSON Lines (docs/json.md) instead of text.
+    pub json: bool,
+    /// `--duration D`: stop after this long.
+    pub duration: Option<Duration>,
+    /// `-v`, `--verbose`: which hooks were picked, libbpf's and the verifier's logs.
+    pub verbose: bool,
 }
 
 /// Rewrites argp-style arguments for argh.
-pub fn normalize(args: &[String], valued: Valued) -> Vec<String> {
+pub fn normalize(args: &[String], valued: &Valued) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len());
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -26,7 +56,7 @@ pub fn normalize(args: &[String], valued: Valued) -> Vec<String> {
             break;
         }
         let takes_next = match arg.strip_prefix("--") {
-            Some(long) => valued.long.contains(&long),
+            Some(long) => valued.long.iter().any(|l| l == long),
             None => {
                 arg.len() >= 2
                     && arg.starts_with('-')
@@ -74,7 +104,11 @@ pub fn normalize(args: &[String], valued: Valued) -> Vec<String> {
     out
 }
 
-/// Parses a duration: plain seconds (`10`), or with a unit (`500ms`, `10s`, `5m`, `2h`).
+/// The longest duration or interval accepted: ten years.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// Parses a duration: plain seconds (`10`), or with a unit (`500ms`, `10s`, `5m`, `2h`), at
+/// most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     let s = s.trim();
     let split = s
@@ -94,6 +128,9 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     if !(secs > 0.0 && secs.is_finite()) {
         return Err(format!("duration must be positive: {s:?}"));
     }
+    if secs > MAX_DURATION.as_secs_f64() {
+        return Err(format!("duration {s:?} is too long: at most 10 years"));
+    }
     Ok(Duration::from_secs_f64(secs))
 }
 
@@ -108,15 +145,152 @@ pub fn parse_pid(s: &str) -> std::result::Result<u32, String> {
 }
 
 /// Runs argh on normalized arguments: `--help` prints and exits 0, errors exit 2.
-pub fn parse<T: argh::FromArgs>(tool: &str, args: &[String], valued: Valued) -> Result<T> {
+pub fn parse<T: argh::FromArgs>(tool: &str, args: &[String], valued: &Valued) -> Result<T> {
     let args = normalize(args, valued);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     T::from_args(&[tool], &refs).map_err(|e| match e.status {
-        Ok(()) => Error::new(e.output).code(0),
+        Ok(()) => Error::done(e.output),
         Err(()) => {
             Error::usage(e.output.trim_end().to_string()).hint(format!("see `{tool} --help`"))
         }
     })
+}
+
+/// Parses a tool's command line: the common flags (`--json`, `--duration` or BCC's short
+/// form where the tool has one, `-v`), then the tool's own with argh. `--help` lists both.
+pub fn parse_tool<A: argh::FromArgs + argh::ArgsInfo>(
+    tool: &str,
+    args: &[String],
+    duration_short: Option<char>,
+) -> Result<(Common, A)> {
+    let mut valued = Valued::of::<A>();
+    valued.long.push("duration".into());
+    if let Some(c) = duration_short {
+        valued.short.push(c);
+    }
+    let norm = normalize(args, &valued);
+    let mut common = Common::default();
+    let mut rest = Vec::with_capacity(norm.len());
+    let dshort = duration_short.map(|c| format!("-{c}"));
+    let mut it = norm.into_iter();
+    while let Some(a) = it.next() {
+        if a == "--" {
+            rest.push(a);
+            rest.extend(it.by_ref());
+            break;
+        }
+        match a.as_str() {
+            "--json" => common.json = true,
+            "-v" | "--verbose" => common.verbose = true,
+            "--duration" => common.duration = Some(duration_value(tool, "--duration", it.next())?),
+            _ if dshort.as_deref() == Some(a.as_str()) => {
+                let flag = format!("{a}/--duration");
+                common.duration = Some(duration_value(tool, &flag, it.next())?);
+            }
+            _ => rest.push(a),
+        }
+    }
+    let refs: Vec<&str> = rest.iter().map(String::as_str).collect();
+    match A::from_args(&[tool], &refs) {
+        Ok(a) => Ok((common, a)),
+        Err(e) if e.status.is_ok() => Err(Error::done(with_common_help(
+            &e.output,
+            tool,
+            duration_short,
+        ))),
+        Err(e) => Err(
+            Error::usage(our_words(e.output.trim_end(), &A::get_args_info()))
+                .hint(format!("see `{tool} --help`")),
+        ),
+    }
+}
+
+/// argh's "Error parsing option '-p' with value 'x': invalid digit found in string" in our
+/// words, naming both forms of the flag: `-p/--pid: "x" is not a whole number`.
+fn our_words(msg: &str, info: &argh::CommandInfoWithArgs) -> String {
+    let Some(rest) = msg.strip_prefix("Error parsing option '") else {
+        return msg.to_string();
+    };
+    let Some((flag, rest)) = rest.split_once("' with value '") else {
+        return msg.to_string();
+    };
+    let Some((value, why)) = rest.split_once("': ") else {
+        return msg.to_string();
+    };
+    let named = info
+        .flags
+        .iter()
+        .find(|f| f.long == flag || f.short.is_some_and(|c| flag == format!("-{c}")))
+        .map_or(flag.to_string(), |f| match f.short {
+            Some(c) => format!("-{c}/{}", f.long),
+            None => f.long.to_string(),
+        });
+    let why = match why {
+        "invalid digit found in string" => "is not a whole number".to_string(),
+        "number too large to fit in target type" => "is too large".to_string(),
+        "cannot parse integer from empty string" => "is empty".to_string(),
+        other => format!("is not accepted: {other}"),
+    };
+    format!("{named}: {value:?} {why}")
+}
+
+fn duration_value(tool: &str, flag: &str, v: Option<String>) -> Result<Duration> {
+    let v = v.ok_or_else(|| {
+        Error::usage(format!("{flag} needs a value (10, 30s, 5m, ...)"))
+            .hint(format!("see `{tool} --help`"))
+    })?;
+    parse_duration(&v).map_err(|e| Error::usage(format!("{flag}: {e}")))
+}
+
+/// argh's help text with the common flags added to its option list.
+fn with_common_help(help: &str, tool: &str, duration_short: Option<char>) -> String {
+    let d = match duration_short {
+        Some(c) => format!("-{c}, --duration"),
+        None => "--duration".to_string(),
+    };
+    let common = format!(
+        "  --json            print JSON Lines (schema: docs/tools/{tool}.md)\n  \
+         {d:<18}stop after this long (10, 30s, 5m, ...; at most 10 years)\n  \
+         -v, --verbose     verbose diagnostics on stderr (hooks picked, libbpf and verifier logs)\n"
+    );
+    match help
+        .find("\n  --help")
+        .or_else(|| help.find("\n  -h, --help"))
+        .map(|i| i + 1)
+    {
+        Some(i) => format!("{}{common}{}", &help[..i], &help[i..]),
+        None => format!("{help}\nCommon options:\n{common}"),
+    }
+}
+
+/// A count argument (`[count]`): a positive number.
+pub fn parse_count(s: &str) -> std::result::Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("count: must be a positive number, not {s:?}")),
+    }
+}
+
+/// libbpf-tools' positional `[interval] [count]`: seconds (`5`) or with a unit (`500ms`), then
+/// a number of reports.
+pub fn interval_count(tool: &str, p: &[String]) -> Result<(Option<Duration>, Option<u64>)> {
+    if p.len() > 2 {
+        return Err(Error::usage(format!(
+            "unexpected argument {:?}: {tool} takes [interval] [count]",
+            p[2]
+        )));
+    }
+    let interval = p
+        .first()
+        .map(|s| parse_duration(s).map_err(|e| format!("interval: {e}")))
+        .transpose()
+        .map_err(Error::usage)?;
+    let count = p
+        .get(1)
+        .map(|s| parse_count(s))
+        .transpose()
+        .map_err(Error::usage)?;
+    Ok((interval, count))
 }
 
 #[cfg(test)]
@@ -125,12 +299,12 @@ mod tests {
 
     fn n(args: &[&str], short: &str) -> Vec<String> {
         let valued = Valued {
-            short,
-            long: &["max-args", "name"],
+            short: short.into(),
+            long: vec!["max-args".into(), "name".into()],
         };
         normalize(
             &args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            valued,
+            &valued,
         )
     }
 
@@ -154,9 +328,89 @@ mod tests {
         assert_eq!(n(&["-5"], ""), ["-5"]);
     }
 
+    /// A tool's flags, as a tool declares them.
+    #[derive(argh::FromArgs, argh::ArgsInfo, Debug)]
+    /// Demo.
+    struct Demo {
+        /// a switch
+        #[argh(switch, short = 'x')]
+        x: bool,
+        /// a valued flag
+        #[argh(option, short = 'p')]
+        pid: Option<u32>,
+        /// a long valued flag
+        #[argh(option)]
+        max_args: Option<u32>,
+        /// positional
+        #[argh(positional)]
+        rest: Vec<String>,
+    }
+
+    fn a(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn valued_flags_come_from_the_definition_and_common_flags_are_taken_out() {
+        let v = Valued::of::<Demo>();
+        assert_eq!(v.short, "p");
+        assert_eq!(v.long, ["pid", "max-args"]);
+        let (c, d) = parse_tool::<Demo>(
+            "demo",
+            &a(&["-xvp42", "--json", "--duration=2s", "5"]),
+            None,
+        )
+        .unwrap();
+        assert!(c.json && c.verbose && d.x);
+        assert_eq!(
+            (d.pid, c.duration),
+            (Some(42), Some(Duration::from_secs(2)))
+        );
+        assert_eq!(d.rest, ["5"]);
+        let (c, d) =
+            parse_tool::<Demo>("demo", &a(&["-d", "500ms", "--max-args", "3"]), Some('d')).unwrap();
+        assert_eq!(
+            (c.duration, d.max_args),
+            (Some(Duration::from_millis(500)), Some(3))
+        );
+        // Without a short form, -d is the tool's business (here: unknown).
+        assert_eq!(
+            parse_tool::<Demo>("demo", &a(&["-d", "1"]), None)
+                .unwrap_err()
+                .exit_code,
+            2
+        );
+        let e = parse_tool::<Demo>("demo", &a(&["--duration", "soon"]), None).unwrap_err();
+        assert!(e.message().contains("--duration"), "{}", e.message());
+        let e = parse_tool::<Demo>("demo", &a(&["--duration"]), None).unwrap_err();
+        assert!(e.message().contains("needs a value"), "{}", e.message());
+        let help = parse_tool::<Demo>("demo", &a(&["-h"]), Some('d')).unwrap_err();
+        assert_eq!(help.exit_code, 0);
+        for want in [
+            "--json",
+            "  -d, --duration    stop",
+            "--verbose",
+            "--max-args",
+            "--help",
+        ] {
+            assert!(help.message().contains(want), "{want}: {}", help.message());
+        }
+    }
+
+    #[test]
+    fn parse_errors_in_our_words() {
+        let e = parse_tool::<Demo>("demo", &a(&["-p", "x"]), None).unwrap_err();
+        assert_eq!(e.message(), "-p/--pid: \"x\" is not a whole number");
+        let e = parse_tool::<Demo>("demo", &a(&["--max-args", "99999999999"]), None).unwrap_err();
+        assert_eq!(e.message(), "--max-args: \"99999999999\" is too large");
+        let e = parse_tool::<Demo>("demo", &a(&["--bogus"]), None).unwrap_err();
+        assert!(e.message().contains("--bogus"), "{}", e.message());
+    }
+
     #[test]
     fn pids() {
         assert_eq!(parse_pid("1216"), Ok(1216));
+        assert!(parse_pid("99999999999999999999").is_err());
         assert!(parse_pid("0").is_err());
         assert!(parse_pid("-1").is_err());
         assert!(parse_pid("12x").is_err());
@@ -170,5 +424,30 @@ mod tests {
         assert!(parse_duration("0").is_err());
         assert!(parse_duration("3 weeks").is_err());
         assert!(parse_duration("x").is_err());
+        let e = parse_duration("99999999999999999999").unwrap_err();
+        assert!(e.contains("at most 10 years"), "{e}");
+        assert!(parse_duration("87600h").is_ok());
+    }
+
+    #[test]
+    fn interval_and_count() {
+        assert_eq!(interval_count("t", &[]).unwrap(), (None, None));
+        assert_eq!(
+            interval_count("t", &a(&["2", "3"])).unwrap(),
+            (Some(Duration::from_secs(2)), Some(3))
+        );
+        for bad in [
+            &["0"][..],
+            &["1", "0"],
+            &["1", "x"],
+            &["1", "2", "3"],
+            &["99999999999999999999"],
+        ] {
+            assert_eq!(
+                interval_count("t", &a(bad)).unwrap_err().exit_code,
+                2,
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -38,6 +38,12 @@ impl Error {
         Error::new(msg).code(EXIT_USAGE)
     }
 
+    /// Not a failure: the command is done and `output` is what it prints on stdout (`--help`,
+    /// a listing). Exit code 0.
+    pub fn done(output: impl Into<String>) -> Self {
+        Error::new(output).code(0)
+    }
+
     /// The fix: a flag, a kernel config symbol, a capability, a command.
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
@@ -73,26 +79,16 @@ impl Error {
         let err = std::io::Error::from_raw_os_error(errno);
         let base = Error::new(format!("{what}: {err}"));
         match errno {
-            libc_errno::EPERM | libc_errno::EACCES => base.code(EXIT_PERMISSION).hint(
+            libc::EPERM | libc::EACCES => base.code(EXIT_PERMISSION).hint(
                 "run as root, or grant CAP_BPF and CAP_PERFMON (kernel >= 5.8; CAP_SYS_ADMIN before); \
                  check kernel.unprivileged_bpf_disabled and lockdown",
             ),
-            libc_errno::ENOSYS => base
+            libc::ENOSYS => base
                 .code(EXIT_UNSUPPORTED)
                 .hint("the kernel has no bpf() syscall: enable CONFIG_BPF_SYSCALL"),
             _ => base,
         }
     }
-}
-
-/// The few errno values the hints depend on (identical on every Linux architecture we build).
-pub mod libc_errno {
-    pub const EPERM: i32 = 1;
-    pub const ENOENT: i32 = 2;
-    pub const EACCES: i32 = 13;
-    pub const EINVAL: i32 = 22;
-    pub const ENOSYS: i32 = 38;
-    pub const ENOTSUP: i32 = 95;
 }
 
 impl fmt::Display for Error {

@@ -1,4 +1,4 @@
-//! The loop of interval tools (syscount, filetop, ...): the kernel side aggregates into maps,
+//! When interval tools (syscount, filetop, ...) report: the kernel side aggregates into maps,
 //! and every interval the tool drains them and prints one report (in JSON, one object per
 //! interval: see docs/json.md).
 //!
@@ -8,12 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::error::Result;
-use crate::run::{stop_requested, Flow};
-use crate::time::boot_now_ns;
-
 /// When reports are due and when the run ends.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IntervalOptions {
     /// Time between reports; None: a single report when the run ends.
     pub interval: Option<Duration>,
@@ -38,59 +34,70 @@ pub struct Tick {
 
 impl Tick {
     pub fn length_ns(&self) -> u64 {
-        self.end_ns - self.start_ns
+        self.end_ns.saturating_sub(self.start_ns)
     }
 }
 
-/// How often the loop looks for a signal while it waits.
-const POLL: Duration = Duration::from_millis(50);
+/// The report schedule of one run.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    opts: IntervalOptions,
+    start: Instant,
+    start_ns: u64,
+    reports: u64,
+}
 
-/// Calls `report` at every interval until the count, the duration, a signal (see
-/// [`crate::run::install_signal_handlers`]) or the reporter itself ([`Flow::Stop`]) ends the
-/// run. The last call has `last` set, whatever ended it.
-pub fn run(opts: &IntervalOptions, report: &mut dyn FnMut(&Tick) -> Result<Flow>) -> Result<()> {
-    let start = Instant::now();
-    let deadline = opts.duration.map(|d| start + d);
-    let mut start_ns = boot_now_ns();
-    let mut index = 0u64;
-    loop {
-        index += 1;
-        let due = opts.interval.map(|i| start + i * index as u32);
-        let until = match (due, deadline) {
+impl Schedule {
+    /// A schedule starting at `now` (CLOCK_BOOTTIME `now_ns`).
+    pub fn new(opts: IntervalOptions, now: Instant, now_ns: u64) -> Schedule {
+        Schedule {
+            opts,
+            start: now,
+            start_ns: now_ns,
+            reports: 0,
+        }
+    }
+
+    /// When the next report is due by the interval (None: only at the end).
+    pub fn next_due(&self) -> Option<Instant> {
+        let i = self.opts.interval?;
+        let n = u32::try_from(self.reports + 1).ok()?;
+        i.checked_mul(n).and_then(|d| self.start.checked_add(d))
+    }
+
+    /// When the run ends by its duration.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.opts.duration.and_then(|d| self.start.checked_add(d))
+    }
+
+    /// The earlier of [`Schedule::next_due`] and [`Schedule::deadline`].
+    pub fn wake_at(&self) -> Option<Instant> {
+        match (self.next_due(), self.deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        };
-        // Wait for the report's time, a deadline or a signal.
-        let mut stopped = false;
-        loop {
-            if stop_requested() {
-                stopped = true;
-                break;
-            }
-            let now = Instant::now();
-            let left = match until {
-                Some(u) if now >= u => break,
-                Some(u) => u - now,
-                None => POLL,
-            };
-            std::thread::sleep(left.min(POLL));
         }
-        let now = Instant::now();
-        let last =
-            stopped || deadline.is_some_and(|d| now >= d) || opts.count.is_some_and(|c| index >= c);
-        let end_ns = boot_now_ns();
-        let tick = Tick {
-            index,
-            start_ns,
-            end_ns,
+    }
+
+    /// Is a report due at `now` (by the interval or the deadline)?
+    pub fn due(&self, now: Instant) -> bool {
+        self.wake_at().is_some_and(|t| now >= t)
+    }
+
+    /// The report made at `now`; `stopping` when the run ends for another reason (a signal,
+    /// the reader gone). `last` is set on the final one, whatever ended the run.
+    pub fn tick(&mut self, now: Instant, now_ns: u64, stopping: bool) -> Tick {
+        self.reports += 1;
+        let last = stopping
+            || self.deadline().is_some_and(|d| now >= d)
+            || self.opts.count.is_some_and(|c| self.reports >= c);
+        let t = Tick {
+            index: self.reports,
+            start_ns: self.start_ns,
+            end_ns: now_ns.max(self.start_ns),
             last,
         };
-        start_ns = end_ns;
-        match report(&tick)? {
-            Flow::Stop => return Ok(()),
-            Flow::Continue if last => return Ok(()),
-            Flow::Continue => {}
-        }
+        self.start_ns = t.end_ns;
+        t
     }
 }
 
@@ -112,90 +119,81 @@ impl LostCounter {
             None
         }
     }
+
+    pub fn total(&self) -> u64 {
+        self.seen
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const MS: u64 = 1_000_000;
+
     #[test]
-    fn count_ends_the_run_and_reports_are_evenly_spaced() {
+    fn reports_fall_on_multiples_of_the_interval_and_count_ends_the_run() {
+        let t0 = Instant::now();
         let opts = IntervalOptions {
             interval: Some(Duration::from_millis(100)),
             count: Some(3),
             duration: None,
         };
-        let t0 = Instant::now();
+        let mut s = Schedule::new(opts, t0, 1000 * MS);
         let mut ticks = Vec::new();
-        run(&opts, &mut |t| {
-            ticks.push((*t, t0.elapsed()));
-            Ok(Flow::Continue)
-        })
-        .unwrap();
-        assert_eq!(ticks.len(), 3);
+        for i in 1..=3u64 {
+            let due = s.next_due().unwrap();
+            assert_eq!(due, t0 + Duration::from_millis(100 * i));
+            // A report made late does not move the next one.
+            let now = due + Duration::from_millis(30);
+            assert!(s.due(now) && !s.due(due - Duration::from_millis(1)));
+            ticks.push(s.tick(now, 1000 * MS + (100 * i + 30) * MS, false));
+        }
         assert_eq!(
-            ticks.iter().map(|(t, _)| t.last).collect::<Vec<_>>(),
+            ticks.iter().map(|t| t.last).collect::<Vec<_>>(),
             [false, false, true]
         );
-        for (i, (t, at)) in ticks.iter().enumerate() {
-            assert_eq!(t.index, i as u64 + 1);
-            let due = Duration::from_millis(100 * (i as u64 + 1));
-            assert!(
-                *at >= due && *at < due + Duration::from_millis(80),
-                "{at:?}"
-            );
-            // Each report covers about one interval, and they tile time without gaps.
-            assert!((90_000_000..180_000_000).contains(&t.length_ns()), "{t:?}");
-            if i > 0 {
-                assert_eq!(t.start_ns, ticks[i - 1].0.end_ns);
-            }
+        // The reports tile time without gaps.
+        assert_eq!(ticks[0].start_ns, 1000 * MS);
+        for w in ticks.windows(2) {
+            assert_eq!(w[1].start_ns, w[0].end_ns);
         }
+        assert_eq!(ticks[1].length_ns(), 100 * MS);
     }
 
     #[test]
-    fn duration_cuts_the_last_interval_short() {
+    fn duration_cuts_the_last_interval_short_and_signals_end_it() {
+        let t0 = Instant::now();
         let opts = IntervalOptions {
             interval: Some(Duration::from_millis(200)),
             count: None,
             duration: Some(Duration::from_millis(300)),
         };
-        let mut ticks = Vec::new();
-        run(&opts, &mut |t| {
-            ticks.push(*t);
-            Ok(Flow::Continue)
-        })
-        .unwrap();
-        assert_eq!(ticks.len(), 2, "{ticks:?}");
-        assert!(!ticks[0].last && ticks[1].last);
-        assert!(ticks[1].length_ns() < 160_000_000, "{:?}", ticks[1]);
+        let mut s = Schedule::new(opts, t0, 0);
+        assert_eq!(s.wake_at(), Some(t0 + Duration::from_millis(200)));
+        let first = s.tick(t0 + Duration::from_millis(200), 200 * MS, false);
+        assert!(!first.last);
+        assert_eq!(s.wake_at(), Some(t0 + Duration::from_millis(300)));
+        let second = s.tick(t0 + Duration::from_millis(300), 300 * MS, false);
+        assert!(second.last);
+        assert_eq!(second.length_ns(), 100 * MS);
+
+        // No interval: one report at the end, whatever ends the run.
+        let mut s = Schedule::new(IntervalOptions::default(), t0, 0);
+        assert_eq!(s.wake_at(), None);
+        let t = s.tick(t0 + Duration::from_secs(5), 5000 * MS, true);
+        assert!(t.last && t.index == 1 && t.length_ns() == 5000 * MS);
     }
 
     #[test]
-    fn without_interval_one_report_at_the_end_and_the_reporter_can_stop() {
+    fn huge_intervals_never_overflow() {
         let opts = IntervalOptions {
-            duration: Some(Duration::from_millis(150)),
-            ..Default::default()
+            interval: Some(Duration::from_secs(u64::MAX / 2)),
+            count: None,
+            duration: Some(Duration::from_secs(u64::MAX)),
         };
-        let mut n = 0;
-        run(&opts, &mut |t| {
-            n += 1;
-            assert!(t.last && t.length_ns() >= 140_000_000);
-            Ok(Flow::Continue)
-        })
-        .unwrap();
-        assert_eq!(n, 1);
-
-        let opts = IntervalOptions {
-            interval: Some(Duration::from_millis(20)),
-            ..Default::default()
-        };
-        let mut n = 0;
-        run(&opts, &mut |_| {
-            n += 1;
-            Ok(if n == 2 { Flow::Stop } else { Flow::Continue })
-        })
-        .unwrap();
-        assert_eq!(n, 2);
+        let s = Schedule::new(opts, Instant::now(), 0);
+        assert_eq!(s.wake_at(), None);
     }
 
     #[test]
@@ -205,5 +203,6 @@ mod tests {
         assert_eq!(l.update(5), Some((5, 5)));
         assert_eq!(l.update(5), None);
         assert_eq!(l.update(7), Some((2, 7)));
+        assert_eq!(l.total(), 7);
     }
 }

@@ -1,25 +1,33 @@
 //! The shared core of the ebpf-rust agents.
 //!
-//! Everything a second tool would otherwise copy lives here, once: loading an embedded BPF
-//! object and its options ([`bpf`]), the event loop over a ring buffer with lost-event
-//! accounting and clean shutdown ([`run`]), the report loop of interval tools ([`interval`]) and
-//! the draining of their maps ([`maps`]), JSON Lines output ([`json`]), time conversion
-//! ([`time`]), probing which hooks this kernel has ([`probe`]), command-line helpers ([`cli`]) and
-//! errors that name their fix ([`error`]).
+//! Everything a second tool would otherwise copy lives here, once: the tool runner ([`tool`]:
+//! parse, check, open, load, attach, loop, exit codes) over declared hooks ([`hooks`]) and one
+//! event loop for any number of tools ([`evloop`]); loading BPF objects ([`bpf`]) and reading
+//! their maps ([`maps`]) as plain old data ([`pod`]); output in text and JSON Lines
+//! ([`output`], [`json`], [`text`]) with histograms ([`hist`]) and time ([`time`]); what the
+//! kernel offers ([`probe`], [`kconfig`], [`btf`]); command lines ([`cli`]); diagnostics
+//! ([`logging`]) and errors that name their fix ([`error`]).
 
 pub mod bpf;
 pub mod btf;
 pub mod cli;
 pub mod error;
+pub mod evloop;
+pub mod hist;
+pub mod hooks;
 pub mod interval;
 pub mod json;
 pub mod kconfig;
+pub mod logging;
 pub mod maps;
+pub mod names;
 pub mod openflags;
 pub mod output;
+pub mod pod;
+pub mod prelude;
 pub mod probe;
-pub mod run;
-pub mod syscalls;
+pub mod text;
 pub mod time;
+pub mod tool;
 
 pub use error::{Error, Result};

@@ -5,16 +5,14 @@ use std::ffi::c_void;
 use libbpf_sys as sys;
 
 use crate::bpf::Object;
-use crate::error::{libc_errno, Error, Result};
+use crate::error::{Error, Result};
+use crate::pod::{self, Pod};
 
 /// Entries moved per batch call.
 const BATCH: u32 = 256;
-const ENOSPC: i32 = 28;
 
 fn errno() -> i32 {
-    std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc_errno::EINVAL)
+    crate::bpf::last_errno()
 }
 
 /// Takes every entry out of the hash map `name` of `obj`: the keys and values as `#[repr(C)]`
@@ -24,13 +22,10 @@ fn errno() -> i32 {
 /// time under the bucket's lock, so an update racing with the drain lands either in this report
 /// or in the next, never in neither. Where the batch call is missing, falls back to reading and
 /// deleting key by key.
-pub fn drain_hash<K: Copy + Default, V: Copy + Default>(
-    obj: &Object,
-    name: &str,
-) -> Result<Vec<(K, V)>> {
+pub fn drain_hash<K: Pod, V: Pod>(obj: &Object, name: &str) -> Result<Vec<(K, V)>> {
     let fd = obj.map_fd(name)?;
     match drain_batch(fd) {
-        Err(e) if e == libc_errno::EINVAL || e == libc_errno::ENOTSUP || e == 524 => {
+        Err(e) if e == libc::EINVAL || e == libc::ENOTSUP || e == 524 => {
             // 524: ENOTSUPP, the kernel's internal "not supported" that leaks to user space.
             log::debug!("{name}: no batch lookup-and-delete ({e}), draining key by key");
             drain_by_key(fd, name)
@@ -40,12 +35,10 @@ pub fn drain_hash<K: Copy + Default, V: Copy + Default>(
     }
 }
 
-fn drain_batch<K: Copy + Default, V: Copy + Default>(
-    fd: i32,
-) -> std::result::Result<Vec<(K, V)>, i32> {
+fn drain_batch<K: Pod, V: Pod>(fd: i32) -> std::result::Result<Vec<(K, V)>, i32> {
     let mut out = Vec::new();
-    let mut keys = vec![K::default(); BATCH as usize];
-    let mut values = vec![V::default(); BATCH as usize];
+    let mut keys = vec![pod::zeroed::<K>(); BATCH as usize];
+    let mut values = vec![pod::zeroed::<V>(); BATCH as usize];
     // The batch token: a bucket index for hash maps; sized generously.
     let mut token = [0u64; 4];
     let mut first = true;
@@ -56,6 +49,9 @@ fn drain_batch<K: Copy + Default, V: Copy + Default>(
             ..Default::default()
         };
         let next = token;
+        // SAFETY: `keys` and `values` hold `count` Pod elements each (the kernel writes at most
+        // that many, of the map's key and value sizes, which are K's and V's), and the tokens
+        // are 32 bytes, more than a hash map's bucket index needs.
         let rc = unsafe {
             sys::bpf_map_lookup_and_delete_batch(
                 fd,
@@ -72,14 +68,14 @@ fn drain_batch<K: Copy + Default, V: Copy + Default>(
             )
         };
         let err = if rc < 0 { errno() } else { 0 };
-        if rc < 0 && err == ENOSPC {
+        if rc < 0 && err == libc::ENOSPC {
             // One bucket holds more entries than the buffers: grow them and retry.
             let n = keys.len() * 2;
-            keys.resize(n, K::default());
-            values.resize(n, V::default());
+            keys.resize(n, pod::zeroed::<K>());
+            values.resize(n, pod::zeroed::<V>());
             continue;
         }
-        if rc < 0 && err != libc_errno::ENOENT {
+        if rc < 0 && err != libc::ENOENT {
             return Err(err);
         }
         let n = (count as usize).min(keys.len());
@@ -92,12 +88,13 @@ fn drain_batch<K: Copy + Default, V: Copy + Default>(
     }
 }
 
-fn drain_by_key<K: Copy + Default, V: Copy + Default>(fd: i32, name: &str) -> Result<Vec<(K, V)>> {
+fn drain_by_key<K: Pod, V: Pod>(fd: i32, name: &str) -> Result<Vec<(K, V)>> {
     let mut out = Vec::new();
-    let mut key = K::default();
-    let mut value = V::default();
+    let mut key = pod::zeroed::<K>();
+    let mut value = pod::zeroed::<V>();
     let mut prev: Option<K> = None;
     loop {
+        // SAFETY: `prev` (if any) and `key` are K-sized Pod values, the map's key size.
         let rc = unsafe {
             sys::bpf_map_get_next_key(
                 fd,
@@ -108,11 +105,12 @@ fn drain_by_key<K: Copy + Default, V: Copy + Default>(fd: i32, name: &str) -> Re
         };
         if rc < 0 {
             let e = errno();
-            if e == libc_errno::ENOENT {
+            if e == libc::ENOENT {
                 break;
             }
             return Err(Error::os(format!("cannot walk map {name}"), e));
         }
+        // SAFETY: a K-sized key and a V-sized value buffer, the map's sizes.
         let rc = unsafe {
             sys::bpf_map_lookup_elem(
                 fd,
@@ -127,6 +125,7 @@ fn drain_by_key<K: Copy + Default, V: Copy + Default>(fd: i32, name: &str) -> Re
     }
     // Deleted after the walk: deleting while walking restarts the walk at the first bucket.
     for (k, _) in &out {
+        // SAFETY: a K-sized key.
         unsafe { sys::bpf_map_delete_elem(fd, k as *const K as *const c_void) };
     }
     Ok(out)
@@ -142,6 +141,7 @@ mod tests {
             eprintln!("skipped: no privileges to create BPF maps");
             return;
         }
+        // SAFETY: plain values; the kernel returns a new map descriptor or -1.
         let fd = unsafe {
             sys::bpf_map_create(
                 sys::BPF_MAP_TYPE_HASH,
@@ -157,6 +157,7 @@ mod tests {
             "bpf_map_create: {}",
             std::io::Error::last_os_error()
         );
+        // SAFETY: the descriptor was just created and is owned here only.
         let _owned = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         f(fd);
     }
@@ -164,6 +165,7 @@ mod tests {
     fn fill(fd: i32, n: u64) {
         for k in 0..n {
             let v = [k * 10, k * 100];
+            // SAFETY: an 8-byte key and a 16-byte value, the map's sizes.
             let rc = unsafe {
                 sys::bpf_map_update_elem(
                     fd,

@@ -1,14 +1,58 @@
 //! What this kernel offers: BTF, tracefs, tracepoints, kprobes. Probed, never guessed from the
 //! version, so a backported or trimmed kernel is judged by what it really has.
 
+use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+use crate::hooks::{Hook, HookBuf};
 
 /// The kernel's own BTF, which CO-RE relocations are resolved against.
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
-pub fn btf_present() -> bool {
+/// Where images ship BTF for a kernel built without it: `<dir>/<uname -r>.btf`.
+pub const SHIPPED_BTF_DIR: &str = "/usr/lib/ebpf-agent/btf";
+
+/// The fix for a kernel without BTF, in every message that needs it.
+pub const NO_BTF_FIX: &str = "this kernel exposes no BTF (/sys/kernel/btf/vmlinux): build it with \
+     CONFIG_DEBUG_INFO_BTF=y (needs pahole on the build host), or ship a BTF file for it as \
+     /usr/lib/ebpf-agent/btf/$(uname -r).btf";
+
+/// Does the kernel expose its own BTF?
+pub fn kernel_btf_present() -> bool {
     Path::new(VMLINUX_BTF).exists()
+}
+
+/// BTF to relocate CO-RE programs with, when the kernel has none of its own: a file shipped
+/// for this kernel release (or named by EBPF_AGENT_BTF).
+pub fn custom_btf() -> Option<&'static Path> {
+    static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            if let Some(p) = std::env::var_os("EBPF_AGENT_BTF") {
+                return Some(PathBuf::from(p));
+            }
+            if kernel_btf_present() {
+                return None;
+            }
+            let release = nix::sys::utsname::uname().ok()?;
+            let p = Path::new(SHIPPED_BTF_DIR)
+                .join(format!("{}.btf", release.release().to_string_lossy()));
+            p.exists().then_some(p)
+        })
+        .as_deref()
+}
+
+/// [`custom_btf`] as the C string libbpf's open options take.
+pub fn custom_btf_cstr() -> Option<&'static CStr> {
+    static C: OnceLock<Option<CString>> = OnceLock::new();
+    C.get_or_init(|| custom_btf().and_then(|p| CString::new(p.as_os_str().as_encoded_bytes()).ok()))
+        .as_deref()
+}
+
+/// Can CO-RE programs be relocated here: kernel BTF, or BTF shipped for this kernel?
+pub fn btf_present() -> bool {
+    kernel_btf_present() || custom_btf().is_some()
 }
 
 fn has_events(dir: &Path) -> bool {
@@ -60,30 +104,254 @@ pub fn kprobe_exists(func: &str) -> bool {
     kprobes_exist(&[func])
 }
 
-/// Can kprobes attach to every one of `funcs`? One pass over the kernel's list of traceable
-/// functions, which is long to make (megabytes; about a second on an emulated board): a tool
-/// that needs several functions asks once.
+/// The kernel's traceable functions (tracefs `available_filter_functions`), read once: the
+/// list is long to make (megabytes; about a second on an emulated board). None if unreadable.
+fn traceable_functions() -> Option<&'static std::collections::HashSet<String>> {
+    static LIST: OnceLock<Option<std::collections::HashSet<String>>> = OnceLock::new();
+    LIST.get_or_init(|| {
+        let root = tracefs_root()?;
+        let list = std::fs::read_to_string(root.join("available_filter_functions")).ok()?;
+        Some(
+            list.lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .map(str::to_owned)
+                .collect(),
+        )
+    })
+    .as_ref()
+}
+
+/// Functions the kernel refuses to kprobe (debugfs `kprobes/blacklist`), if readable.
+fn kprobe_blacklist() -> &'static std::collections::HashSet<String> {
+    static LIST: OnceLock<std::collections::HashSet<String>> = OnceLock::new();
+    LIST.get_or_init(|| {
+        std::fs::read_to_string("/sys/kernel/debug/kprobes/blacklist")
+            .map(|s| {
+                s.lines()
+                    .filter_map(|l| l.split_whitespace().nth(1))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
+}
+
+/// Can kprobes attach to every one of `funcs`: kprobes enabled, each function traceable and
+/// not on the kprobe blacklist?
 pub fn kprobes_exist(funcs: &[&str]) -> bool {
+    funcs.iter().all(|f| kprobe_missing(f).is_none())
+}
+
+/// None if a kprobe can attach to `func`, else why not.
+pub fn kprobe_missing(func: &str) -> Option<String> {
     if !kprobes_supported() {
+        return Some(format!(
+            "no kprobes for {func}: enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS"
+        ));
+    }
+    if kprobe_blacklist().contains(func) {
+        return Some(format!("kernel function {func} is on the kprobe blacklist"));
+    }
+    match traceable_functions() {
+        // Without the list, kprobe support is the best we know.
+        None => None,
+        Some(list) if list.contains(func) => None,
+        Some(_) => Some(format!(
+            "kernel function {func} cannot be probed (inlined, renamed or notrace)"
+        )),
+    }
+}
+
+/// Does some tracefs category have event `name` (raw tracepoints are named without one)?
+fn any_tracepoint(category: &str, name: &str) -> bool {
+    tracepoint_exists(category, name)
+}
+
+/// Can this kernel load a BTF-typed raw tracepoint program for `name` (tp_btf)? A trial load
+/// of a two-instruction program, as the kernel decides it (BTF, program type, lockdown).
+pub fn tp_btf_works(name: &str) -> bool {
+    trial_tracing_load(
+        &format!("btf_trace_{name}"),
+        name,
+        libbpf_sys::BPF_TRACE_RAW_TP,
+    )
+}
+
+/// Can this kernel attach fentry programs to `func` (BPF trampolines)? Load and attach trial.
+pub fn fentry_works(func: &str) -> bool {
+    trial_tracing_load(func, func, libbpf_sys::BPF_TRACE_FENTRY)
+}
+
+fn trial_tracing_load(_btf_name: &str, target: &str, attach: libbpf_sys::bpf_attach_type) -> bool {
+    use libbpf_sys as sys;
+    if !kernel_btf_present() {
         return false;
     }
-    let Some(root) = tracefs_root() else {
+    let Ok(name) = CString::new(target) else {
         return false;
     };
-    let Ok(list) = std::fs::read_to_string(root.join("available_filter_functions")) else {
-        // Without the list, kprobe support is the best we know.
-        return true;
+    // SAFETY: a NUL-terminated name; libbpf parses the kernel's BTF to find it.
+    let id = unsafe { sys::libbpf_find_vmlinux_btf_id(name.as_ptr(), attach) };
+    if id <= 0 {
+        return false;
+    }
+    // r0 = 0; exit
+    let insns = [
+        sys::bpf_insn {
+            code: (sys::BPF_ALU64 | sys::BPF_MOV | sys::BPF_K) as u8,
+            _bitfield_align_1: [],
+            _bitfield_1: sys::bpf_insn::new_bitfield_1(0, 0),
+            off: 0,
+            imm: 0,
+        },
+        sys::bpf_insn {
+            code: (sys::BPF_JMP | sys::BPF_EXIT) as u8,
+            _bitfield_align_1: [],
+            _bitfield_1: sys::bpf_insn::new_bitfield_1(0, 0),
+            off: 0,
+            imm: 0,
+        },
+    ];
+    let mut opts = sys::bpf_prog_load_opts {
+        sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as sys::size_t,
+        expected_attach_type: attach,
+        attach_btf_id: id as u32,
+        ..Default::default()
     };
-    let mut missing: Vec<&str> = funcs.to_vec();
-    for l in list.lines() {
-        if let Some(name) = l.split_whitespace().next() {
-            missing.retain(|f| *f != name);
-            if missing.is_empty() {
-                return true;
+    let license = c"GPL";
+    // SAFETY: two valid instructions, a NUL-terminated license and valid options.
+    let fd = unsafe {
+        sys::bpf_prog_load(
+            sys::BPF_PROG_TYPE_TRACING,
+            std::ptr::null(),
+            license.as_ptr(),
+            insns.as_ptr(),
+            insns.len() as sys::size_t,
+            &mut opts,
+        )
+    };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: fd is a program we own; NULL options are allowed.
+    let link = unsafe { sys::bpf_link_create(fd, 0, attach, std::ptr::null()) };
+    let ok = link >= 0;
+    // SAFETY: closing descriptors we own.
+    unsafe {
+        if ok {
+            libc::close(link);
+        }
+        libc::close(fd);
+    }
+    ok
+}
+
+/// Does the kernel have uprobes (the `uprobe` perf event source)?
+pub fn uprobes_supported() -> bool {
+    Path::new("/sys/bus/event_source/devices/uprobe/type").exists()
+}
+
+/// The CPUs that are online now (`/sys/devices/system/cpu/online`, e.g. `0-3,5`).
+pub fn online_cpus() -> crate::Result<Vec<u32>> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online")?;
+    parse_cpu_list(text.trim())
+        .ok_or_else(|| crate::Error::new(format!("cannot parse the online CPU list {text:?}")))
+}
+
+/// Parses a kernel CPU list (`0-3,5`).
+pub fn parse_cpu_list(s: &str) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+                if b < a || b - a > 65_536 {
+                    return None;
+                }
+                out.extend(a..=b);
             }
+            None => out.push(part.parse().ok()?),
         }
     }
-    missing.is_empty()
+    Some(out)
+}
+
+/// Opens a software cpu-clock perf event sampling `freq` times a second on `cpu` (every
+/// process, or `pid`'s): Err(errno).
+pub fn open_cpu_clock(
+    freq: u64,
+    cpu: u32,
+    pid: Option<u32>,
+) -> std::result::Result<std::os::fd::OwnedFd, i32> {
+    use libbpf_sys as sys;
+    use std::os::fd::FromRawFd;
+    let mut attr = sys::perf_event_attr {
+        type_: sys::PERF_TYPE_SOFTWARE,
+        size: std::mem::size_of::<sys::perf_event_attr>() as u32,
+        config: sys::PERF_COUNT_SW_CPU_CLOCK as u64,
+        ..Default::default()
+    };
+    attr.__bindgen_anon_1.sample_freq = freq;
+    attr.set_freq(1);
+    let pid = pid.map_or(-1, |p| p as libc::c_int);
+    // SAFETY: a valid perf_event_attr of its own size; the kernel returns a new descriptor.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            &attr as *const sys::perf_event_attr,
+            pid,
+            cpu as libc::c_int,
+            -1 as libc::c_int,
+            libbpf_sys::PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
+        )
+    };
+    if fd < 0 {
+        return Err(crate::bpf::last_errno());
+    }
+    // SAFETY: the kernel just gave us this descriptor, owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// None if this kernel can attach `hook`, else why not and the fix.
+pub fn hook_missing(hook: &HookBuf) -> Option<String> {
+    match hook {
+        Hook::Tracepoint(c, n) => Need::Tracepoint(c, n).why(),
+        Hook::RawTp(c, n) if any_tracepoint(c, n) => None,
+        Hook::RawTp(c, n) => Need::Tracepoint(c, n).why(),
+        Hook::TpBtf(c, n) => {
+            if !kernel_btf_present() {
+                Some(format!(
+                    "tp_btf {n} needs the kernel's own BTF (CONFIG_DEBUG_INFO_BTF)"
+                ))
+            } else if !any_tracepoint(c, n) {
+                Need::Tracepoint(c, n).why()
+            } else if !tp_btf_works(n) {
+                Some(format!(
+                    "the kernel refuses BTF-typed tracepoint programs for {n}"
+                ))
+            } else {
+                None
+            }
+        }
+        Hook::Kprobe(f) | Hook::Kretprobe(f) => kprobe_missing(f),
+        Hook::Fentry(f) | Hook::Fexit(f) => (!fentry_works(f)).then(|| {
+            format!(
+                "fentry/fexit on {f} needs BPF trampolines (x86_64, or arm64 from 6.0, with \
+                 CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS) and kernel BTF"
+            )
+        }),
+        Hook::Uprobe { path, .. } => {
+            if !uprobes_supported() {
+                Some("no uprobes: enable CONFIG_UPROBES and CONFIG_UPROBE_EVENTS".to_string())
+            } else if !Path::new(path).exists() {
+                Some(format!("{path} does not exist"))
+            } else {
+                None
+            }
+        }
+        Hook::CpuClock { .. } => (!Path::new("/sys/bus/event_source/devices/software").exists())
+            .then(|| "no software perf events: enable CONFIG_PERF_EVENTS".to_string()),
+    }
 }
 
 const CAP_SYS_ADMIN: u32 = 21;
@@ -109,46 +377,27 @@ pub fn bpf_privileged() -> bool {
     has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
 }
 
-/// Everything a tool checks before it loads anything: privileges first (they decide what
-/// the other probes can see), then each of its needs. The error names the fix.
-pub fn preflight(tool: &str, needs: &[Need]) -> crate::Result<()> {
-    use crate::error::{Error, EXIT_PERMISSION, EXIT_UNSUPPORTED};
+/// The privilege check every tool makes before it loads anything: the error names the fix.
+pub fn check_privileges(tool: &str) -> crate::Result<()> {
+    use crate::error::{Error, EXIT_PERMISSION};
     if !bpf_privileged() {
         return Err(Error::new(format!("{tool} needs privileges to load BPF programs")).code(EXIT_PERMISSION).hint(
             "run as root, or grant CAP_BPF and CAP_PERFMON (kernel >= 5.8; CAP_SYS_ADMIN before), \
              e.g. setcap cap_bpf,cap_perfmon,cap_dac_read_search+ep /usr/sbin/ebpf-agent",
         ));
     }
-    for need in needs {
-        if let Some(why) = need.missing() {
-            return Err(
-                Error::new(format!("{tool} cannot run on this kernel: {why}"))
-                    .code(EXIT_UNSUPPORTED),
-            );
-        }
-    }
     Ok(())
 }
 
-/// A hook or feature a tool needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    Btf,
-    Tracepoint(&'static str, &'static str),
-    /// A kprobe on this kernel function.
-    Kprobe(&'static str),
-    /// Any one of these (a tool with fallback paths).
-    Any(&'static [Need]),
+/// A tracepoint a hook needs.
+enum Need<'a> {
+    Tracepoint(&'a str, &'a str),
 }
 
-impl Need {
+impl Need<'_> {
     /// None if this kernel has it, else why not and the fix.
-    pub fn missing(&self) -> Option<String> {
+    fn why(&self) -> Option<String> {
         match *self {
-            Need::Btf if btf_present() => None,
-            Need::Btf => Some(format!(
-                "no kernel BTF at {VMLINUX_BTF}: enable CONFIG_DEBUG_INFO_BTF"
-            )),
             Need::Tracepoint(c, n) if tracepoint_exists(c, n) => None,
             Need::Tracepoint(c, n) if tracefs_root().is_none() => Some(format!(
                 "no tracefs to find tracepoint {c}:{n}: mount tracefs (CONFIG_TRACING)"
@@ -157,22 +406,13 @@ impl Need {
                 "no tracepoint {c}:{n}: enable {}",
                 tracepoint_config(c)
             )),
-            Need::Kprobe(f) if kprobe_exists(f) => None,
-            Need::Kprobe(f) if !kprobes_supported() => Some(format!(
-                "no kprobes for {f}: enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS"
-            )),
-            Need::Kprobe(f) => Some(format!(
-                "kernel function {f} cannot be probed (inlined, renamed or notrace)"
-            )),
-            Need::Any(alts) => {
-                let why: Vec<String> = alts
-                    .iter()
-                    .map(|n| n.missing())
-                    .collect::<Option<Vec<_>>>()?;
-                Some(why.join(", and "))
-            }
         }
     }
+}
+
+/// None if CO-RE programs can be relocated here, else why not and the fix.
+pub fn btf_missing() -> Option<String> {
+    (!btf_present()).then(|| format!("no kernel BTF at {VMLINUX_BTF}: enable CONFIG_DEBUG_INFO_BTF, or ship /usr/lib/ebpf-agent/btf/$(uname -r).btf"))
 }
 
 /// The kernel config symbol that provides tracepoints of a category.
@@ -190,6 +430,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-3,5"), Some(vec![0, 1, 2, 3, 5]));
+        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
+        assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("x"), None);
+    }
+
+    #[test]
     fn tracepoints_of_this_kernel() {
         if tracefs_root().is_none() {
             eprintln!("skipped: no tracefs here");
@@ -198,9 +446,10 @@ mod tests {
         // Present on every kernel with CONFIG_TRACEPOINTS.
         assert!(tracepoint_exists("sched", "sched_process_exec"));
         assert!(!tracepoint_exists("sched", "no_such_tracepoint_here"));
-        assert!(Need::Tracepoint("syscalls", "no_such_syscall")
-            .missing()
+        let tp = |c: &str, n: &str| Hook::Tracepoint(c.to_string(), n.to_string());
+        assert!(hook_missing(&tp("syscalls", "no_such_syscall"))
             .unwrap()
             .contains("CONFIG_FTRACE_SYSCALLS"));
+        assert!(hook_missing(&Hook::RawTp("sched".into(), "sched_switch".into())).is_none());
     }
 }

@@ -80,36 +80,78 @@ pub fn rfc3339_utc(epoch_ns: i128) -> String {
     )
 }
 
-#[repr(C)]
-struct Tm {
-    tm_sec: i32,
-    tm_min: i32,
-    tm_hour: i32,
-    tm_mday: i32,
-    tm_mon: i32,
-    tm_year: i32,
-    tm_wday: i32,
-    tm_yday: i32,
-    tm_isdst: i32,
-    tm_gmtoff: i64,
-    tm_zone: *const u8,
-}
-
-extern "C" {
-    fn localtime_r(t: *const i64, tm: *mut Tm) -> *mut Tm;
-}
-
 /// `HH:MM:SS` in local time (TZ, /etc/localtime), as BCC's `-T` column prints it.
 pub fn hms_local(epoch_ns: i128) -> String {
     let secs = epoch_ns.div_euclid(1_000_000_000) as i64;
-    let mut tm = std::mem::MaybeUninit::<Tm>::zeroed();
-    let ok = unsafe { !localtime_r(&secs, tm.as_mut_ptr()).is_null() };
-    if ok {
-        let tm = unsafe { tm.assume_init() };
-        format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+    let (h, m, s) = local_hms(secs);
+    let mut out = Vec::with_capacity(8);
+    push_hms(&mut out, h, m, s);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Hours, minutes, seconds of the local time at `secs` since the epoch (UTC if the local time
+/// zone cannot be known).
+fn local_hms(secs: i64) -> (u32, u32, u32) {
+    // The C library's time_t for localtime_r: 32-bit musl keeps the 32-bit ABI symbol, which
+    // this matches (a 64-bit value would overflow only after 2038).
+    #[allow(deprecated)]
+    let t = secs as libc::time_t;
+    // SAFETY: an all-zero `tm` is a valid value; localtime_r writes only into it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; localtime_r is thread-safe.
+    if !unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        (tm.tm_hour as u32, tm.tm_min as u32, tm.tm_sec as u32)
     } else {
-        let sod = secs.rem_euclid(86_400);
-        format!("{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60)
+        let sod = secs.rem_euclid(86_400) as u32;
+        (sod / 3600, sod / 60 % 60, sod % 60)
+    }
+}
+
+fn push_hms(out: &mut Vec<u8>, h: u32, m: u32, s: u32) {
+    crate::json::push_padded(out, h.into(), 2);
+    out.push(b':');
+    crate::json::push_padded(out, m.into(), 2);
+    out.push(b':');
+    crate::json::push_padded(out, s.into(), 2);
+}
+
+/// Formats timestamps of events, which arrive in order and mostly within the same second:
+/// the text of the current second is kept and only what changes is written again.
+#[derive(Debug, Default)]
+pub struct Stamps {
+    rfc_sec: Option<i64>,
+    /// `2026-11-25T15:22:15.` for `rfc_sec`.
+    rfc_prefix: Vec<u8>,
+    hms_sec: Option<i64>,
+    hms: Vec<u8>,
+}
+
+impl Stamps {
+    /// Appends RFC 3339 UTC with microseconds (as [`rfc3339_utc`]) of `epoch_ns`.
+    pub fn push_rfc3339(&mut self, out: &mut Vec<u8>, epoch_ns: i128) {
+        let secs = epoch_ns.div_euclid(1_000_000_000) as i64;
+        let micros = (epoch_ns.rem_euclid(1_000_000_000) / 1000) as u64;
+        if self.rfc_sec != Some(secs) {
+            let full = rfc3339_utc(secs as i128 * 1_000_000_000);
+            self.rfc_prefix.clear();
+            self.rfc_prefix.extend_from_slice(&full.as_bytes()[..20]);
+            self.rfc_sec = Some(secs);
+        }
+        out.extend_from_slice(&self.rfc_prefix);
+        crate::json::push_padded(out, micros, 6);
+        out.push(b'Z');
+    }
+
+    /// Appends `HH:MM:SS` in local time (as [`hms_local`]) of `epoch_ns`.
+    pub fn push_hms_local(&mut self, out: &mut Vec<u8>, epoch_ns: i128) {
+        let secs = epoch_ns.div_euclid(1_000_000_000) as i64;
+        if self.hms_sec != Some(secs) {
+            let (h, m, s) = local_hms(secs);
+            self.hms.clear();
+            push_hms(&mut self.hms, h, m, s);
+            self.hms_sec = Some(secs);
+        }
+        out.extend_from_slice(&self.hms);
     }
 }
 
@@ -126,6 +168,25 @@ mod tests {
             "2000-02-29T12:34:56.789012Z"
         );
         assert_eq!(rfc3339_utc(-1_000), "1969-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn cached_stamps_equal_the_plain_ones() {
+        let mut st = Stamps::default();
+        for ns in [
+            0i128,
+            951_827_696_789_012_345,
+            951_827_696_999_999_999,
+            951_827_697_000_000_001,
+            -1_000,
+        ] {
+            let mut b = Vec::new();
+            st.push_rfc3339(&mut b, ns);
+            assert_eq!(String::from_utf8(b).unwrap(), rfc3339_utc(ns));
+            let mut b = Vec::new();
+            st.push_hms_local(&mut b, ns);
+            assert_eq!(String::from_utf8(b).unwrap(), hms_local(ns));
+        }
     }
 
     #[test]

@@ -10,13 +10,13 @@ use argh::FromArgs;
 use agent_core::bpf::Object;
 use agent_core::cli::{self, Valued};
 use agent_core::error::{Error, EXIT_UNSUPPORTED};
+use agent_core::hooks::Kind;
 use agent_core::json::Obj;
 use agent_core::kconfig::KernelConfig;
-use agent_core::probe::{self, Need};
+use agent_core::probe;
 use agent_core::Result;
 
-use crate::bpf_objects::FEATPROBE_BPF_OBJECT;
-use crate::tools::{self, Tool};
+use crate::tools;
 
 #[derive(FromArgs)]
 /// Check what this kernel offers the tools, and how to fix what is missing.
@@ -49,28 +49,19 @@ pub struct Feature {
 enum Affects {
     All,
     None,
-    /// Tools that need a tracepoint of this category (not only as a fallback).
-    TracepointCategory(&'static str),
-    /// Tools that can only work with kprobes.
-    KprobeOnly,
+    /// Tools that have no way to run without hooks of this kind (from their declared hooks).
+    Lacking(Kind),
 }
 
 fn affected(a: Affects) -> Vec<&'static str> {
-    let needs_tp = |t: &Tool, cat: &str| {
-        t.needs
-            .iter()
-            .any(|n| matches!(n, Need::Tracepoint(c, _) if *c == cat))
-    };
-    let kprobe_only = |t: &Tool| t.needs.iter().any(|n| matches!(n, Need::Kprobe(_)));
     tools::ALL
         .iter()
         .filter(|t| match a {
             Affects::All => true,
             Affects::None => false,
-            Affects::TracepointCategory(c) => needs_tp(t, c),
-            Affects::KprobeOnly => kprobe_only(t),
+            Affects::Lacking(kind) => t.requires(kind),
         })
-        .map(|t| t.name)
+        .map(|t| t.name())
         .collect()
 }
 
@@ -103,7 +94,7 @@ const SYMBOLS: &[(&str, bool, Affects, &str)] = &[
     (
         "CONFIG_FTRACE_SYSCALLS",
         false,
-        Affects::TracepointCategory("syscalls"),
+        Affects::Lacking(Kind::SyscallTracepoint),
         "syscalls:sys_enter_*/sys_exit_* tracepoints",
     ),
     (
@@ -121,13 +112,13 @@ const SYMBOLS: &[(&str, bool, Affects, &str)] = &[
     (
         "CONFIG_KPROBES",
         false,
-        Affects::KprobeOnly,
+        Affects::Lacking(Kind::Kprobe),
         "kprobes (faster or deeper paths of some tools)",
     ),
     (
         "CONFIG_KPROBE_EVENTS",
         false,
-        Affects::KprobeOnly,
+        Affects::Lacking(Kind::Kprobe),
         "kprobes usable by BPF",
     ),
     ("CONFIG_UPROBES", false, Affects::None, "user-space probes"),
@@ -176,7 +167,7 @@ fn trial(
     prog: &str,
     attach: impl FnOnce(&mut Object) -> Result<()>,
 ) -> std::result::Result<(), String> {
-    let mut obj = Object::open("featprobe", FEATPROBE_BPF_OBJECT).map_err(|e| e.to_string())?;
+    let mut obj = Object::open_embedded(&tools::FEATPROBE).map_err(|e| e.to_string())?;
     for p in ["probe_tracepoint", "probe_kprobe", "probe_fentry"] {
         obj.set_autoload(p, p == prog).map_err(|e| e.to_string())?;
     }
@@ -325,16 +316,20 @@ pub fn run_checks(config_file: Option<&PathBuf>) -> Result<Vec<Feature>> {
             Some("kernel >= 5.8 with CONFIG_BPF_SYSCALL, CONFIG_BPF_EVENTS and CONFIG_FTRACE_SYSCALLS".into()),
             Affects::All,
         ));
-        let kp = trial("probe_kprobe", |o| o.attach_auto("probe_kprobe"));
+        let kp = trial("probe_kprobe", |o| {
+            o.attach_kprobe("probe_kprobe", "vfs_read", false)
+        });
         out.push(feature(
             "kprobes",
             kp.is_ok(),
             false,
             kp.err().unwrap_or_else(|| "kprobe on vfs_read attached".into()),
             Some("enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS (tools fall back to tracepoints where they can)".into()),
-            Affects::KprobeOnly,
+            Affects::Lacking(Kind::Kprobe),
         ));
-        let fe = trial("probe_fentry", |o| o.attach_auto("probe_fentry"));
+        let fe = trial("probe_fentry", |o| {
+            o.attach_trace("probe_fentry", "fentry vfs_read")
+        });
         out.push(feature(
             "fentry",
             fe.is_ok(),
@@ -398,12 +393,12 @@ pub fn main(args: &[String]) -> Result<()> {
     let args: Args = cli::parse(
         "ebpf-agent check",
         args,
-        Valued {
-            short: "",
-            long: &["config"],
+        &Valued {
+            short: String::new(),
+            long: vec!["config".into()],
         },
     )?;
-    crate::logging::verbose(args.verbose);
+    agent_core::logging::verbose(args.verbose);
     let features = run_checks(args.config.as_ref())?;
     let ok = features.iter().all(|f| f.ok || !f.required);
     let mut stdout = std::io::stdout().lock();

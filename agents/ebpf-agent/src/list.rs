@@ -5,6 +5,7 @@ use std::io::Write;
 use argh::FromArgs;
 
 use agent_core::cli::{self, Valued};
+use agent_core::hooks::Running;
 use agent_core::json::Obj;
 use agent_core::Result;
 
@@ -25,18 +26,19 @@ struct Status {
 }
 
 fn statuses() -> Vec<Status> {
+    let kernel = Running::default();
     tools::ALL
         .iter()
         .map(|t| Status {
-            name: t.name,
-            about: t.about,
-            missing: t.needs.iter().filter_map(|n| n.missing()).collect(),
+            name: t.name(),
+            about: t.spec.about,
+            missing: t.missing(&kernel),
         })
         .collect()
 }
 
 pub fn main(args: &[String]) -> Result<()> {
-    let args: Args = cli::parse("ebpf-agent list", args, Valued::default())?;
+    let args: Args = cli::parse("ebpf-agent list", args, &Valued::default())?;
     let all = statuses();
     if args.json {
         let mut buf = Vec::new();

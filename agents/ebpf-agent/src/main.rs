@@ -6,15 +6,13 @@
 use std::io::Write;
 use std::path::Path;
 
-use agent_core::error::{Error, EXIT_USAGE};
+use agent_core::error::Error;
+use agent_core::logging;
+use agent_core::tool;
 
-mod bpf_objects {
-    include!(concat!(env!("OUT_DIR"), "/bpf_objects.rs"));
-}
 mod check;
 mod list;
-mod logging;
-mod text;
+mod overhead;
 mod tools;
 mod verify;
 
@@ -27,10 +25,11 @@ fn usage() -> String {
          \x20      ebpf-agent list [--json]       which tools this kernel can run, and why not\n\
          \x20      ebpf-agent check [--json]      what the kernel offers, and the fix for what it lacks\n\
          \x20      ebpf-agent verify [--json]     run every tool against its own workload: the device test\n\
+         \x20      ebpf-agent overhead [TOOL...]  what each tool costs a workload on this device\n\
          \x20      ebpf-agent <tool> --help       a tool's options\n\nTools:\n"
     );
     for t in tools::ALL {
-        s.push_str(&format!("  {:<12} {}\n", t.name, t.about));
+        s.push_str(&format!("  {:<12} {}\n", t.name(), t.spec.about));
     }
     s
 }
@@ -41,9 +40,9 @@ fn run(argv: &[String]) -> Result<(), Error> {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("ebpf-agent");
-    if let Some(tool) = tools::find(invoked) {
-        logging::init(tool.name);
-        return (tool.main)(&argv[1..]);
+    if let Some(entry) = tools::find(invoked) {
+        logging::init(entry.name());
+        return tool::main(entry, &argv[1..]);
     }
     let Some(cmd) = argv.get(1) else {
         logging::init("ebpf-agent");
@@ -72,10 +71,14 @@ fn run(argv: &[String]) -> Result<(), Error> {
             logging::init("verify");
             verify::main(rest)
         }
+        "overhead" => {
+            logging::init("overhead");
+            overhead::main(rest)
+        }
         name => match tools::find(name) {
-            Some(tool) => {
-                logging::init(tool.name);
-                (tool.main)(rest)
+            Some(entry) => {
+                logging::init(entry.name());
+                tool::main(entry, rest)
             }
             None => {
                 logging::init("ebpf-agent");
@@ -93,8 +96,9 @@ fn main() {
     let code = match run(&argv) {
         Ok(()) => 0,
         Err(e) if e.exit_code == 0 => {
-            // --help: argh's text is the message.
+            // --help, a listing: the message is the output.
             print!("{}", e.message());
+            let _ = std::io::stdout().flush();
             0
         }
         Err(e) => {
@@ -107,9 +111,6 @@ fn main() {
                 if log::max_level() >= log::LevelFilter::Debug {
                     eprintln!("{detail}");
                 }
-            }
-            if e.exit_code == EXIT_USAGE && argv.len() <= 1 {
-                // Usage was already printed.
             }
             e.exit_code
         }

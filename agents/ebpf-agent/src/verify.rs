@@ -16,7 +16,10 @@ use agent_core::time;
 use agent_core::Result;
 
 use crate::check::{self, Feature};
-use crate::tools::{self, Tool};
+use agent_core::hooks::Running;
+use agent_core::tool::Entry;
+
+use crate::tools;
 
 #[derive(FromArgs)]
 /// Verify that every tool works on this kernel: one report, exit 0 only if all passed.
@@ -49,7 +52,7 @@ pub struct ToolResult {
     pub seconds: f64,
 }
 
-fn marker(tool: &str) -> String {
+pub fn marker(tool: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -88,22 +91,82 @@ fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::Exit
     }
 }
 
+/// A tool running as a child process, attached (its "tracing:" line seen).
+pub struct Attached {
+    pub child: Child,
+    stderr: mpsc::Receiver<String>,
+    pub log: Vec<String>,
+}
+
+impl Attached {
+    /// Starts `ebpf-agent <tool> -v ARGS` and waits until it is attached; `stdout` is where
+    /// its output goes.
+    pub fn start(
+        tool: &str,
+        args: &[String],
+        stdout: Stdio,
+    ) -> std::result::Result<Attached, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find own binary: {e}"))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg(tool).arg("-v").args(args);
+        cmd.stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .env_remove("RUST_LOG");
+        let mut child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
+        let stderr = lines_of(child.stderr.take().unwrap());
+        let mut a = Attached {
+            child,
+            stderr,
+            log: Vec::new(),
+        };
+        let deadline = Instant::now() + ATTACH_TIMEOUT;
+        loop {
+            match a.stderr.recv_timeout(Duration::from_millis(50)) {
+                Ok(l) => {
+                    let ready = l.contains(": tracing:");
+                    a.log.push(l);
+                    if ready {
+                        return Ok(a);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+                Err(_) => {
+                    let _ = a.child.kill();
+                    let _ = a.child.wait();
+                    return Err(format!("did not attach: {}", a.tail()));
+                }
+            }
+        }
+    }
+
+    /// The last lines it wrote on stderr.
+    pub fn tail(&self) -> String {
+        let n = self.log.len();
+        self.log[n.saturating_sub(3)..].join(" | ")
+    }
+
+    /// Sends SIGINT and waits for the exit (killed past the timeout).
+    pub fn stop(&mut self) -> std::result::Result<std::process::ExitStatus, String> {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let status = wait_timeout(&mut self.child, EXIT_TIMEOUT);
+        self.log.extend(self.stderr.try_iter());
+        status.ok_or_else(|| "did not exit after SIGINT".to_string())
+    }
+}
+
 /// Runs one tool's self-test: Ok(()) or why it failed.
-fn selftest(tool: &Tool) -> std::result::Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find own binary: {e}"))?;
-    let m = marker(tool.name);
-    let mut cmd = Command::new(exe);
-    cmd.arg(tool.name)
-        .args(["--json", "-v", "--duration", "60"])
-        .args((tool.selftest.args)(&m));
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("RUST_LOG");
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
-    let stderr = lines_of(child.stderr.take().unwrap());
+fn selftest(tool: &Entry) -> std::result::Result<(), String> {
+    let m = marker(tool.name());
+    let selftest = &tool.spec.selftest;
+    let mut args = vec!["--json".to_string(), "--duration".into(), "60".into()];
+    args.extend((selftest.args)(&m));
+    let mut run = Attached::start(tool.name(), &args, Stdio::piped())?;
     let stdout_rx = {
-        let mut out = child.stdout.take().unwrap();
+        let mut out = run.child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut s = Vec::new();
@@ -112,50 +175,15 @@ fn selftest(tool: &Tool) -> std::result::Result<(), String> {
         });
         rx
     };
-    let mut log = Vec::new();
-    let deadline = Instant::now() + ATTACH_TIMEOUT;
-    let attached = loop {
-        match stderr.recv_timeout(Duration::from_millis(50)) {
-            Ok(l) => {
-                let ready = l.contains(": tracing:");
-                log.push(l);
-                if ready {
-                    break true;
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break false,
-            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => break false,
-            Err(_) => {}
-        }
-    };
-    let tail = |log: &[String]| {
-        log.iter()
-            .rev()
-            .take(3)
-            .rev()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" | ")
-    };
-    if !attached {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(format!("did not attach: {}", tail(&log)));
-    }
-    let expected = (tool.selftest.workload)(&m).map_err(|e| format!("workload failed: {e}"));
+    let expected = (selftest.workload)(&m).map_err(|e| format!("workload failed: {e}"));
     // The tool reads its ring buffer at least every 100 ms.
     std::thread::sleep(Duration::from_millis(400));
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    );
-    let status = wait_timeout(&mut child, EXIT_TIMEOUT);
-    log.extend(stderr.try_iter());
+    let status = run.stop();
     let expected = expected?;
-    let status = status.ok_or_else(|| "did not exit after SIGINT".to_string())?;
+    let status = status?;
     let out = stdout_rx.recv_timeout(EXIT_TIMEOUT).unwrap_or_default();
     if !status.success() {
-        return Err(format!("exited with {status}: {}", tail(&log)));
+        return Err(format!("exited with {status}: {}", run.tail()));
     }
     let out = String::from_utf8_lossy(&out);
     if let Some(bad) = out
@@ -178,12 +206,13 @@ fn selftest(tool: &Tool) -> std::result::Result<(), String> {
 }
 
 pub fn run_tools(only: Option<&[&str]>, features_ok: bool) -> Vec<ToolResult> {
+    let kernel = Running::default();
     tools::ALL
         .iter()
-        .filter(|t| only.is_none_or(|o| o.contains(&t.name)))
+        .filter(|t| only.is_none_or(|o| o.contains(&t.name())))
         .map(|t| {
             let start = Instant::now();
-            let missing: Vec<String> = t.needs.iter().filter_map(|n| n.missing()).collect();
+            let missing = t.missing(&kernel);
             let (status, reason) = if !features_ok {
                 (
                     Status::Skip,
@@ -198,7 +227,7 @@ pub fn run_tools(only: Option<&[&str]>, features_ok: bool) -> Vec<ToolResult> {
                 }
             };
             ToolResult {
-                name: t.name,
+                name: t.name(),
                 status,
                 reason,
                 seconds: start.elapsed().as_secs_f64(),
@@ -219,12 +248,12 @@ pub fn main(args: &[String]) -> Result<()> {
     let args: Args = cli::parse(
         "ebpf-agent verify",
         args,
-        Valued {
-            short: "",
-            long: &["tools"],
+        &Valued {
+            short: String::new(),
+            long: vec!["tools".into()],
         },
     )?;
-    crate::logging::verbose(args.verbose);
+    agent_core::logging::verbose(args.verbose);
     let started = Instant::now();
     let wall = time::rfc3339_utc(
         std::time::SystemTime::now()

@@ -4,37 +4,25 @@
 //! uid) and the exit record (result, new comm) are joined here by pid.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::time::Duration;
 
-use argh::FromArgs;
+use agent_core::prelude::*;
 
-use agent_core::bpf::Object;
-use agent_core::cli::{self, parse_duration, Valued};
-use agent_core::error::Error;
-use agent_core::json::Obj;
-use agent_core::output::{cstr, read_record, Lines};
-use agent_core::probe::{self, Need};
-use agent_core::run::{self, Consumer, Flow};
-use agent_core::time::{self, Clock};
-use agent_core::Result;
-
-use super::{SelfTest, Tool};
-use crate::bpf_objects::EXECSNOOP_BPF_OBJECT;
-use crate::{logging, text};
-
-pub const TOOL: Tool = Tool {
+pub const TOOL: Spec = Spec {
     name: "execsnoop",
     about: "trace new programs: exec() calls with argv, parent and result",
-    needs: &[
-        Need::Btf,
-        Need::Tracepoint("syscalls", "sys_enter_execve"),
-        Need::Tracepoint("syscalls", "sys_exit_execve"),
-    ],
-    main,
+    // execveat (Linux 3.19) is optional: without its tracepoints, execve alone is traced.
+    hooks: &[Group::syscalls(
+        "",
+        &["execve", "execveat"],
+        Required::All(&["execve"]),
+        Exit::PerSyscall,
+    )],
+    structs: &[EnterHead::LAYOUT, ExitEvent::LAYOUT, Config::LAYOUT],
+    start: tool::start::<Execsnoop>,
     selftest: SelfTest {
         args: |_| Vec::new(),
         workload: selftest_workload,
+        storm: None,
     },
 };
 
@@ -58,44 +46,43 @@ const KIND_EXIT: u32 = 2;
 const F_TRUNCATED: u32 = 1;
 const F_READ_ERROR: u32 = 2;
 
-/// `struct execsnoop_enter` without its argument buffer (which follows it).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EnterHead {
-    pub kind: u32,
-    pub pid: u32,
-    pub tid: u32,
-    pub ppid: u32,
-    pub uid: u32,
-    pub args_count: u32,
-    pub args_size: u32,
-    pub flags: u32,
-    pub time_ns: u64,
+/// Mirrors EXECSNOOP_ARGS_BUF + EXECSNOOP_ARG_MAX: the argument buffer after the head.
+const ARGS_BUF: usize = 16384 + 4096;
+
+agent_core::pod! {
+    /// `struct execsnoop_enter` without its argument buffer (which follows it).
+    pub struct EnterHead = "execsnoop_enter", tail { args: ARGS_BUF } {
+        pub kind: u32,
+        pub pid: u32,
+        pub tid: u32,
+        pub ppid: u32,
+        pub uid: u32,
+        pub args_count: u32,
+        pub args_size: u32,
+        pub flags: u32,
+        pub time_ns: u64,
+    }
+
+    /// `struct execsnoop_exit`.
+    pub struct ExitEvent = "execsnoop_exit" {
+        pub kind: u32,
+        pub pid: u32,
+        pub tid: u32,
+        pub ret: i32,
+        pub time_ns: u64,
+        pub comm: [u8; 16],
+    }
+
+    /// The program's options in .rodata.
+    pub struct Config = "execsnoop_config" {
+        pub target_uid: u32,
+        pub max_args: u32,
+        pub filter_uid: u8,
+        pub pad: [u8; 7],
+    }
 }
 
-/// `struct execsnoop_exit`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ExitEvent {
-    pub kind: u32,
-    pub pid: u32,
-    pub tid: u32,
-    pub ret: i32,
-    pub time_ns: u64,
-    pub comm: [u8; 16],
-}
-
-/// `struct execsnoop_config`, the program's options in .rodata.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Config {
-    pub target_uid: u32,
-    pub max_args: u32,
-    pub filter_uid: u8,
-    pub pad: [u8; 7],
-}
-
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Trace exec() syscalls: every new program with its arguments, parent and result.
 /// By default only successful execs are shown (-x adds failed ones).
 pub struct Args {
@@ -126,77 +113,72 @@ pub struct Args {
     /// most arguments read and shown per exec (default 20, at most 512)
     #[argh(option, default = "20")]
     pub max_args: u32,
-    /// print JSON Lines (schema: docs/json.md)
-    #[argh(switch)]
-    pub json: bool,
-    /// stop after this long (10, 30s, 5m, ...)
-    #[argh(option, from_str_fn(parse_duration))]
-    pub duration: Option<Duration>,
-    /// verbose diagnostics on stderr (hooks picked, libbpf and verifier logs)
-    #[argh(switch, short = 'v')]
-    pub verbose: bool,
 }
 
-const VALUED: Valued = Valued {
-    short: "unl",
-    long: &["uid", "name", "line", "max-args", "duration"],
-};
-
-pub fn parse_args(args: &[String]) -> Result<Args> {
-    let a: Args = cli::parse("execsnoop", args, VALUED)?;
-    if a.max_args == 0 || a.max_args > MAX_ARGS_LIMIT {
-        return Err(Error::usage(format!(
-            "--max-args must be 1..={MAX_ARGS_LIMIT}, not {}",
-            a.max_args
-        )));
+impl Tool for Execsnoop {
+    type Args = Args;
+    fn new(args: Args, _: &Common) -> Result<Self> {
+        if args.max_args == 0 || args.max_args > MAX_ARGS_LIMIT {
+            return Err(Error::usage(format!(
+                "--max-args must be 1..={MAX_ARGS_LIMIT}, not {}",
+                args.max_args
+            )));
+        }
+        Ok(Execsnoop {
+            args,
+            pending: HashMap::new(),
+            spare: Vec::new(),
+        })
     }
-    Ok(a)
 }
 
-fn main(args: &[String]) -> Result<()> {
-    let args = parse_args(args)?;
-    logging::verbose(args.verbose);
-    probe::preflight("execsnoop", TOOL.needs)?;
-    let mut obj = Object::open("execsnoop", EXECSNOOP_BPF_OBJECT)?;
-    let config = Config {
-        target_uid: args.uid.unwrap_or(0),
-        max_args: args.max_args,
-        filter_uid: args.uid.is_some() as u8,
-        pad: [0; 7],
-    };
-    obj.set_rodata("config", &config)?;
-    // execveat (Linux 3.19) is optional: without its tracepoints, execve alone is traced.
-    let execveat = probe::tracepoint_exists("syscalls", "sys_enter_execveat")
-        && probe::tracepoint_exists("syscalls", "sys_exit_execveat");
-    if !execveat {
-        obj.set_autoload("tp_enter_execveat", false)?;
-        obj.set_autoload("tp_exit_execveat", false)?;
+impl Handler for Execsnoop {
+    fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
+        let a = &self.args;
+        obj.set_rodata(
+            "config",
+            &Config {
+                target_uid: a.uid.unwrap_or(0),
+                max_args: a.max_args,
+                filter_uid: a.uid.is_some() as u8,
+                pad: [0; 7],
+            },
+        )
     }
-    for need in TOOL.needs {
-        if let Some(why) = need.missing() {
-            return Err(Error::new(format!("cannot trace execs: {why}"))
-                .code(agent_core::error::EXIT_UNSUPPORTED));
+
+    fn header(&mut self, out: &mut Out) {
+        if out.json() {
+            return;
+        }
+        let mut h = String::new();
+        if self.args.time {
+            h.push_str("TIME     ");
+        }
+        if self.args.timestamp {
+            h.push_str("TIME(s)  ");
+        }
+        if self.args.print_uid {
+            h.push_str("UID    ");
+        }
+        h.push_str("PCOMM            PID    PPID   RET ARGS\n");
+        out.push(&h);
+    }
+
+    fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {
+        match pod::read::<u32>(data) {
+            Some(KIND_ENTER) => {
+                if let Some(head) = pod::read::<EnterHead>(data) {
+                    self.on_enter(head, data);
+                }
+            }
+            Some(KIND_EXIT) => {
+                if let Some(exit) = pod::read::<ExitEvent>(data) {
+                    self.on_exit(exit, out);
+                }
+            }
+            _ => {}
         }
     }
-    obj.load()?;
-    obj.attach_tracepoint("tp_enter_execve", "syscalls", "sys_enter_execve")?;
-    obj.attach_tracepoint("tp_exit_execve", "syscalls", "sys_exit_execve")?;
-    if execveat {
-        obj.attach_tracepoint("tp_enter_execveat", "syscalls", "sys_enter_execveat")?;
-        obj.attach_tracepoint("tp_exit_execveat", "syscalls", "sys_exit_execveat")?;
-    }
-    run::install_signal_handlers()?;
-    log::debug!(
-        "tracing: tracepoints syscalls:sys_{{enter,exit}}_execve{}",
-        if execveat {
-            " and sys_{enter,exit}_execveat"
-        } else {
-            " (no execveat tracepoints on this kernel)"
-        }
-    );
-    let mut printer = Printer::new(args, agent_core::output::Stdout);
-    printer.header();
-    run::stream_until(&obj, printer.args.duration, &mut printer)
 }
 
 /// An enter record waiting for its exit.
@@ -206,10 +188,8 @@ struct Pending {
 }
 
 /// Joins enter and exit records and prints them.
-pub struct Printer<W: Write> {
-    pub args: Args,
-    lines: Lines<W>,
-    clock: Clock,
+pub struct Execsnoop {
+    args: Args,
     pending: HashMap<u32, Pending>,
     spare: Vec<Vec<u8>>,
 }
@@ -217,38 +197,7 @@ pub struct Printer<W: Write> {
 /// Enter records without an exit are dropped past this many (an exec killed mid-way).
 const MAX_PENDING: usize = 4096;
 
-impl<W: Write> Printer<W> {
-    pub fn new(args: Args, out: W) -> Self {
-        Printer {
-            args,
-            lines: Lines::new(out),
-            clock: Clock::new(),
-            pending: HashMap::new(),
-            spare: Vec::new(),
-        }
-    }
-
-    fn header(&mut self) {
-        if self.args.json {
-            return;
-        }
-        let mut h = String::new();
-        if self.args.time {
-            h.push_str(&format!("{:<8} ", "TIME"));
-        }
-        if self.args.timestamp {
-            h.push_str(&format!("{:<8} ", "TIME(s)"));
-        }
-        if self.args.print_uid {
-            h.push_str(&format!("{:<6} ", "UID"));
-        }
-        h.push_str(&format!(
-            "{:<16} {:<6} {:<6} {:>3} ARGS\n",
-            "PCOMM", "PID", "PPID", "RET"
-        ));
-        self.lines.buf().extend_from_slice(h.as_bytes());
-    }
-
+impl Execsnoop {
     fn on_enter(&mut self, head: EnterHead, data: &[u8]) {
         let start = std::mem::size_of::<EnterHead>();
         let end = (start + head.args_size as usize).min(data.len());
@@ -270,15 +219,15 @@ impl<W: Write> Printer<W> {
         }
     }
 
-    fn on_exit(&mut self, exit: ExitEvent) {
+    fn on_exit(&mut self, exit: ExitEvent, out: &mut Out) {
         let Some(p) = self.pending.remove(&exit.pid) else {
             return;
         };
         if self.accept(&p, &exit) {
-            if self.args.json {
-                self.json(&p, &exit);
+            if out.json() {
+                json(&p, &exit, out);
             } else {
-                self.text(&p, &exit);
+                self.text(&p, &exit, out);
             }
         }
         self.recycle(p.args);
@@ -301,26 +250,20 @@ impl<W: Write> Printer<W> {
         true
     }
 
-    fn text(&mut self, p: &Pending, exit: &ExitEvent) {
-        let mut s = String::with_capacity(128);
+    fn text(&self, p: &Pending, exit: &ExitEvent, out: &mut Out) {
+        let mut s = out.take_line();
         if self.args.time {
-            s.push_str(&format!(
-                "{:<8} ",
-                time::hms_local(self.clock.wall_ns(p.head.time_ns))
-            ));
+            out.push_hms(&mut s, p.head.time_ns);
+            s.push(' ');
         }
         if self.args.timestamp {
-            s.push_str(&format!("{:<8.3} ", self.clock.since_start(p.head.time_ns)));
+            let _ = write!(s, "{:<8.3} ", out.clock().since_start(p.head.time_ns));
         }
         if self.args.print_uid {
-            s.push_str(&format!("{:<6} ", p.head.uid));
+            let _ = write!(s, "{:<6} ", p.head.uid);
         }
-        let mut comm = String::new();
-        text::push_escaped(&mut comm, cstr(&exit.comm));
-        s.push_str(&format!(
-            "{comm:<16} {:<6} {:<6} {:>3} ",
-            p.head.pid, p.head.ppid, exit.ret
-        ));
+        push_escaped_left(&mut s, cstr(&exit.comm), 16);
+        let _ = write!(s, " {:<6} {:<6} {:>3} ", p.head.pid, p.head.ppid, exit.ret);
         for (i, a) in split_args(&p.args, p.head.args_count).enumerate() {
             if i > 0 {
                 s.push(' ');
@@ -328,64 +271,33 @@ impl<W: Write> Printer<W> {
             if self.args.quote {
                 s.push('"');
                 let mut q = String::new();
-                text::push_escaped(&mut q, a);
+                push_escaped(&mut q, a);
                 s.push_str(&q.replace('"', "\\\""));
                 s.push('"');
             } else {
-                text::push_escaped(&mut s, a);
+                push_escaped(&mut s, a);
             }
         }
         if p.head.flags & F_TRUNCATED != 0 {
             s.push_str(" ...");
         }
         s.push('\n');
-        self.lines.buf().extend_from_slice(s.as_bytes());
-    }
-
-    fn json(&mut self, p: &Pending, exit: &ExitEvent) {
-        let ts = time::rfc3339_utc(self.clock.wall_ns(p.head.time_ns));
-        let mut o = Obj::new(self.lines.buf());
-        o.str("type", "exec")
-            .str("ts", &ts)
-            .u64("time_ns", p.head.time_ns)
-            .u64("pid", p.head.pid.into())
-            .u64("tid", p.head.tid.into())
-            .u64("ppid", p.head.ppid.into())
-            .u64("uid", p.head.uid.into())
-            .bytes("comm", cstr(&exit.comm))
-            .i64("ret", exit.ret.into())
-            .bytes_array("args", split_args(&p.args, p.head.args_count))
-            .bool("args_truncated", p.head.flags & F_TRUNCATED != 0)
-            .bool("args_read_error", p.head.flags & F_READ_ERROR != 0)
-            .end();
+        out.put_line(s);
     }
 }
 
-impl<W: Write> Consumer for Printer<W> {
-    fn record(&mut self, data: &[u8]) -> Flow {
-        match read_record::<u32>(data) {
-            Some(KIND_ENTER) => {
-                if let Some(head) = read_record::<EnterHead>(data) {
-                    self.on_enter(head, data);
-                }
-            }
-            Some(KIND_EXIT) => {
-                if let Some(exit) = read_record::<ExitEvent>(data) {
-                    self.on_exit(exit);
-                }
-            }
-            _ => {}
-        }
-        self.lines.flow()
-    }
-
-    fn lost(&mut self, new: u64, total: u64) {
-        self.lines.lost(self.args.json, &self.clock, new, total);
-    }
-
-    fn flush(&mut self) {
-        self.lines.flush();
-    }
+fn json(p: &Pending, exit: &ExitEvent, out: &mut Out) {
+    out.event("exec", p.head.time_ns)
+        .u64("pid", p.head.pid.into())
+        .u64("tid", p.head.tid.into())
+        .u64("ppid", p.head.ppid.into())
+        .u64("uid", p.head.uid.into())
+        .bytes("comm", cstr(&exit.comm))
+        .i64("ret", exit.ret.into())
+        .bytes_array("args", split_args(&p.args, p.head.args_count))
+        .bool("args_truncated", p.head.flags & F_TRUNCATED != 0)
+        .bool("args_read_error", p.head.flags & F_READ_ERROR != 0)
+        .end();
 }
 
 /// The `count` NUL-terminated strings packed in an argument buffer.

@@ -5,41 +5,37 @@
 //! filetop needs kprobes; this one runs without). The kernel counts; every interval the agent
 //! drains the map and prints the top rows.
 
-use std::io::Write;
 use std::time::Duration;
 
-use argh::FromArgs;
+use agent_core::prelude::*;
 
-use agent_core::bpf::Object;
-use agent_core::cli::{self, parse_duration, Valued};
-use agent_core::error::{Error, EXIT_UNSUPPORTED};
-use agent_core::interval::{self, IntervalOptions, LostCounter, Tick};
-use agent_core::json::Obj;
-use agent_core::maps;
-use agent_core::output::{cstr, Lines};
-use agent_core::probe::{self, Need};
-use agent_core::run::{self, Flow};
-use agent_core::syscalls;
-use agent_core::time::{self, Clock};
-use agent_core::Result;
-
-use super::{SelfTest, Tool};
-use crate::bpf_objects::FILETOP_BPF_OBJECT;
-use crate::{logging, text};
-
-pub const TOOL: Tool = Tool {
+pub const TOOL: Spec = Spec {
     name: "filetop",
     about: "file reads and writes by file and thread, top-style",
-    needs: &[
-        Need::Btf,
-        // The tracepoint first: where it is there, the long list of kprobe-able functions
-        // need not be read just to know the tool can run.
-        Need::Any(&[
-            Need::Tracepoint("syscalls", "sys_enter_read"),
-            Need::Kprobe("vfs_read"),
-        ]),
-    ],
-    main,
+    hooks: &[Group::first_of(
+        "",
+        &[
+            Group::all(
+                "kprobe",
+                &[
+                    Attach::new("kp_vfs_read", Hook::Kprobe("vfs_read")),
+                    Attach::new("krp_vfs_read", Hook::Kretprobe("vfs_read")),
+                    Attach::new("kp_vfs_write", Hook::Kprobe("vfs_write")),
+                    Attach::new("krp_vfs_write", Hook::Kretprobe("vfs_write")),
+                ],
+            )
+            .text("kprobes on vfs_read and vfs_write (entry and return)"),
+            Group::syscalls(
+                "tracepoint",
+                FD_SYSCALLS,
+                Required::All(&["read", "write"]),
+                Exit::PerSyscall,
+            )
+            .text("syscall tracepoints of {}"),
+        ],
+    )],
+    structs: &[Key::LAYOUT, Value::LAYOUT, Config::LAYOUT],
+    start: tool::start::<Filetop>,
     selftest: SelfTest {
         args: |_| {
             vec![
@@ -50,20 +46,33 @@ pub const TOOL: Tool = Tool {
             ]
         },
         workload: selftest_workload,
+        storm: Some(storm),
     },
 };
+
+/// One-byte reads of a file named after the marker, as fast as they go.
+fn storm(marker: &str, until: std::time::Instant) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let path = std::env::temp_dir().join(marker);
+    std::fs::write(&path, b"x")?;
+    let f = std::fs::File::open(&path);
+    let _ = std::fs::remove_file(&path);
+    let f = f?;
+    let mut buf = [0u8; 1];
+    let mut n = 0u64;
+    while std::time::Instant::now() < until {
+        for _ in 0..1000 {
+            f.read_at(&mut buf, 0)?;
+        }
+        n += 1000;
+    }
+    Ok(n)
+}
 
 /// The syscalls of the tracepoint path (each takes the fd first), as in bpf/filetop.bpf.c.
 pub const FD_SYSCALLS: &[&str] = &[
     "read", "pread64", "readv", "preadv", "preadv2", "write", "pwrite64", "writev", "pwritev",
     "pwritev2",
-];
-/// The kprobe path's programs: (program, function).
-const KPROBES: &[&str] = &[
-    "kp_vfs_read",
-    "krp_vfs_read",
-    "kp_vfs_write",
-    "krp_vfs_write",
 ];
 
 /// Mirrors FILETOP_MAX_ENTRIES: no more rows than the map holds.
@@ -72,7 +81,7 @@ pub const ROWS_LIMIT: usize = 10240;
 /// Writes 3 x 1000 bytes to a file named after the marker in the temporary directory, reads
 /// them back in one read (and the read that finds the end), removes it. Expects its row.
 fn selftest_workload(marker: &str) -> std::io::Result<Vec<String>> {
-    use std::io::Read;
+    use std::io::{Read, Write};
     use std::os::unix::fs::MetadataExt;
     let path = std::env::temp_dir().join(marker);
     let result = (|| {
@@ -101,57 +110,37 @@ fn selftest_expect(name: &str, ino: u64) -> String {
     )
 }
 
-/// `struct filetop_key`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Key {
-    pub inode: u64,
-    pub pid: u32,
-    pub tid: u32,
-}
+agent_core::pod! {
+    /// `struct filetop_key`.
+    pub struct Key = "filetop_key" {
+        pub inode: u64,
+        pub pid: u32,
+        pub tid: u32,
+    }
 
-/// `struct filetop_value`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Value {
-    pub reads: u64,
-    pub writes: u64,
-    pub read_bytes: u64,
-    pub write_bytes: u64,
-    pub ino: u64,
-    pub kind: u32,
-    pub pad: u32,
-    pub comm: [u8; 16],
-    pub name: [u8; 256],
-}
+    /// `struct filetop_value`.
+    pub struct Value = "filetop_value" {
+        pub reads: u64,
+        pub writes: u64,
+        pub read_bytes: u64,
+        pub write_bytes: u64,
+        pub ino: u64,
+        pub kind: u32,
+        pub pad: u32,
+        pub comm: [u8; 16],
+        pub name: [u8; 256],
+    }
 
-impl Default for Value {
-    fn default() -> Self {
-        Value {
-            reads: 0,
-            writes: 0,
-            read_bytes: 0,
-            write_bytes: 0,
-            ino: 0,
-            kind: 0,
-            pad: 0,
-            comm: [0; 16],
-            name: [0; 256],
-        }
+    /// The program's options in .rodata.
+    pub struct Config = "filetop_config" {
+        pub target_pid: u32,
+        pub filter_pid: u8,
+        pub regular_only: u8,
+        pub pad: [u8; 2],
     }
 }
 
-/// `struct filetop_config`, the program's options in .rodata.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Config {
-    pub target_pid: u32,
-    pub filter_pid: u8,
-    pub regular_only: u8,
-    pub pad: [u8; 2],
-}
-
-/// The `type` of a row (enum filetop_type): (T column, JSON name).
+/// The `kind` of a row (enum filetop_type): (T column, JSON name).
 fn kind(k: u32) -> (char, &'static str) {
     match k {
         0 => ('R', "regular"),
@@ -187,39 +176,27 @@ fn parse_sort(s: &str) -> std::result::Result<Sort, String> {
 
 /// Which hooks: the best this kernel has, or one forced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Hook {
+pub enum HookChoice {
     Auto,
     Kprobe,
     Tracepoint,
 }
 
-fn parse_hook(s: &str) -> std::result::Result<Hook, String> {
+fn parse_hook(s: &str) -> std::result::Result<HookChoice, String> {
     Ok(match s {
-        "auto" => Hook::Auto,
-        "kprobe" => Hook::Kprobe,
-        "tracepoint" => Hook::Tracepoint,
+        "auto" => HookChoice::Auto,
+        "kprobe" => HookChoice::Kprobe,
+        "tracepoint" => HookChoice::Tracepoint,
         _ => return Err(format!("bad hook {s:?}: auto, kprobe or tracepoint")),
     })
 }
 
-/// `[interval]`: seconds like libbpf-tools (`5`), or with a unit (`500ms`).
-fn parse_interval(s: &str) -> std::result::Result<Duration, String> {
-    parse_duration(s).map_err(|e| format!("interval: {e}"))
-}
-
-fn parse_count(s: &str) -> std::result::Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("count: must be a positive number, not {s:?}")),
-    }
-}
-
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// File reads and writes by file and thread, every interval (default 1 s), largest first.
 /// Only regular files unless -a.
 pub struct Args {
     /// trace this process only
-    #[argh(option, short = 'p')]
+    #[argh(option, short = 'p', from_str_fn(parse_pid))]
     pub pid: Option<u32>,
     /// don't clear the screen between intervals
     #[argh(switch, short = 'C')]
@@ -234,146 +211,81 @@ pub struct Args {
     #[argh(option, short = 'r', default = "20")]
     pub rows: usize,
     /// hooks: auto (kprobes if the kernel has them), kprobe or tracepoint
-    #[argh(option, default = "Hook::Auto", from_str_fn(parse_hook))]
-    pub hook: Hook,
-    /// print JSON Lines, one object per interval (schema: docs/tools/filetop.md)
-    #[argh(switch)]
-    pub json: bool,
-    /// stop after this long (10, 30s, 5m, ...)
-    #[argh(option, from_str_fn(parse_duration))]
-    pub duration: Option<Duration>,
-    /// verbose diagnostics on stderr (hooks picked, libbpf and verifier logs)
-    #[argh(switch, short = 'v')]
-    pub verbose: bool,
+    #[argh(option, default = "HookChoice::Auto", from_str_fn(parse_hook))]
+    pub hook: HookChoice,
     /// seconds between reports (default 1; 500ms works too), then the number of reports
     /// (default: until stopped)
     #[argh(positional, arg_name = "interval [count]")]
     pub positional: Vec<String>,
 }
 
-impl Args {
-    /// The positional `[interval] [count]`, checked.
-    pub fn interval_count(&self) -> Result<(Option<Duration>, Option<u64>)> {
-        let p = &self.positional;
-        if p.len() > 2 {
+/// Sorts, cuts and prints the rows of each interval.
+pub struct Filetop {
+    args: Args,
+    interval: Option<Duration>,
+    count: Option<u64>,
+}
+
+impl Tool for Filetop {
+    type Args = Args;
+    fn new(args: Args, _: &Common) -> Result<Self> {
+        let (interval, count) = interval_count("filetop", &args.positional)?;
+        if args.rows == 0 || args.rows > ROWS_LIMIT {
             return Err(Error::usage(format!(
-                "unexpected argument {:?}: filetop takes [interval] [count]",
-                p[2]
+                "-r/--rows must be 1..={ROWS_LIMIT}, not {}",
+                args.rows
             )));
         }
-        let interval = p
-            .first()
-            .map(|s| parse_interval(s))
-            .transpose()
-            .map_err(Error::usage)?;
-        let count = p
-            .get(1)
-            .map(|s| parse_count(s))
-            .transpose()
-            .map_err(Error::usage)?;
-        Ok((interval, count))
+        Ok(Filetop {
+            args,
+            interval,
+            count,
+        })
     }
 }
 
-const VALUED: Valued = Valued {
-    short: "psr",
-    long: &["pid", "sort", "rows", "hook", "duration"],
-};
-
-pub fn parse_args(args: &[String]) -> Result<Args> {
-    let a: Args = cli::parse("filetop", args, VALUED)?;
-    if a.pid == Some(0) {
-        return Err(Error::usage("-p/--pid must be a process id, not 0"));
+impl Handler for Filetop {
+    fn choose(&self, c: &mut Choices) {
+        match self.args.hook {
+            HookChoice::Auto => {}
+            HookChoice::Kprobe => c.force("kprobe"),
+            HookChoice::Tracepoint => c.force("tracepoint"),
+        }
     }
-    a.interval_count()?;
-    if a.rows == 0 || a.rows > ROWS_LIMIT {
-        return Err(Error::usage(format!(
-            "-r/--rows must be 1..={ROWS_LIMIT}, not {}",
-            a.rows
-        )));
-    }
-    Ok(a)
-}
 
-/// Picks the hooks: kprobes on vfs_read and vfs_write if asked for or available.
-fn pick_hook(asked: Hook) -> Result<Hook> {
-    let kprobes = probe::kprobes_exist(&["vfs_read", "vfs_write"]);
-    match asked {
-        Hook::Auto if kprobes => Ok(Hook::Kprobe),
-        Hook::Auto => Ok(Hook::Tracepoint),
-        Hook::Kprobe if !kprobes => Err(Error::new(format!(
-            "filetop --hook kprobe: {}",
-            Need::Kprobe("vfs_read")
-                .missing()
-                .or_else(|| Need::Kprobe("vfs_write").missing())
-                .unwrap_or_default()
-        ))
-        .code(EXIT_UNSUPPORTED)
-        .hint(
-            "use --hook tracepoint (or auto), or enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS",
-        )),
-        h => Ok(h),
+    fn unsupported_hint(&self) -> Option<String> {
+        (self.args.hook == HookChoice::Kprobe).then(|| {
+            "use --hook tracepoint (or auto), or enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS"
+                .to_string()
+        })
     }
-}
 
-fn main(args: &[String]) -> Result<()> {
-    let args = parse_args(args)?;
-    logging::verbose(args.verbose);
-    probe::preflight("filetop", TOOL.needs)?;
-    let hook = pick_hook(args.hook)?;
-    let mut obj = Object::open("filetop", FILETOP_BPF_OBJECT)?;
-    let config = Config {
-        target_pid: args.pid.unwrap_or(0),
-        filter_pid: args.pid.is_some() as u8,
-        regular_only: !args.all as u8,
-        pad: [0; 2],
-    };
-    obj.set_rodata("config", &config)?;
-    let what = if hook == Hook::Kprobe {
-        for name in FD_SYSCALLS {
-            obj.set_autoload(&format!("tp_enter_{name}"), false)?;
-            obj.set_autoload(&format!("tp_exit_{name}"), false)?;
-        }
-        obj.load()?;
-        for prog in KPROBES {
-            obj.attach_auto(prog)?;
-        }
-        "kprobes on vfs_read and vfs_write (entry and return)".to_string()
-    } else {
-        for prog in KPROBES {
-            obj.set_autoload(prog, false)?;
-        }
-        let have = syscalls::select(&mut obj, FD_SYSCALLS)?;
-        if !have.contains(&"read") || !have.contains(&"write") {
-            return Err(Error::new(
-                "filetop: no syscalls:sys_{enter,exit}_{read,write} tracepoints on this kernel",
-            )
-            .code(EXIT_UNSUPPORTED)
-            .hint(
-                "enable CONFIG_FTRACE_SYSCALLS, or kprobes (CONFIG_KPROBES, CONFIG_KPROBE_EVENTS)",
-            ));
-        }
-        obj.load()?;
-        syscalls::attach(&mut obj, &have)?;
-        format!("syscall tracepoints of {}", have.join(", "))
-    };
-    run::install_signal_handlers()?;
-    log::debug!("tracing: {what}");
-    let (interval, count) = args.interval_count()?;
-    let opts = IntervalOptions {
-        interval: Some(interval.unwrap_or(Duration::from_secs(1))),
-        count,
-        duration: args.duration,
-    };
-    let mut report = Report::new(args, agent_core::output::Stdout);
-    let mut lost = LostCounter::default();
-    interval::run(&opts, &mut |tick| {
-        let rows = maps::drain_hash::<Key, Value>(&obj, "entries")?;
-        if let Some((new, total)) = lost.update(obj.lost_events()) {
-            report.lost(new, total);
-        }
-        Ok(report.interval(tick, rows, &loadavg()))
-    })
+    fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
+        let a = &self.args;
+        obj.set_rodata(
+            "config",
+            &Config {
+                target_pid: a.pid.unwrap_or(0),
+                filter_pid: a.pid.is_some() as u8,
+                regular_only: !a.all as u8,
+                pad: [0; 2],
+            },
+        )
+    }
+
+    fn schedule(&self) -> Option<IntervalOptions> {
+        Some(IntervalOptions {
+            interval: Some(self.interval.unwrap_or(Duration::from_secs(1))),
+            count: self.count,
+            duration: None,
+        })
+    }
+
+    fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {
+        let rows = maps::drain_hash::<Key, Value>(obj, "entries")?;
+        self.interval(tick, rows, &loadavg(), out);
+        Ok(())
+    }
 }
 
 /// /proc/loadavg without its newline, for the header line.
@@ -383,28 +295,7 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-/// Sorts, cuts and prints the rows of each interval.
-pub struct Report<W: Write> {
-    pub args: Args,
-    lines: Lines<W>,
-    clock: Clock,
-}
-
-impl<W: Write> Report<W> {
-    pub fn new(args: Args, out: W) -> Self {
-        Report {
-            args,
-            lines: Lines::new(out),
-            clock: Clock::new(),
-        }
-    }
-
-    fn lost(&mut self, new: u64, total: u64) {
-        let why = "a full map";
-        self.lines
-            .lost_because(self.args.json, &self.clock, new, total, why);
-    }
-
+impl Filetop {
     fn sort_value(&self, v: &Value) -> u64 {
         match self.args.sort {
             Sort::All => v.reads + v.writes + v.read_bytes + v.write_bytes,
@@ -416,7 +307,7 @@ impl<W: Write> Report<W> {
     }
 
     /// The report of one interval: `rows` as drained from the kernel, in any order.
-    pub fn interval(&mut self, tick: &Tick, mut rows: Vec<(Key, Value)>, loadavg: &str) -> Flow {
+    pub fn interval(&mut self, tick: &Tick, mut rows: Vec<(Key, Value)>, loadavg: &str, out: &mut Out) {
         let total_rows = rows.len();
         rows.sort_by(|a, b| {
             self.sort_value(&b.1)
@@ -425,57 +316,47 @@ impl<W: Write> Report<W> {
                 .then(cstr(&a.1.name).cmp(cstr(&b.1.name)))
         });
         rows.truncate(self.args.rows);
-        if self.args.json {
-            self.json(tick, &rows, total_rows);
+        if out.json() {
+            json(tick, &rows, total_rows, out);
         } else {
-            self.text(tick, &rows, loadavg);
-        }
-        self.lines.flush();
-        if self.lines.broken() {
-            Flow::Stop
-        } else {
-            Flow::Continue
+            self.text(tick, &rows, loadavg, out);
         }
     }
 
-    fn text(&mut self, tick: &Tick, rows: &[(Key, Value)], loadavg: &str) {
+    fn text(&self, tick: &Tick, rows: &[(Key, Value)], loadavg: &str, out: &mut Out) {
         let mut s = String::new();
         if !self.args.noclear {
             s.push_str("\x1b[H\x1b[2J");
         }
-        let hms = time::hms_local(self.clock.wall_ns(tick.end_ns));
+        out.push_hms(&mut s, tick.end_ns);
         // libbpf-tools prints /proc/loadavg with its newline, then one more: a blank line.
-        s.push_str(&format!("{hms:>8} loadavg: {loadavg}\n\n"));
+        let _ = write!(s, " loadavg: {loadavg}\n\n");
         s.push_str(&format!(
             "{:<7} {:<16} {:<6} {:<6} {:<7} {:<7} {:1} {}\n",
             "TID", "COMM", "READS", "WRITES", "R_Kb", "W_Kb", "T", "FILE"
         ));
         for (k, v) in rows {
-            let mut comm = String::new();
-            text::push_escaped(&mut comm, cstr(&v.comm));
-            s.push_str(&format!(
-                "{:<7} {comm:<16} {:<6} {:<6} {:<7} {:<7} {} ",
-                k.tid,
+            let _ = write!(s, "{:<7} ", k.tid);
+            push_escaped_left(&mut s, cstr(&v.comm), 16);
+            let _ = write!(
+                s,
+                " {:<6} {:<6} {:<7} {:<7} {} ",
                 v.reads,
                 v.writes,
                 v.read_bytes / 1024,
                 v.write_bytes / 1024,
                 kind(v.kind).0
-            ));
-            text::push_escaped(&mut s, cstr(&v.name));
+            );
+            push_escaped(&mut s, cstr(&v.name));
             s.push('\n');
         }
         s.push('\n');
-        self.lines.buf().extend_from_slice(s.as_bytes());
+        out.push(&s);
     }
+}
 
-    fn json(&mut self, tick: &Tick, rows: &[(Key, Value)], total_rows: usize) {
-        let ts = time::rfc3339_utc(self.clock.wall_ns(tick.end_ns));
-        let mut o = Obj::new(self.lines.buf());
-        o.str("type", "interval")
-            .str("ts", &ts)
-            .u64("time_ns", tick.end_ns)
-            .u64("interval_ns", tick.length_ns())
+fn json(tick: &Tick, rows: &[(Key, Value)], total_rows: usize, out: &mut Out) {
+        out.interval(tick)
             .objects("rows", rows, |r, (k, v)| {
                 r.u64("pid", k.pid.into())
                     .u64("tid", k.tid.into())
@@ -490,7 +371,6 @@ impl<W: Write> Report<W> {
             })
             .u64("total_rows", total_rows as u64)
             .end();
-    }
 }
 
 #[cfg(test)]

@@ -7,40 +7,45 @@
 //! Built to run for weeks as a service: the watch list is fixed at start, kernel maps are
 //! preallocated, and printing an event reuses the same buffers (no growth per event).
 
-use std::io::Write;
-use std::time::Duration;
-
-use argh::FromArgs;
-
-use agent_core::bpf::Object;
-use agent_core::cli::{self, parse_duration, Valued};
-use agent_core::error::{Error, EXIT_USAGE};
-use agent_core::json::Obj;
+use agent_core::error::EXIT_USAGE;
 use agent_core::openflags::push_open_flags;
-use agent_core::output::{cstr, read_record, Lines};
-use agent_core::probe::{self, Need};
-use agent_core::run::{self, Consumer, Flow, StreamOptions};
-use agent_core::time::{self, Clock};
-use agent_core::{syscalls, Result};
+use agent_core::prelude::*;
 
-use super::{SelfTest, Tool};
-use crate::bpf_objects::FILEWATCH_BPF_OBJECT;
-use crate::{logging, text};
-
-pub const TOOL: Tool = Tool {
+pub const TOOL: Spec = Spec {
     name: "filewatch",
     about: "alert when watched files are opened, unlinked or renamed (/etc/shadow, ...)",
-    needs: &[
-        Need::Btf,
-        Need::Tracepoint("syscalls", "sys_enter_openat"),
-        Need::Tracepoint("syscalls", "sys_exit_openat"),
-    ],
-    main,
+    hooks: &[Group::syscalls(
+        "",
+        SYSCALLS,
+        Required::All(&["openat"]),
+        Exit::Shared("tp_exit"),
+    )],
+    structs: &[EventHead::LAYOUT, Key::LAYOUT, Config::LAYOUT],
+    start: tool::start::<Filewatch>,
     selftest: SelfTest {
         args: |marker| vec![selftest_path(marker)],
         workload: selftest_workload,
+        storm: Some(storm),
     },
 };
+
+/// Opens of the watched file, as fast as they go: each one an alert.
+fn storm(marker: &str, until: std::time::Instant) -> std::io::Result<u64> {
+    let path = selftest_path(marker);
+    std::fs::write(&path, b"")?;
+    let mut n = 0u64;
+    let result = (|| {
+        while std::time::Instant::now() < until {
+            for _ in 0..100 {
+                std::fs::File::open(&path)?;
+            }
+            n += 100;
+        }
+        Ok(n)
+    })();
+    let _ = std::fs::remove_file(&path);
+    result
+}
 
 fn selftest_path(marker: &str) -> String {
     format!("/tmp/.{marker}.filewatch")
@@ -89,43 +94,39 @@ const P_NEW: u16 = 2;
 const P_CUT: u16 = 4;
 const P_OTHER_CUT: u16 = 8;
 
-/// `struct filewatch_event` without its path buffers (which follow it).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EventHead {
-    pub time_ns: u64,
-    pub flags: u64,
-    pub pid: u32,
-    pub tid: u32,
-    pub ppid: u32,
-    pub uid: u32,
-    pub ret: i32,
-    pub watch_id: u32,
-    pub op: u16,
-    pub syscall: u16,
-    pub path_flags: u16,
-    pub pad: u16,
-    pub path_len: u32,
-    pub other_len: u32,
-    pub comm: [u8; 16],
-}
+agent_core::pod! {
+    /// `struct filewatch_event` without its path buffers (which follow it).
+    pub struct EventHead = "filewatch_event", tail { paths: 2 * PATH_BUF } {
+        pub time_ns: u64,
+        pub flags: u64,
+        pub pid: u32,
+        pub tid: u32,
+        pub ppid: u32,
+        pub uid: u32,
+        pub ret: i32,
+        pub watch_id: u32,
+        pub op: u16,
+        pub syscall: u16,
+        pub path_flags: u16,
+        pub pad: u16,
+        pub path_len: u32,
+        pub other_len: u32,
+        pub comm: [u8; 16],
+    }
 
-/// `struct filewatch_key`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Key {
-    pub hash: u64,
-    pub len: u32,
-    pub kind: u32,
-}
+    /// `struct filewatch_key`.
+    pub struct Key = "filewatch_key" {
+        pub hash: u64,
+        pub len: u32,
+        pub kind: u32,
+    }
 
-/// `struct filewatch_config`, the program's options in .rodata.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Config {
-    pub prefix_lens: [u64; 4],
-    pub max_len: u32,
-    pub pad: u32,
+    /// The program's options in .rodata.
+    pub struct Config = "filewatch_config" {
+        pub prefix_lens: [u64; 4],
+        pub max_len: u32,
+        pub pad: u32,
+    }
 }
 
 /// FNV-1a, 64-bit: the hash the BPF side computes over a path.
@@ -264,7 +265,7 @@ pub fn config_of(list: &[Watch]) -> Config {
     c
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Alert when watched paths are opened, unlinked or renamed, by any process, with who did it
 /// and the result. PATH is exact (/etc/shadow), a directory and all below it (/etc/ssh/), or a
 /// prefix (/etc/ssh/ssh_host_*). Without paths: /etc/shadow, /etc/gshadow, /etc/sudoers,
@@ -273,77 +274,60 @@ pub struct Args {
     /// read paths to watch from FILE, one per line (# comments); may be repeated
     #[argh(option, short = 'f')]
     pub file: Vec<String>,
-    /// print JSON Lines (schema: docs/tools/filewatch.md)
-    #[argh(switch)]
-    pub json: bool,
-    /// stop after this long (10, 30s, 5m, ...)
-    #[argh(option, short = 'd', from_str_fn(parse_duration))]
-    pub duration: Option<Duration>,
-    /// verbose diagnostics on stderr (hooks picked, libbpf and verifier logs)
-    #[argh(switch, short = 'v')]
-    pub verbose: bool,
     /// paths to watch (at most 64, each at most 255 bytes)
     #[argh(positional)]
     pub paths: Vec<String>,
 }
 
-const VALUED: Valued = Valued {
-    short: "fd",
-    long: &["file", "duration"],
-};
-
-pub fn parse_args(args: &[String]) -> Result<Args> {
-    cli::parse("filewatch", args, VALUED)
+impl Tool for Filewatch {
+    type Args = Args;
+    const DURATION_SHORT: Option<char> = Some('d');
+    fn new(args: Args, _: &Common) -> Result<Self> {
+        let list = watch_list(&args.paths, &args.file)?;
+        Ok(Filewatch {
+            list,
+            unconfirmed: 0,
+        })
+    }
 }
 
-fn main(args: &[String]) -> Result<()> {
-    let args = parse_args(args)?;
-    logging::verbose(args.verbose);
-    let list = watch_list(&args.paths, &args.file)?;
-    probe::preflight("filewatch", TOOL.needs)?;
-    let mut obj = Object::open("filewatch", FILEWATCH_BPF_OBJECT)?;
-    obj.set_rodata("config", &config_of(&list))?;
-    let hooks = syscalls::select_enters(&mut obj, SYSCALLS)?;
-    obj.load()?;
-    for (id, w) in list.iter().enumerate() {
-        for k in w.keys() {
-            obj.map_update("watches", &k, &(id as u32))?;
+impl Handler for Filewatch {
+    fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
+        obj.set_rodata("config", &config_of(&self.list))
+    }
+
+    fn loaded(&mut self, obj: &mut Object) -> Result<()> {
+        for (id, w) in self.list.iter().enumerate() {
+            for k in w.keys() {
+                obj.map_update("watches", &k, &(id as u32))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn note(&self) -> String {
+        let names: Vec<String> = self
+            .list
+            .iter()
+            .map(|w| String::from_utf8_lossy(&w.text).into_owned())
+            .collect();
+        format!("watching {}", names.join(" "))
+    }
+
+    fn header(&mut self, out: &mut Out) {
+        if !out.json() {
+            out.push("TIME     PID     PPID    UID    COMM             OP      RET PATH\n");
         }
     }
-    syscalls::attach_shared_exit(&mut obj, &hooks, "tp_exit")?;
-    run::install_signal_handlers()?;
-    log::debug!(
-        "tracing: tracepoints syscalls:sys_{{enter,exit}}_{{{}}}; watching {}",
-        hooks.join(","),
-        list.iter()
-            .map(|w| String::from_utf8_lossy(&w.text).into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let duration = args.duration;
-    let mut printer = Printer::new(args, list, agent_core::output::Stdout);
-    printer.header();
-    let lost = run::stream(
-        &obj,
-        &StreamOptions {
-            duration,
-            ..Default::default()
-        },
-        &mut printer,
-    )?;
-    if lost > 0 {
-        log::warn!("{lost} alerts were lost in all (the ring buffer was full)");
+
+    fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {
+        self.event(data, out);
     }
-    Ok(())
 }
 
 /// Decodes alerts, confirms them against the list, and prints them.
-pub struct Printer<W: Write> {
-    pub args: Args,
+pub struct Filewatch {
     list: Vec<Watch>,
-    lines: Lines<W>,
-    clock: Clock,
-    line: String,
     /// Kernel matches the bytes did not confirm (hash collisions): dropped.
     pub unconfirmed: u64,
 }
@@ -402,31 +386,9 @@ fn push_at_flags(out: &mut String, op: u16, flags: u64) {
     }
 }
 
-impl<W: Write> Printer<W> {
-    pub fn new(args: Args, list: Vec<Watch>, out: W) -> Self {
-        Printer {
-            args,
-            list,
-            lines: Lines::new(out),
-            clock: Clock::new(),
-            line: String::with_capacity(256),
-            unconfirmed: 0,
-        }
-    }
-
-    fn header(&mut self) {
-        if self.args.json {
-            return;
-        }
-        let h = format!(
-            "{:<8} {:<7} {:<7} {:<6} {:<16} {:<6} {:>4} PATH\n",
-            "TIME", "PID", "PPID", "UID", "COMM", "OP", "RET"
-        );
-        self.lines.buf().extend_from_slice(h.as_bytes());
-    }
-
-    fn event(&mut self, data: &[u8]) {
-        let Some(head) = read_record::<EventHead>(data) else {
+impl Filewatch {
+    fn event(&mut self, data: &[u8], out: &mut Out) {
+        let Some(head) = pod::read::<EventHead>(data) else {
             return;
         };
         let start = std::mem::size_of::<EventHead>();
@@ -455,105 +417,75 @@ impl<W: Write> Printer<W> {
             );
             return;
         }
-        let watch_text = std::mem::take(&mut self.list[head.watch_id as usize].text);
-        if self.args.json {
-            self.json(&head, path, other, &watch_text);
+        if out.json() {
+            json(&head, path, other, &watch.text, out);
         } else {
-            self.text(&head, path, other);
+            text(&head, path, other, out);
         }
-        self.list[head.watch_id as usize].text = watch_text;
-    }
-
-    fn text(&mut self, e: &EventHead, path: &[u8], other: &[u8]) {
-        use std::fmt::Write as _;
-        let s = &mut self.line;
-        s.clear();
-        let mut comm = String::new();
-        text::push_escaped(&mut comm, cstr(&e.comm));
-        let _ = write!(
-            s,
-            "{:<8} {:<7} {:<7} {:<6} {comm:<16} {:<6} {:>4} ",
-            time::hms_local(self.clock.wall_ns(e.time_ns)),
-            e.pid,
-            e.ppid,
-            e.uid,
-            op_name(e.op),
-            e.ret
-        );
-        if e.op == 4 && e.path_flags & P_NEW != 0 {
-            text::push_escaped(s, other);
-            s.push_str(" -> ");
-            text::push_escaped(s, path);
-        } else {
-            text::push_escaped(s, path);
-            if e.op == 4 {
-                s.push_str(" -> ");
-                text::push_escaped(s, other);
-            }
-        }
-        s.push('\n');
-        self.lines.buf().extend_from_slice(s.as_bytes());
-    }
-
-    fn json(&mut self, e: &EventHead, path: &[u8], other: &[u8], watch: &[u8]) {
-        let ts = time::rfc3339_utc(self.clock.wall_ns(e.time_ns));
-        let flags_text = &mut self.line;
-        flags_text.clear();
-        if e.op == 1 {
-            push_open_flags(flags_text, e.flags);
-        } else {
-            push_at_flags(flags_text, e.op, e.flags);
-        }
-        let mut o = Obj::new(self.lines.buf());
-        o.str("type", "alert")
-            .str("ts", &ts)
-            .u64("time_ns", e.time_ns)
-            .u64("pid", e.pid.into())
-            .u64("tid", e.tid.into())
-            .u64("ppid", e.ppid.into())
-            .u64("uid", e.uid.into())
-            .bytes("comm", cstr(&e.comm))
-            .str("op", op_name(e.op))
-            .str("syscall", syscall_name(e.syscall))
-            .bytes("path", path)
-            .bytes("watch", watch)
-            .str(
-                "matched_by",
-                if e.path_flags & P_FILE != 0 {
-                    "file"
-                } else {
-                    "name"
-                },
-            )
-            .u64("flags", e.flags)
-            .str("flags_text", flags_text)
-            .i64("ret", e.ret.into())
-            .bool("path_incomplete", e.path_flags & (P_CUT | P_OTHER_CUT) != 0);
-        if e.op == 4 {
-            let key = if e.path_flags & P_NEW != 0 {
-                "renamed_from"
-            } else {
-                "renamed_to"
-            };
-            o.bytes(key, other);
-        }
-        o.end();
     }
 }
 
-impl<W: Write> Consumer for Printer<W> {
-    fn record(&mut self, data: &[u8]) -> Flow {
-        self.event(data);
-        self.lines.flow()
+fn text(e: &EventHead, path: &[u8], other: &[u8], out: &mut Out) {
+    let mut s = out.take_line();
+    out.push_hms(&mut s, e.time_ns);
+    let _ = write!(s, " {:<7} {:<7} {:<6} ", e.pid, e.ppid, e.uid);
+    push_escaped_left(&mut s, cstr(&e.comm), 16);
+    let _ = write!(s, " {:<6} {:>4} ", op_name(e.op), e.ret);
+    if e.op == 4 && e.path_flags & P_NEW != 0 {
+        push_escaped(&mut s, other);
+        s.push_str(" -> ");
+        push_escaped(&mut s, path);
+    } else {
+        push_escaped(&mut s, path);
+        if e.op == 4 {
+            s.push_str(" -> ");
+            push_escaped(&mut s, other);
+        }
     }
+    s.push('\n');
+    out.put_line(s);
+}
 
-    fn lost(&mut self, new: u64, total: u64) {
-        self.lines.lost(self.args.json, &self.clock, new, total);
+fn json(e: &EventHead, path: &[u8], other: &[u8], watch: &[u8], out: &mut Out) {
+    let mut flags_text = out.take_line();
+    if e.op == 1 {
+        push_open_flags(&mut flags_text, e.flags);
+    } else {
+        push_at_flags(&mut flags_text, e.op, e.flags);
     }
-
-    fn flush(&mut self) {
-        self.lines.flush();
+    let mut o = out.event("alert", e.time_ns);
+    o.u64("pid", e.pid.into())
+        .u64("tid", e.tid.into())
+        .u64("ppid", e.ppid.into())
+        .u64("uid", e.uid.into())
+        .bytes("comm", cstr(&e.comm))
+        .str("op", op_name(e.op))
+        .str("syscall", syscall_name(e.syscall))
+        .bytes("path", path)
+        .bytes("watch", watch)
+        .str(
+            "matched_by",
+            if e.path_flags & P_FILE != 0 {
+                "file"
+            } else {
+                "name"
+            },
+        )
+        .u64("flags", e.flags)
+        .str("flags_text", &flags_text)
+        .i64("ret", e.ret.into())
+        .bool("path_incomplete", e.path_flags & (P_CUT | P_OTHER_CUT) != 0);
+    if e.op == 4 {
+        let key = if e.path_flags & P_NEW != 0 {
+            "renamed_from"
+        } else {
+            "renamed_to"
+        };
+        o.bytes(key, other);
     }
+    o.end();
+    flags_text.clear();
+    out.put_line(flags_text);
 }
 
 #[cfg(test)]

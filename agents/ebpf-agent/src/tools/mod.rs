@@ -1,76 +1,100 @@
-//! The tool registry: one entry per tool, each behind its cargo feature.
+//! The tool registry: every tool build.rs found and the features enabled, with its embedded
+//! BPF object. A tool registers by its files (bpf/<tool>.bpf.c, bpf/<tool>.h,
+//! src/tools/<tool>.rs) and one line in Cargo.toml's `[features]`; nothing here names it.
 
-use agent_core::probe::Need;
-use agent_core::Result;
+use agent_core::tool::Entry;
 
-#[cfg(feature = "execsnoop")]
-pub mod execsnoop;
-#[cfg(feature = "exitsnoop")]
-pub mod exitsnoop;
-#[cfg(feature = "filetop")]
-pub mod filetop;
-#[cfg(feature = "filewatch")]
-pub mod filewatch;
-#[cfg(feature = "opensnoop")]
-pub mod opensnoop;
-#[cfg(feature = "statsnoop")]
-pub mod statsnoop;
-#[cfg(feature = "syscount")]
-pub mod syscount;
+include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 
-/// A tool of the multi-call binary.
-pub struct Tool {
-    pub name: &'static str,
-    /// One line for `--help` and `list`.
-    pub about: &'static str,
-    /// What the kernel must have for the tool to run (checked by `list` and at start).
-    pub needs: &'static [Need],
-    pub main: fn(&[String]) -> Result<()>,
-    /// How `ebpf-agent verify` proves the tool works on this kernel.
-    pub selftest: SelfTest,
+macro_rules! registry {
+    ($($tool:ident $object:ident),* $(,)?) => {
+        $(pub mod $tool;)*
+
+        /// Every tool built into this binary, in alphabetical order.
+        pub static ALL: &[Entry] = &[$(Entry { spec: &$tool::TOOL, object: objects::$object }),*];
+    };
+}
+each_tool!(registry);
+
+/// The trial programs of `ebpf-agent check`.
+pub const FEATPROBE: agent_core::bpf::Embedded = objects::FEATPROBE;
+
+pub fn find(name: &str) -> Option<&'static Entry> {
+    ALL.iter().find(|t| t.name() == name)
 }
 
-/// A short run of a tool against a workload that proves it sees events.
-pub struct SelfTest {
-    /// Arguments added to `<tool> --json -v` for the run.
-    pub args: fn(marker: &str) -> Vec<String>,
-    /// Makes events the tool must see, tagged with `marker` (a unique ASCII string). Returns the
-    /// strings that must each appear in the tool's JSON output (most often the marker itself).
-    pub workload: fn(marker: &str) -> std::io::Result<Vec<String>>,
-}
-
-/// Every tool built into this binary, in alphabetical order.
-pub const ALL: &[Tool] = &[
-    #[cfg(feature = "execsnoop")]
-    execsnoop::TOOL,
-    #[cfg(feature = "exitsnoop")]
-    exitsnoop::TOOL,
-    #[cfg(feature = "filetop")]
-    filetop::TOOL,
-    #[cfg(feature = "filewatch")]
-    filewatch::TOOL,
-    #[cfg(feature = "opensnoop")]
-    opensnoop::TOOL,
-    #[cfg(feature = "statsnoop")]
-    statsnoop::TOOL,
-    #[cfg(feature = "syscount")]
-    syscount::TOOL,
-];
-
-pub fn find(name: &str) -> Option<&'static Tool> {
-    ALL.iter().find(|t| t.name == name)
-}
-
-/// What every tool's unit tests build their inputs with.
+/// What every tool's unit tests parse their command lines with.
 #[cfg(test)]
 pub mod testutil {
-    /// Command-line arguments as the tools receive them.
-    pub fn args(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    use agent_core::cli::{self, Common};
+    use agent_core::tool::Tool;
+
+    /// A tool's command line, parsed as the runner parses it.
+    pub fn parse<T: Tool>(name: &str, argv: &[&str]) -> agent_core::Result<(Common, T::Args)> {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        cli::parse_tool::<T::Args>(name, &argv, T::DURATION_SHORT)
     }
 
-    /// The bytes of a `#[repr(C)]` record, as the BPF side would send it.
-    pub fn as_bytes<T>(v: &T) -> &[u8] {
-        unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
+    /// The error the runner stops with for this command line (parsing and the tool's own
+    /// checks of its arguments), before anything touches the kernel.
+    pub fn rejected<T: Tool>(name: &'static str, argv: &[&str]) -> agent_core::Error {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        match agent_core::tool::start::<T>(name, &argv) {
+            Ok(_) => panic!("{name} accepted {argv:?}"),
+            Err(e) => e,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agent_core::bpf::Object;
+
+    /// Every struct a tool shares with its BPF program has the same size, field names and
+    /// offsets on both sides (the C side read from the compiled object's BTF).
+    #[test]
+    fn rust_structs_match_the_c_layout() {
+        for t in ALL {
+            let obj = Object::open_embedded(&t.object).unwrap();
+            for s in t.spec.structs {
+                let c = obj.struct_layout(s.c_name).unwrap_or_else(|| {
+                    panic!(
+                        "{}: struct {} is not in the object's BTF: declare it in bpf/{}.h and keep it \
+                         with a global in bpf/{}.bpf.c (`struct {} {}_btf __attribute__((unused));`) \
+                         unless a map or the .rodata config already uses it",
+                        t.name(), s.c_name, t.name(), t.name(), s.c_name, s.c_name
+                    )
+                });
+                if let Err(e) = c.check(s) {
+                    panic!("{}: {e}", t.name());
+                }
+            }
+        }
+    }
+
+    /// Every program of every object is one the tool's hooks can attach: a program no hook
+    /// names would be loaded for nothing (or reveals a hook renamed on one side only).
+    #[test]
+    fn every_program_is_attached_by_a_hook() {
+        for t in ALL {
+            let obj = Object::open_embedded(&t.object).unwrap();
+            let declared = agent_core::hooks::all_programs(t.spec.hooks);
+            for (prog, section) in obj.programs() {
+                assert!(
+                    declared.contains(&prog),
+                    "{}: program {prog} (SEC(\"{section}\")) is attached by no hook of its Spec",
+                    t.name()
+                );
+            }
+            for p in &declared {
+                assert!(
+                    obj.programs().iter().any(|(n, _)| n == p),
+                    "{}: a hook names program {p}, which bpf/{}.bpf.c does not define",
+                    t.name(),
+                    t.name()
+                );
+            }
+        }
     }
 }

@@ -3,37 +3,24 @@
 //! BPF side: `bpf/opensnoop.bpf.c`, syscall tracepoints only. One record per call that
 //! returned; pid, tid, uid and failed-only filters run in the kernel, `-n` here.
 
-use std::io::Write;
-use std::time::Duration;
-
-use argh::FromArgs;
-
-use agent_core::bpf::Object;
-use agent_core::cli::{self, parse_duration, Valued};
-use agent_core::json::Obj;
 use agent_core::openflags::push_open_flags;
-use agent_core::output::{cstr, read_record, Lines};
-use agent_core::probe::{self, Need};
-use agent_core::run::{self, Consumer, Flow};
-use agent_core::time::{self, Clock};
-use agent_core::{syscalls, Result};
+use agent_core::prelude::*;
 
-use super::{SelfTest, Tool};
-use crate::bpf_objects::OPENSNOOP_BPF_OBJECT;
-use crate::{logging, text};
-
-pub const TOOL: Tool = Tool {
+pub const TOOL: Spec = Spec {
     name: "opensnoop",
     about: "trace open() calls: path, flags, and the fd or error",
-    needs: &[
-        Need::Btf,
-        Need::Tracepoint("syscalls", "sys_enter_openat"),
-        Need::Tracepoint("syscalls", "sys_exit_openat"),
-    ],
-    main,
+    hooks: &[Group::syscalls(
+        "",
+        SYSCALLS,
+        Required::All(&["openat"]),
+        Exit::Shared("tp_exit"),
+    )],
+    structs: &[EventHead::LAYOUT, Config::LAYOUT],
+    start: tool::start::<Opensnoop>,
     selftest: SelfTest {
         args: |_| Vec::new(),
         workload: selftest_workload,
+        storm: Some(storm),
     },
 };
 
@@ -48,6 +35,20 @@ fn selftest_workload(marker: &str) -> std::io::Result<Vec<String>> {
     }
 }
 
+/// Failing opens of a path named after the marker, as fast as they go.
+fn storm(marker: &str, until: std::time::Instant) -> std::io::Result<u64> {
+    let path = std::ffi::CString::new(format!("/nonexistent-ebpf-verify/{marker}"))?;
+    let mut n = 0u64;
+    while std::time::Instant::now() < until {
+        for _ in 0..1000 {
+            // SAFETY: a NUL-terminated path; a failing open returns -1 and touches nothing.
+            unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) };
+        }
+        n += 1000;
+    }
+    Ok(n)
+}
+
 /// Syscalls traced, where the kernel has them (arm64 has no open()).
 const SYSCALLS: &[&str] = &["open", "openat", "openat2"];
 
@@ -57,46 +58,41 @@ const P_READ_ERROR: u16 = 1;
 const P_FULL: u16 = 2;
 const P_CUT: u16 = 4;
 
-/// `struct opensnoop_event` without its path buffer (which follows it).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EventHead {
-    pub time_ns: u64,
-    pub flags: u64,
-    pub pid: u32,
-    pub tid: u32,
-    pub uid: u32,
-    pub ret: i32,
-    pub mode: u32,
-    pub dfd: i32,
-    pub syscall: u16,
-    pub path_flags: u16,
-    pub path_len: u32,
-    pub comm: [u8; 16],
+agent_core::pod! {
+    /// `struct opensnoop_event` without its path buffer (which follows it).
+    pub struct EventHead = "opensnoop_event", tail { path: PATH_BUF } {
+        pub time_ns: u64,
+        pub flags: u64,
+        pub pid: u32,
+        pub tid: u32,
+        pub uid: u32,
+        pub ret: i32,
+        pub mode: u32,
+        pub dfd: i32,
+        pub syscall: u16,
+        pub path_flags: u16,
+        pub path_len: u32,
+        pub comm: [u8; 16],
+    }
+
+    /// The program's options in .rodata.
+    pub struct Config = "opensnoop_config" {
+        pub target_pid: u32,
+        pub target_tid: u32,
+        pub target_uid: u32,
+        pub filter_pid: u8,
+        pub filter_tid: u8,
+        pub filter_uid: u8,
+        pub failed_only: u8,
+        pub full_path: u8,
+        pub pad: [u8; 7],
+    }
 }
 
-/// `struct opensnoop_config`, the program's options in .rodata.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Config {
-    pub target_pid: u32,
-    pub target_tid: u32,
-    pub target_uid: u32,
-    pub filter_pid: u8,
-    pub filter_tid: u8,
-    pub filter_uid: u8,
-    pub failed_only: u8,
-    pub full_path: u8,
-    pub pad: [u8; 7],
-}
-
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Trace open family syscalls (open, openat, openat2): who opened which path, with which
 /// flags, and the file descriptor or error it got.
 pub struct Args {
-    /// stop after this long (10, 30s, 5m, ...)
-    #[argh(option, short = 'd', from_str_fn(parse_duration))]
-    pub duration: Option<Duration>,
     /// print extended fields (the open flags, in octal)
     #[argh(switch, short = 'e')]
     pub extended_fields: bool,
@@ -104,10 +100,10 @@ pub struct Args {
     #[argh(option, short = 'n')]
     pub name: Option<String>,
     /// trace this process only
-    #[argh(option, short = 'p')]
+    #[argh(option, short = 'p', from_str_fn(parse_pid))]
     pub pid: Option<u32>,
     /// trace this thread only
-    #[argh(option, short = 't')]
+    #[argh(option, short = 't', from_str_fn(parse_pid))]
     pub tid: Option<u32>,
     /// print a time column (HH:MM:SS, local time)
     #[argh(switch, short = 'T')]
@@ -125,101 +121,68 @@ pub struct Args {
     /// directory or dirfd)
     #[argh(switch, short = 'F')]
     pub full_path: bool,
-    /// print JSON Lines (schema: docs/tools/opensnoop.md)
-    #[argh(switch)]
-    pub json: bool,
-    /// verbose diagnostics on stderr (hooks picked, libbpf and verifier logs)
-    #[argh(switch, short = 'v')]
-    pub verbose: bool,
 }
 
-const VALUED: Valued = Valued {
-    short: "dnptu",
-    long: &["duration", "name", "pid", "tid", "uid"],
-};
-
-pub fn parse_args(args: &[String]) -> Result<Args> {
-    cli::parse("opensnoop", args, VALUED)
+pub struct Opensnoop {
+    args: Args,
 }
 
-fn main(args: &[String]) -> Result<()> {
-    let args = parse_args(args)?;
-    logging::verbose(args.verbose);
-    probe::preflight("opensnoop", TOOL.needs)?;
-    let mut obj = Object::open("opensnoop", OPENSNOOP_BPF_OBJECT)?;
-    let config = Config {
-        target_pid: args.pid.unwrap_or(0),
-        target_tid: args.tid.unwrap_or(0),
-        target_uid: args.uid.unwrap_or(0),
-        filter_pid: args.pid.is_some() as u8,
-        filter_tid: args.tid.is_some() as u8,
-        filter_uid: args.uid.is_some() as u8,
-        failed_only: args.failed as u8,
-        full_path: args.full_path as u8,
-        pad: [0; 7],
-    };
-    obj.set_rodata("config", &config)?;
-    let hooks = syscalls::select_enters(&mut obj, SYSCALLS)?;
-    obj.load()?;
-    syscalls::attach_shared_exit(&mut obj, &hooks, "tp_exit")?;
-    run::install_signal_handlers()?;
-    log::debug!(
-        "tracing: tracepoints syscalls:sys_{{enter,exit}}_{{{}}}{}",
-        hooks.join(","),
-        if args.full_path {
-            "; -F resolves relative names in the kernel"
+impl Tool for Opensnoop {
+    type Args = Args;
+    const DURATION_SHORT: Option<char> = Some('d');
+    fn new(args: Args, _: &Common) -> Result<Self> {
+        Ok(Opensnoop { args })
+    }
+}
+
+impl Handler for Opensnoop {
+    fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
+        let a = &self.args;
+        obj.set_rodata(
+            "config",
+            &Config {
+                target_pid: a.pid.unwrap_or(0),
+                target_tid: a.tid.unwrap_or(0),
+                target_uid: a.uid.unwrap_or(0),
+                filter_pid: a.pid.is_some() as u8,
+                filter_tid: a.tid.is_some() as u8,
+                filter_uid: a.uid.is_some() as u8,
+                failed_only: a.failed as u8,
+                full_path: a.full_path as u8,
+                pad: [0; 7],
+            },
+        )
+    }
+
+    fn note(&self) -> String {
+        if self.args.full_path {
+            "-F resolves relative names in the kernel".into()
         } else {
-            ""
-        }
-    );
-    let duration = args.duration;
-    let mut printer = Printer::new(args, agent_core::output::Stdout);
-    printer.header();
-    run::stream_until(&obj, duration, &mut printer)
-}
-
-/// Decodes records and prints them.
-pub struct Printer<W: Write> {
-    pub args: Args,
-    lines: Lines<W>,
-    clock: Clock,
-    line: String,
-}
-
-impl<W: Write> Printer<W> {
-    pub fn new(args: Args, out: W) -> Self {
-        Printer {
-            args,
-            lines: Lines::new(out),
-            clock: Clock::new(),
-            line: String::with_capacity(256),
+            String::new()
         }
     }
 
-    fn header(&mut self) {
-        if self.args.json {
+    fn header(&mut self, out: &mut Out) {
+        if out.json() {
             return;
         }
         let mut h = String::new();
         if self.args.timestamp {
-            h.push_str(&format!("{:<8} ", "TIME"));
+            h.push_str("TIME     ");
         }
         if self.args.print_uid {
-            h.push_str(&format!("{:<7} ", "UID"));
+            h.push_str("UID     ");
         }
-        h.push_str(&format!(
-            "{:<6} {:<16} {:>3} {:>3} ",
-            "PID", "COMM", "FD", "ERR"
-        ));
+        h.push_str("PID    COMM              FD ERR ");
         if self.args.extended_fields {
-            h.push_str(&format!("{:<8} ", "FLAGS"));
+            h.push_str("FLAGS    ");
         }
         h.push_str("PATH\n");
-        self.lines.buf().extend_from_slice(h.as_bytes());
+        out.push(&h);
     }
 
-    fn event(&mut self, data: &[u8]) {
-        let Some(head) = read_record::<EventHead>(data) else {
+    fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {
+        let Some(head) = pod::read::<EventHead>(data) else {
             return;
         };
         let start = std::mem::size_of::<EventHead>();
@@ -231,63 +194,61 @@ impl<W: Write> Printer<W> {
                 return;
             }
         }
-        if self.args.json {
-            self.json(&head, comm, path);
+        if out.json() {
+            json(&head, comm, path, out);
         } else {
-            self.text(&head, comm, path);
+            self.text(&head, comm, path, out);
         }
     }
+}
 
-    fn text(&mut self, e: &EventHead, comm: &[u8], path: &[u8]) {
-        use std::fmt::Write as _;
-        let s = &mut self.line;
-        s.clear();
+impl Opensnoop {
+    fn text(&self, e: &EventHead, comm: &[u8], path: &[u8], out: &mut Out) {
+        let mut s = out.take_line();
         if self.args.timestamp {
-            let _ = write!(s, "{:<8} ", time::hms_local(self.clock.wall_ns(e.time_ns)));
+            out.push_hms(&mut s, e.time_ns);
+            s.push(' ');
         }
         if self.args.print_uid {
             let _ = write!(s, "{:<7} ", e.uid);
         }
         let (fd, err) = fd_err(e.ret);
-        let mut c = String::new();
-        text::push_escaped(&mut c, comm);
-        let _ = write!(s, "{:<6} {c:<16} {fd:>3} {err:>3} ", e.pid);
+        let _ = write!(s, "{:<6} ", e.pid);
+        push_escaped_left(&mut s, comm, 16);
+        let _ = write!(s, " {fd:>3} {err:>3} ");
         if self.args.extended_fields {
             let _ = write!(s, "{:08o} ", e.flags);
         }
-        text::push_escaped(s, path);
+        push_escaped(&mut s, path);
         s.push('\n');
-        self.lines.buf().extend_from_slice(s.as_bytes());
+        out.put_line(s);
     }
+}
 
-    fn json(&mut self, e: &EventHead, comm: &[u8], path: &[u8]) {
-        let ts = time::rfc3339_utc(self.clock.wall_ns(e.time_ns));
-        let flags_text = &mut self.line;
-        flags_text.clear();
-        push_open_flags(flags_text, e.flags);
-        let (fd, err) = fd_err(e.ret);
-        Obj::new(self.lines.buf())
-            .str("type", "open")
-            .str("ts", &ts)
-            .u64("time_ns", e.time_ns)
-            .u64("pid", e.pid.into())
-            .u64("tid", e.tid.into())
-            .u64("uid", e.uid.into())
-            .bytes("comm", comm)
-            .str("syscall", syscall_name(e.syscall))
-            .i64("dfd", e.dfd.into())
-            .u64("flags", e.flags)
-            .str("flags_text", flags_text)
-            .u64("mode", e.mode.into())
-            .i64("ret", e.ret.into())
-            .i64("fd", fd.into())
-            .u64("err", err.into())
-            .bytes("path", path)
-            .bool("path_full", e.path_flags & P_FULL != 0)
-            .bool("path_incomplete", e.path_flags & P_CUT != 0)
-            .bool("path_read_error", e.path_flags & P_READ_ERROR != 0)
-            .end();
-    }
+fn json(e: &EventHead, comm: &[u8], path: &[u8], out: &mut Out) {
+    let mut flags_text = out.take_line();
+    push_open_flags(&mut flags_text, e.flags);
+    let (fd, err) = fd_err(e.ret);
+    out.event("open", e.time_ns)
+        .u64("pid", e.pid.into())
+        .u64("tid", e.tid.into())
+        .u64("uid", e.uid.into())
+        .bytes("comm", comm)
+        .str("syscall", syscall_name(e.syscall))
+        .i64("dfd", e.dfd.into())
+        .u64("flags", e.flags)
+        .str("flags_text", &flags_text)
+        .u64("mode", e.mode.into())
+        .i64("ret", e.ret.into())
+        .i64("fd", fd.into())
+        .u64("err", err.into())
+        .bytes("path", path)
+        .bool("path_full", e.path_flags & P_FULL != 0)
+        .bool("path_incomplete", e.path_flags & P_CUT != 0)
+        .bool("path_read_error", e.path_flags & P_READ_ERROR != 0)
+        .end();
+    flags_text.clear();
+    out.put_line(flags_text);
 }
 
 /// BCC's FD and ERR columns: the descriptor or -1, and the errno or 0.
@@ -310,21 +271,6 @@ fn syscall_name(n: u16) -> &'static str {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
-}
-
-impl<W: Write> Consumer for Printer<W> {
-    fn record(&mut self, data: &[u8]) -> Flow {
-        self.event(data);
-        self.lines.flow()
-    }
-
-    fn lost(&mut self, new: u64, total: u64) {
-        self.lines.lost(self.args.json, &self.clock, new, total);
-    }
-
-    fn flush(&mut self) {
-        self.lines.flush();
-    }
 }
 
 #[cfg(test)]

@@ -4,42 +4,38 @@
 //! on the architecture (arm64 has no stat/lstat, only fstatat; 32-bit ones have stat64): the
 //! tracepoints present are probed at start and only those are attached.
 
-use std::io::Write;
-use std::time::Duration;
+use agent_core::prelude::*;
 
-use argh::FromArgs;
-
-use agent_core::bpf::Object;
-use agent_core::cli::{self, parse_duration, parse_pid, Valued};
-use agent_core::error::{Error, EXIT_UNSUPPORTED};
-use agent_core::json::Obj;
-use agent_core::output::{cstr, read_record, Lines};
-use agent_core::probe::{self, Need};
-use agent_core::run::{self, Consumer, Flow};
-use agent_core::time::{self, Clock};
-use agent_core::Result;
-
-use super::{SelfTest, Tool};
-use crate::bpf_objects::STATSNOOP_BPF_OBJECT;
-use crate::{logging, text};
-
-pub const TOOL: Tool = Tool {
+pub const TOOL: Spec = Spec {
     name: "statsnoop",
     about: "trace stat() calls: every stat-family syscall with its path and result",
-    needs: &[
-        Need::Btf,
-        Need::Any(&[
-            Need::Tracepoint("syscalls", "sys_enter_newfstatat"),
-            Need::Tracepoint("syscalls", "sys_enter_fstatat64"),
-            Need::Tracepoint("syscalls", "sys_enter_statx"),
-        ]),
-    ],
-    main,
+    hooks: &[Group::syscalls(
+        "",
+        &NAMES,
+        Required::Any(&["newfstatat", "fstatat64", "statx"]),
+        Exit::PerSyscall,
+    )],
+    structs: &[EventHead::LAYOUT, Config::LAYOUT],
+    start: tool::start::<Statsnoop>,
     selftest: SelfTest {
         args: |_| vec!["-x".to_string()],
         workload: selftest_workload,
+        storm: Some(storm),
     },
 };
+
+/// Failing stats of a path named after the marker, as fast as they go.
+fn storm(marker: &str, until: std::time::Instant) -> std::io::Result<u64> {
+    let path = format!("/nonexistent-{marker}");
+    let mut n = 0u64;
+    while std::time::Instant::now() < until {
+        for _ in 0..1000 {
+            let _ = std::fs::metadata(&path);
+        }
+        n += 1000;
+    }
+    Ok(n)
+}
 
 /// Stats a path that does not exist, named after the marker: nothing is created.
 fn selftest_workload(marker: &str) -> std::io::Result<Vec<String>> {
@@ -83,6 +79,17 @@ pub const SYSCALLS: &[(&str, Names)] = &[
     ("fstat", Names::Fd),
 ];
 
+/// The names of [`SYSCALLS`], for the hooks.
+const NAMES: [&str; SYSCALLS.len()] = {
+    let mut out = [""; SYSCALLS.len()];
+    let mut i = 0;
+    while i < SYSCALLS.len() {
+        out[i] = SYSCALLS[i].0;
+        i += 1;
+    }
+    out
+};
+
 /// Mirrors STATSNOOP_PATH_MAX, STATSNOOP_AT_FDCWD and the STATSNOOP_F_* flags.
 pub const PATH_MAX: usize = 4096;
 pub const AT_FDCWD: i32 = -100;
@@ -91,34 +98,32 @@ const F_TRUNCATED: u32 = 2;
 /// include/uapi/linux/fcntl.h: the path is empty and the descriptor is the file.
 const AT_EMPTY_PATH: u32 = 0x1000;
 
-/// `struct statsnoop_event` without its path buffer (which follows it).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EventHead {
-    pub time_ns: u64,
-    pub ret: i64,
-    pub pid: u32,
-    pub tid: u32,
-    pub fd: i32,
-    pub at_flags: u32,
-    pub syscall: u32,
-    pub path_size: u32,
-    pub flags: u32,
-    pub pad: u32,
-    pub comm: [u8; 16],
+agent_core::pod! {
+    /// `struct statsnoop_event` without its path buffer (which follows it).
+    pub struct EventHead = "statsnoop_event", tail { path: PATH_MAX } {
+        pub time_ns: u64,
+        pub ret: i64,
+        pub pid: u32,
+        pub tid: u32,
+        pub fd: i32,
+        pub at_flags: u32,
+        pub syscall: u32,
+        pub path_size: u32,
+        pub flags: u32,
+        pub pad: u32,
+        pub comm: [u8; 16],
+    }
+
+    /// The program's options in .rodata.
+    pub struct Config = "statsnoop_config" {
+        pub target_pid: u32,
+        pub filter_pid: u8,
+        pub failed_only: u8,
+        pub pad: [u8; 2],
+    }
 }
 
-/// `struct statsnoop_config`, the program's options in .rodata.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Config {
-    pub target_pid: u32,
-    pub filter_pid: u8,
-    pub failed_only: u8,
-    pub pad: [u8; 2],
-}
-
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Trace stat-family syscalls (stat, lstat, fstat, fstatat, statx, statfs, ...): who asks
 /// about which file, and the result.
 pub struct Args {
@@ -134,147 +139,85 @@ pub struct Args {
     /// include the syscall's name
     #[argh(switch, short = 's')]
     pub sysname: bool,
-    /// print JSON Lines (schema: docs/tools/statsnoop.md)
-    #[argh(switch)]
-    pub json: bool,
-    /// stop after this long (10, 30s, 5m, ...)
-    #[argh(option, from_str_fn(parse_duration))]
-    pub duration: Option<Duration>,
-    /// verbose diagnostics on stderr (hooks picked, libbpf and verifier logs)
-    #[argh(switch, short = 'v')]
-    pub verbose: bool,
 }
 
-const VALUED: Valued = Valued {
-    short: "p",
-    long: &["pid", "duration"],
-};
-
-pub fn parse_args(args: &[String]) -> Result<Args> {
-    cli::parse("statsnoop", args, VALUED)
+pub struct Statsnoop {
+    args: Args,
 }
 
-/// Which syscalls of [`SYSCALLS`] this kernel has both tracepoints for.
-fn present() -> Vec<bool> {
-    SYSCALLS
-        .iter()
-        .map(|(name, _)| {
-            probe::tracepoint_exists("syscalls", &format!("sys_enter_{name}"))
-                && probe::tracepoint_exists("syscalls", &format!("sys_exit_{name}"))
-        })
-        .collect()
-}
-
-fn main(args: &[String]) -> Result<()> {
-    let args = parse_args(args)?;
-    logging::verbose(args.verbose);
-    probe::preflight("statsnoop", TOOL.needs)?;
-    let mut obj = Object::open("statsnoop", STATSNOOP_BPF_OBJECT)?;
-    let config = Config {
-        target_pid: args.pid.unwrap_or(0),
-        filter_pid: args.pid.is_some() as u8,
-        failed_only: args.failed as u8,
-        pad: [0; 2],
-    };
-    obj.set_rodata("config", &config)?;
-    let present = present();
-    if !present.contains(&true) {
-        return Err(Error::new("this kernel has no stat syscall tracepoints")
-            .code(EXIT_UNSUPPORTED)
-            .hint(format!("enable {}", probe::tracepoint_config("syscalls"))));
+impl Tool for Statsnoop {
+    type Args = Args;
+    fn new(args: Args, _: &Common) -> Result<Self> {
+        Ok(Statsnoop { args })
     }
-    for (&(name, _), &here) in SYSCALLS.iter().zip(&present) {
-        if !here {
-            obj.set_autoload(&format!("tp_enter_{name}"), false)?;
-            obj.set_autoload(&format!("tp_exit_{name}"), false)?;
-        }
-    }
-    obj.load()?;
-    // Exits first: an entry is never recorded without its exit hook in place.
-    let mut attached = Vec::new();
-    for (&(name, _), &here) in SYSCALLS.iter().zip(&present) {
-        if here {
-            let (enter, exit) = (format!("sys_enter_{name}"), format!("sys_exit_{name}"));
-            obj.attach_tracepoint(&format!("tp_exit_{name}"), "syscalls", &exit)?;
-            obj.attach_tracepoint(&format!("tp_enter_{name}"), "syscalls", &enter)?;
-            attached.push(name);
-        }
-    }
-    run::install_signal_handlers()?;
-    let absent: Vec<&str> = SYSCALLS
-        .iter()
-        .zip(&present)
-        .filter(|(_, &here)| !here)
-        .map(|(&(name, _), _)| name)
-        .collect();
-    log::debug!(
-        "tracing: tracepoints syscalls:sys_{{enter,exit}}_{{{}}} (not on this kernel: {})",
-        attached.join(","),
-        if absent.is_empty() {
-            "none".to_string()
-        } else {
-            absent.join(",")
-        }
-    );
-    let mut printer = Printer::new(args, agent_core::output::Stdout);
-    printer.header();
-    run::stream_until(&obj, printer.args.duration, &mut printer)
 }
 
-/// Prints stat events.
-pub struct Printer<W: Write> {
-    pub args: Args,
-    lines: Lines<W>,
-    clock: Clock,
-}
-
-/// The syscall's name and how it names its file; `None` for an id this agent does not know.
-fn syscall_of(id: u32) -> Option<(&'static str, Names)> {
-    SYSCALLS.get(id as usize).copied()
-}
-
-impl<W: Write> Printer<W> {
-    pub fn new(args: Args, out: W) -> Self {
-        Printer {
-            args,
-            lines: Lines::new(out),
-            clock: Clock::new(),
-        }
+impl Handler for Statsnoop {
+    fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
+        let a = &self.args;
+        obj.set_rodata(
+            "config",
+            &Config {
+                target_pid: a.pid.unwrap_or(0),
+                filter_pid: a.pid.is_some() as u8,
+                failed_only: a.failed as u8,
+                pad: [0; 2],
+            },
+        )
     }
 
-    fn header(&mut self) {
-        if self.args.json {
+    fn header(&mut self, out: &mut Out) {
+        if out.json() {
             return;
         }
         let mut h = String::new();
         if self.args.timestamp {
-            h.push_str(&format!("{:<14} ", "TIME(s)"));
+            h.push_str("TIME(s)        ");
         }
-        h.push_str(&format!(
-            "{:<7} {:<20} {:<4} {:<4}",
-            "PID", "COMM", "RET", "ERR"
-        ));
+        h.push_str("PID     COMM                 RET  ERR ");
         if self.args.sysname {
-            h.push_str(&format!(" {:<10}", "SYSCALL"));
+            h.push_str(" SYSCALL   ");
         }
         h.push_str(" PATH\n");
-        self.lines.buf().extend_from_slice(h.as_bytes());
+        out.push(&h);
     }
 
-    fn text(&mut self, e: &EventHead, path: &[u8]) {
+    fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {
+        let Some(e) = pod::read::<EventHead>(data) else {
+            return;
+        };
+        let start = std::mem::size_of::<EventHead>();
+        let end = (start + (e.path_size as usize).min(PATH_MAX)).min(data.len());
+        // The path without its NUL.
+        let path = cstr(&data[start..end]);
         let Some((name, names)) = syscall_of(e.syscall) else {
             return;
         };
-        let mut s = String::with_capacity(96 + path.len());
-        if self.args.timestamp {
-            s.push_str(&format!("{:<14.9} ", self.clock.since_start(e.time_ns)));
+        if out.json() {
+            out.event("stat", e.time_ns)
+                .u64("pid", e.pid.into())
+                .u64("tid", e.tid.into())
+                .bytes("comm", cstr(&e.comm))
+                .str("syscall", name)
+                .i64("ret", e.ret)
+                .bytes("path", path)
+                .bool("path_truncated", e.flags & F_TRUNCATED != 0)
+                .bool("path_read_error", e.flags & F_READ_ERROR != 0)
+                .i64("fd", e.fd.into())
+                .u64("at_flags", e.at_flags.into())
+                .end();
+            return;
         }
-        let mut comm = String::new();
-        text::push_escaped(&mut comm, cstr(&e.comm));
+        let mut s = out.take_line();
+        if self.args.timestamp {
+            let _ = write!(s, "{:<14.9} ", out.clock().since_start(e.time_ns));
+        }
         let (ret, err) = if e.ret >= 0 { (e.ret, 0) } else { (-1, -e.ret) };
-        s.push_str(&format!("{:<7} {comm:<20} {ret:<4} {err:<4}", e.pid));
+        let _ = write!(s, "{:<7} ", e.pid);
+        push_escaped_left(&mut s, cstr(&e.comm), 20);
+        let _ = write!(s, " {ret:<4} {err:<4}");
         if self.args.sysname {
-            s.push_str(&format!(" {name:<10}"));
+            let _ = write!(s, " {name:<10}");
         }
         s.push(' ');
         if e.flags & F_READ_ERROR != 0 {
@@ -282,63 +225,21 @@ impl<W: Write> Printer<W> {
         } else if names == Names::Fd
             || (path.is_empty() && e.at_flags & AT_EMPTY_PATH != 0 && e.fd != AT_FDCWD)
         {
-            s.push_str(&format!("[fd {}]", e.fd));
+            let _ = write!(s, "[fd {}]", e.fd);
         } else {
-            text::push_escaped(&mut s, path);
+            push_escaped(&mut s, path);
             if e.flags & F_TRUNCATED != 0 {
                 s.push_str("...");
             }
         }
         s.push('\n');
-        self.lines.buf().extend_from_slice(s.as_bytes());
-    }
-
-    fn json(&mut self, e: &EventHead, path: &[u8]) {
-        let Some((name, _)) = syscall_of(e.syscall) else {
-            return;
-        };
-        let ts = time::rfc3339_utc(self.clock.wall_ns(e.time_ns));
-        Obj::new(self.lines.buf())
-            .str("type", "stat")
-            .str("ts", &ts)
-            .u64("time_ns", e.time_ns)
-            .u64("pid", e.pid.into())
-            .u64("tid", e.tid.into())
-            .bytes("comm", cstr(&e.comm))
-            .str("syscall", name)
-            .i64("ret", e.ret)
-            .bytes("path", path)
-            .bool("path_truncated", e.flags & F_TRUNCATED != 0)
-            .bool("path_read_error", e.flags & F_READ_ERROR != 0)
-            .i64("fd", e.fd.into())
-            .u64("at_flags", e.at_flags.into())
-            .end();
+        out.put_line(s);
     }
 }
 
-impl<W: Write> Consumer for Printer<W> {
-    fn record(&mut self, data: &[u8]) -> Flow {
-        if let Some(e) = read_record::<EventHead>(data) {
-            let start = std::mem::size_of::<EventHead>();
-            let end = (start + (e.path_size as usize).min(PATH_MAX)).min(data.len());
-            // The path without its NUL.
-            let path = cstr(&data[start..end]);
-            if self.args.json {
-                self.json(&e, path);
-            } else {
-                self.text(&e, path);
-            }
-        }
-        self.lines.flow()
-    }
-
-    fn lost(&mut self, new: u64, total: u64) {
-        self.lines.lost(self.args.json, &self.clock, new, total);
-    }
-
-    fn flush(&mut self) {
-        self.lines.flush();
-    }
+/// The syscall's name and how it names its file; `None` for an id this agent does not know.
+fn syscall_of(id: u32) -> Option<(&'static str, Names)> {
+    SYSCALLS.get(id as usize).copied()
 }
 
 #[cfg(test)]

@@ -4,26 +4,9 @@
 //! BPF side: `bpf/syscount.bpf.c` on `raw_syscalls:sys_exit` (and `sys_enter` for -L). The
 //! kernel counts; every interval the agent drains the map and prints the top rows.
 
-use std::io::Write;
 use std::time::Duration;
 
-use argh::FromArgs;
-
-use agent_core::bpf::Object;
-use agent_core::cli::{self, parse_duration, Valued};
-use agent_core::error::Error;
-use agent_core::interval::{self, IntervalOptions, LostCounter, Tick};
-use agent_core::json::Obj;
-use agent_core::maps;
-use agent_core::output::{cstr, Lines};
-use agent_core::probe::{self, Need};
-use agent_core::run::{self, Flow};
-use agent_core::time::{self, Clock};
-use agent_core::Result;
-
-use super::{SelfTest, Tool};
-use crate::bpf_objects::SYSCOUNT_BPF_OBJECT;
-use crate::{logging, text};
+use agent_core::prelude::*;
 
 mod errnos;
 #[cfg(target_arch = "aarch64")]
@@ -38,15 +21,23 @@ mod table {
     pub const SYSCALLS: &[(u32, &str)] = &[];
 }
 
-pub const TOOL: Tool = Tool {
+pub const TOOL: Spec = Spec {
     name: "syscount",
     about: "count syscalls per syscall or per process, with their time (-L)",
-    needs: &[
-        Need::Btf,
-        Need::Tracepoint("raw_syscalls", "sys_enter"),
-        Need::Tracepoint("raw_syscalls", "sys_exit"),
+    hooks: &[
+        Group::all("", &[tracepoint("sys_exit", "raw_syscalls", "sys_exit")]),
+        // -L: when each syscall started; a thread's slot goes when the thread does.
+        Group::all(
+            "latency",
+            &[
+                tracepoint("sys_enter", "raw_syscalls", "sys_enter"),
+                tracepoint("sched_exit", "sched", "sched_process_exit"),
+            ],
+        )
+        .off(),
     ],
-    main,
+    structs: &[Value::LAYOUT, Config::LAYOUT],
+    start: tool::start::<Syscount>,
     selftest: SelfTest {
         args: |_| {
             vec![
@@ -57,8 +48,21 @@ pub const TOOL: Tool = Tool {
             ]
         },
         workload: selftest_workload,
+        storm: Some(storm),
     },
 };
+
+/// getppid() as fast as it goes, in this process (the one `-p` traces).
+fn storm(_marker: &str, until: std::time::Instant) -> std::io::Result<u64> {
+    let mut n = 0u64;
+    while std::time::Instant::now() < until {
+        for _ in 0..1000 {
+            std::hint::black_box(std::os::unix::process::parent_id());
+        }
+        n += 1000;
+    }
+    Ok(n)
+}
 
 /// getppid() calls the self-test makes: nothing else in the verifying process calls it.
 const SELFTEST_CALLS: u32 = 1234;
@@ -113,27 +117,25 @@ pub fn parse_errno(s: &str) -> std::result::Result<u32, String> {
         .ok_or_else(|| format!("unknown errno {s:?}: give a name like ENOENT or a number"))
 }
 
-/// `struct syscount_value`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Value {
-    pub count: u64,
-    pub total_ns: u64,
-    pub comm: [u8; 16],
-}
+agent_core::pod! {
+    /// `struct syscount_value`.
+    pub struct Value = "syscount_value" {
+        pub count: u64,
+        pub total_ns: u64,
+        pub comm: [u8; 16],
+    }
 
-/// `struct syscount_config`, the program's options in .rodata.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Config {
-    pub target_pid: u32,
-    pub errno_value: u32,
-    pub filter_pid: u8,
-    pub failures_only: u8,
-    pub filter_errno: u8,
-    pub latency: u8,
-    pub per_process: u8,
-    pub pad: [u8; 3],
+    /// The program's options in .rodata.
+    pub struct Config = "syscount_config" {
+        pub target_pid: u32,
+        pub errno_value: u32,
+        pub filter_pid: u8,
+        pub failures_only: u8,
+        pub filter_errno: u8,
+        pub latency: u8,
+        pub per_process: u8,
+        pub pad: [u8; 3],
+    }
 }
 
 /// `-i 0` (libbpf-tools: wait for the end) or a duration.
@@ -145,19 +147,16 @@ fn parse_interval(s: &str) -> std::result::Result<Duration, String> {
     }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Count syscalls, per syscall or per process (-P), and with -L the time spent in them.
 /// Prints the top rows when it ends (Ctrl-C, -d) and, with -i, at every interval.
 pub struct Args {
     /// trace this process only
-    #[argh(option, short = 'p')]
+    #[argh(option, short = 'p', from_str_fn(parse_pid))]
     pub pid: Option<u32>,
     /// print a summary at this interval (5, 500ms, ...); 0: only at the end (default)
     #[argh(option, short = 'i', from_str_fn(parse_interval))]
     pub interval: Option<Duration>,
-    /// total tracing duration (10, 30s, 5m, ...)
-    #[argh(option, short = 'd', from_str_fn(parse_duration))]
-    pub duration: Option<Duration>,
     /// print only the top N rows (default 10)
     #[argh(option, short = 'T', default = "10")]
     pub top: usize,
@@ -179,34 +178,12 @@ pub struct Args {
     /// list the syscalls this agent knows by name, and exit
     #[argh(switch, short = 'l')]
     pub list: bool,
-    /// print JSON Lines, one object per interval (schema: docs/tools/syscount.md)
-    #[argh(switch)]
-    pub json: bool,
-    /// verbose diagnostics on stderr (hooks picked, libbpf and verifier logs)
-    #[argh(switch, short = 'v')]
-    pub verbose: bool,
 }
 
-const VALUED: Valued = Valued {
-    short: "pidTe",
-    long: &["pid", "interval", "duration", "top", "errno"],
-};
-
-pub fn parse_args(args: &[String]) -> Result<Args> {
-    let a: Args = cli::parse("syscount", args, VALUED)?;
-    if a.pid == Some(0) {
-        return Err(Error::usage("-p/--pid must be a process id, not 0"));
-    }
-    if a.top == 0 {
-        return Err(Error::usage("-T/--top must be at least 1"));
-    }
-    Ok(a)
-}
-
-fn list() -> Result<()> {
+fn list() -> Result<String> {
     let mut out = String::new();
     for (id, name) in table::SYSCALLS {
-        out.push_str(&format!("{id:3}: {name}\n"));
+        let _ = writeln!(out, "{id:3}: {name}");
     }
     if out.is_empty() {
         return Err(Error::new(format!(
@@ -214,101 +191,78 @@ fn list() -> Result<()> {
             std::env::consts::ARCH
         )));
     }
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
-    Ok(())
+    Ok(out)
 }
 
-fn main(args: &[String]) -> Result<()> {
-    let args = parse_args(args)?;
-    if args.list {
-        return list();
-    }
-    logging::verbose(args.verbose);
-    probe::preflight("syscount", TOOL.needs)?;
-    let mut obj = Object::open("syscount", SYSCOUNT_BPF_OBJECT)?;
-    let config = Config {
-        target_pid: args.pid.unwrap_or(0),
-        errno_value: args.errno.unwrap_or(0),
-        filter_pid: args.pid.is_some() as u8,
-        failures_only: args.failures as u8,
-        filter_errno: args.errno.is_some() as u8,
-        latency: args.latency as u8,
-        per_process: args.process as u8,
-        pad: [0; 3],
-    };
-    obj.set_rodata("config", &config)?;
-    // Without -L nothing needs the syscall's start: leave the enter program out altogether.
-    if !args.latency {
-        obj.set_autoload("sys_enter", false)?;
-        obj.set_autoload("sched_exit", false)?;
-    }
-    obj.load()?;
-    if args.latency {
-        obj.attach_tracepoint("sys_enter", "raw_syscalls", "sys_enter")?;
-        obj.attach_tracepoint("sched_exit", "sched", "sched_process_exit")?;
-    }
-    obj.attach_tracepoint("sys_exit", "raw_syscalls", "sys_exit")?;
-    run::install_signal_handlers()?;
-    log::debug!(
-        "tracing: tracepoint raw_syscalls:sys_exit{}",
-        if args.latency {
-            " and raw_syscalls:sys_enter, sched:sched_process_exit (for -L)"
-        } else {
-            ""
+impl Tool for Syscount {
+    type Args = Args;
+    const DURATION_SHORT: Option<char> = Some('d');
+    fn new(args: Args, _: &Common) -> Result<Self> {
+        if args.list {
+            return Err(Error::done(list()?));
         }
-    );
-    let opts = IntervalOptions {
-        interval: args.interval.filter(|i| !i.is_zero()),
-        count: None,
-        duration: args.duration,
-    };
-    let mut report = Report::new(args, agent_core::output::Stdout);
-    report.banner();
-    let mut lost = LostCounter::default();
-    interval::run(&opts, &mut |tick| {
-        let rows = maps::drain_hash::<u32, Value>(&obj, "counts")?;
-        if let Some((new, total)) = lost.update(obj.lost_events()) {
-            report.lost(new, total);
+        if args.top == 0 {
+            return Err(Error::usage("-T/--top must be at least 1"));
         }
-        Ok(report.interval(tick, rows))
-    })
+        Ok(Syscount { args })
+    }
+}
+
+impl Handler for Syscount {
+    fn choose(&self, c: &mut Choices) {
+        // Without -L nothing needs the syscall's start: the enter program is left out.
+        c.set("latency", self.args.latency);
+    }
+
+    fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
+        let a = &self.args;
+        obj.set_rodata(
+            "config",
+            &Config {
+                target_pid: a.pid.unwrap_or(0),
+                errno_value: a.errno.unwrap_or(0),
+                filter_pid: a.pid.is_some() as u8,
+                failures_only: a.failures as u8,
+                filter_errno: a.errno.is_some() as u8,
+                latency: a.latency as u8,
+                per_process: a.process as u8,
+                pad: [0; 3],
+            },
+        )
+    }
+
+    fn header(&mut self, out: &mut Out) {
+        if !out.json() {
+            out.push(&format!(
+                "Tracing syscalls, printing top {}... Ctrl+C to quit.\n",
+                self.args.top
+            ));
+        }
+    }
+
+    fn schedule(&self) -> Option<IntervalOptions> {
+        Some(IntervalOptions {
+            interval: self.args.interval.filter(|i| !i.is_zero()),
+            count: None,
+            duration: None,
+        })
+    }
+
+    fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {
+        let rows = maps::drain_hash::<u32, Value>(obj, "counts")?;
+        self.interval(tick, rows, out);
+        Ok(())
+    }
 }
 
 /// Sorts, cuts and prints the counters of each interval.
-pub struct Report<W: Write> {
-    pub args: Args,
-    lines: Lines<W>,
-    clock: Clock,
+pub struct Syscount {
+    args: Args,
 }
 
-impl<W: Write> Report<W> {
-    pub fn new(args: Args, out: W) -> Self {
-        Report {
-            args,
-            lines: Lines::new(out),
-            clock: Clock::new(),
-        }
-    }
-
-    fn banner(&mut self) {
-        if !self.args.json {
-            let s = format!(
-                "Tracing syscalls, printing top {}... Ctrl+C to quit.\n",
-                self.args.top
-            );
-            self.lines.buf().extend_from_slice(s.as_bytes());
-            self.lines.flush();
-        }
-    }
-
-    fn lost(&mut self, new: u64, total: u64) {
-        let why = "a full map";
-        self.lines
-            .lost_because(self.args.json, &self.clock, new, total, why);
-    }
-
+impl Syscount {
     /// The report of one interval: `rows` as drained from the kernel, in any order.
-    pub fn interval(&mut self, tick: &Tick, mut rows: Vec<(u32, Value)>) -> Flow {
+    pub fn interval(&mut self, tick: &Tick, mut rows: Vec<(u32, Value)>, out: &mut Out) {
         let total_rows = rows.len();
         if self.args.latency {
             rows.sort_by(|a, b| b.1.total_ns.cmp(&a.1.total_ns).then(a.0.cmp(&b.0)));
@@ -316,16 +270,10 @@ impl<W: Write> Report<W> {
             rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
         }
         rows.truncate(self.args.top);
-        if self.args.json {
-            self.json(tick, &rows, total_rows);
+        if out.json() {
+            self.json(tick, &rows, total_rows, out);
         } else {
-            self.text(tick, &rows);
-        }
-        self.lines.flush();
-        if self.lines.broken() {
-            Flow::Stop
-        } else {
-            Flow::Continue
+            self.text(tick, &rows, out);
         }
     }
 
@@ -337,8 +285,10 @@ impl<W: Write> Report<W> {
         }
     }
 
-    fn text(&mut self, tick: &Tick, rows: &[(u32, Value)]) {
-        let mut s = format!("[{}]\n", time::hms_local(self.clock.wall_ns(tick.end_ns)));
+    fn text(&self, tick: &Tick, rows: &[(u32, Value)], out: &mut Out) {
+        let mut s = String::from("[");
+        out.push_hms(&mut s, tick.end_ns);
+        s.push_str("]\n");
         let (time_name, per_unit) = self.time_column();
         if self.args.process {
             s.push_str(&format!("{:<6} {:<15} {:>8}", "PID", "COMM", "COUNT"));
@@ -351,9 +301,9 @@ impl<W: Write> Report<W> {
         s.push('\n');
         for (key, v) in rows {
             if self.args.process {
-                let mut comm = String::new();
-                text::push_escaped(&mut comm, cstr(&v.comm));
-                s.push_str(&format!("{key:<6} {comm:<15} {:>8}", v.count));
+                let _ = write!(s, "{key:<6} ");
+                push_escaped_left(&mut s, cstr(&v.comm), 15);
+                let _ = write!(s, " {:>8}", v.count);
             } else {
                 let name =
                     syscall_name(*key).map_or_else(|| format!("[unknown: {key}]"), String::from);
@@ -365,17 +315,12 @@ impl<W: Write> Report<W> {
             s.push('\n');
         }
         s.push('\n');
-        self.lines.buf().extend_from_slice(s.as_bytes());
+        out.push(&s);
     }
 
-    fn json(&mut self, tick: &Tick, rows: &[(u32, Value)], total_rows: usize) {
-        let ts = time::rfc3339_utc(self.clock.wall_ns(tick.end_ns));
+    fn json(&self, tick: &Tick, rows: &[(u32, Value)], total_rows: usize, out: &mut Out) {
         let (process, latency) = (self.args.process, self.args.latency);
-        let mut o = Obj::new(self.lines.buf());
-        o.str("type", "interval")
-            .str("ts", &ts)
-            .u64("time_ns", tick.end_ns)
-            .u64("interval_ns", tick.length_ns())
+        out.interval(tick)
             .str("by", if process { "process" } else { "syscall" })
             .objects("rows", rows, |r, (key, v)| {
                 if process {

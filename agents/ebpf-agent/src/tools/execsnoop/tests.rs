@@ -1,9 +1,17 @@
 use super::*;
-use crate::tools::testutil::{args, as_bytes};
+use crate::tools::testutil::{parse, rejected};
+
+fn parse_args(argv: &[&str]) -> Result<Args> {
+    parse::<Execsnoop>("execsnoop", argv).map(|(_, a)| a)
+}
+
+fn common(argv: &[&str]) -> Common {
+    parse::<Execsnoop>("execsnoop", argv).unwrap().0
+}
 
 #[test]
 fn libbpf_tools_flags() {
-    let a = parse_args(&args(&[
+    let argv = [
         "-Tx",
         "-u",
         "1000",
@@ -17,14 +25,14 @@ fn libbpf_tools_flags() {
         "--json",
         "--duration",
         "5s",
-    ]))
-    .unwrap();
-    assert!(a.time && a.fails && a.quote && a.print_uid && a.json && !a.timestamp);
+    ];
+    let (a, c) = (parse_args(&argv).unwrap(), common(&argv));
+    assert!(a.time && a.fails && a.quote && a.print_uid && c.json && !a.timestamp);
     assert_eq!(a.uid, Some(1000));
     assert_eq!(a.name.as_deref(), Some("sh"));
     assert_eq!(a.line.as_deref(), Some("foo"));
     assert_eq!(a.max_args, 30);
-    assert_eq!(a.duration, Some(Duration::from_secs(5)));
+    assert_eq!(c.duration, Some(std::time::Duration::from_secs(5)));
     let d = parse_args(&[]).unwrap();
     assert_eq!(d.max_args, 20);
     assert!(!d.fails && d.uid.is_none());
@@ -39,10 +47,10 @@ fn bad_flags_are_usage_errors() {
         &["--bogus"],
         &["--duration", "soon"],
     ] {
-        let e = parse_args(&args(bad)).unwrap_err();
+        let e = rejected::<Execsnoop>("execsnoop", bad);
         assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
     }
-    let help = parse_args(&args(&["-h"])).unwrap_err();
+    let help = parse_args(&["-h"]).unwrap_err();
     assert_eq!(help.exit_code, 0);
     assert!(help.message().contains("--max-args"));
 }
@@ -64,7 +72,7 @@ fn enter(pid: u32, ppid: u32, argv: &[&[u8]], flags: u32) -> Vec<u8> {
         flags,
         time_ns: 5_000_000_000,
     };
-    let mut rec = as_bytes(&head).to_vec();
+    let mut rec = pod::bytes_of(&head).to_vec();
     rec.extend_from_slice(&packed);
     rec
 }
@@ -79,20 +87,12 @@ fn exit(pid: u32, ret: i32, comm: &[u8]) -> Vec<u8> {
         comm: [0; 16],
     };
     e.comm[..comm.len()].copy_from_slice(comm);
-    as_bytes(&e).to_vec()
+    pod::bytes_of(&e).to_vec()
 }
 
 fn run_records(flags: &[&str], records: &[Vec<u8>]) -> String {
-    let mut out = Vec::new();
-    {
-        let mut p = Printer::new(parse_args(&args(flags)).unwrap(), &mut out);
-        p.header();
-        for r in records {
-            p.record(r);
-        }
-        p.flush();
-    }
-    String::from_utf8(out).unwrap()
+    let records: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+    tool::feed::<Execsnoop>("execsnoop", flags, &records).unwrap()
 }
 
 #[test]
@@ -174,54 +174,4 @@ fn json_lines_are_lossless() {
     assert_eq!(v["comm_hex"], "61ff");
     assert_eq!(v["args_truncated"], false);
     assert!(v["ts"].as_str().unwrap().ends_with('Z'));
-}
-
-#[test]
-fn rust_structs_match_the_c_layout() {
-    let obj = Object::open("execsnoop", EXECSNOOP_BPF_OBJECT).unwrap();
-    let check = |c_name: &str, size: usize, fields: &[(&str, usize)]| {
-        let l = obj
-            .struct_layout(c_name)
-            .unwrap_or_else(|| panic!("struct {c_name} not in the object's BTF"));
-        l.assert_matches(size, fields);
-    };
-    use std::mem::{offset_of, size_of};
-    check(
-        "execsnoop_enter",
-        size_of::<EnterHead>() + 16384 + 4096,
-        &[
-            ("kind", offset_of!(EnterHead, kind)),
-            ("pid", offset_of!(EnterHead, pid)),
-            ("tid", offset_of!(EnterHead, tid)),
-            ("ppid", offset_of!(EnterHead, ppid)),
-            ("uid", offset_of!(EnterHead, uid)),
-            ("args_count", offset_of!(EnterHead, args_count)),
-            ("args_size", offset_of!(EnterHead, args_size)),
-            ("flags", offset_of!(EnterHead, flags)),
-            ("time_ns", offset_of!(EnterHead, time_ns)),
-            ("args", size_of::<EnterHead>()),
-        ],
-    );
-    check(
-        "execsnoop_exit",
-        size_of::<ExitEvent>(),
-        &[
-            ("kind", offset_of!(ExitEvent, kind)),
-            ("pid", offset_of!(ExitEvent, pid)),
-            ("tid", offset_of!(ExitEvent, tid)),
-            ("ret", offset_of!(ExitEvent, ret)),
-            ("time_ns", offset_of!(ExitEvent, time_ns)),
-            ("comm", offset_of!(ExitEvent, comm)),
-        ],
-    );
-    check(
-        "execsnoop_config",
-        size_of::<Config>(),
-        &[
-            ("target_uid", offset_of!(Config, target_uid)),
-            ("max_args", offset_of!(Config, max_args)),
-            ("filter_uid", offset_of!(Config, filter_uid)),
-            ("pad", offset_of!(Config, pad)),
-        ],
-    );
 }

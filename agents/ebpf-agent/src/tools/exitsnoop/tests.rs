@@ -1,13 +1,18 @@
 use super::*;
-use crate::tools::testutil::{args, as_bytes};
+use crate::tools::testutil::parse;
+use std::time::Duration;
+
+fn parse_args(argv: &[&str]) -> Result<Args> {
+    parse::<Exitsnoop>("exitsnoop", argv).map(|(_, a)| a)
+}
 
 #[test]
 fn libbpf_tools_flags() {
-    let a = parse_args(&args(&["-tx", "-p", "42", "-T", "--json", "--duration=2s"])).unwrap();
-    assert!(a.timestamp && a.failed && a.threads && a.json);
+    let (c, a) = parse::<Exitsnoop>("exitsnoop", &["-tx", "-p", "42", "-T", "--json", "--duration=2s"]).unwrap();
+    assert!(a.timestamp && a.failed && a.threads && c.json);
     assert_eq!(a.pid, Some(42));
-    assert_eq!(a.duration, Some(Duration::from_secs(2)));
-    let a = parse_args(&args(&["-p42"])).unwrap();
+    assert_eq!(c.duration, Some(Duration::from_secs(2)));
+    let a = parse_args(&["-p42"]).unwrap();
     assert_eq!(a.pid, Some(42));
     let d = parse_args(&[]).unwrap();
     assert!(!d.timestamp && !d.failed && !d.threads && d.pid.is_none());
@@ -23,34 +28,13 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
         (&["-q"], "-q"),
         (&["--duration", "soon"], "--duration"),
     ] {
-        let e = parse_args(&args(bad)).unwrap_err();
+        let e = parse_args(bad).unwrap_err();
         assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
         assert!(e.message().contains(names), "{bad:?}: {}", e.message());
     }
-    let help = parse_args(&args(&["-h"])).unwrap_err();
+    let help = parse_args(&["-h"]).unwrap_err();
     assert_eq!(help.exit_code, 0);
     assert!(help.message().contains("--threads"));
-}
-
-#[test]
-fn wait_statuses_like_bcc() {
-    // exit(3), killed by SIGKILL, SIGSEGV with a core, exit(255).
-    assert_eq!(
-        Status::from_raw(3 << 8),
-        Status {
-            code: 3,
-            signal: 0,
-            core_dumped: false
-        }
-    );
-    assert_eq!(Status::from_raw(9).signal, 9);
-    let segv = Status::from_raw(11 | 0x80);
-    assert_eq!((segv.signal, segv.core_dumped, segv.code), (11, true, 0));
-    assert_eq!(Status::from_raw(255 << 8).code, 255);
-    assert_eq!(signal_name(9), "SIGKILL");
-    assert_eq!(signal_name(15), "SIGTERM");
-    assert_eq!(signal_name(34), "SIGRTMIN+2");
-    assert_eq!(signal_name(99), "SIG99");
 }
 
 fn event(pid: u32, tid: u32, status: i32, comm: &[u8]) -> Vec<u8> {
@@ -64,20 +48,12 @@ fn event(pid: u32, tid: u32, status: i32, comm: &[u8]) -> Vec<u8> {
         comm: [0; 16],
     };
     e.comm[..comm.len()].copy_from_slice(comm);
-    as_bytes(&e).to_vec()
+    pod::bytes_of(&e).to_vec()
 }
 
 fn run_records(flags: &[&str], records: &[Vec<u8>]) -> String {
-    let mut out = Vec::new();
-    {
-        let mut p = Printer::new(parse_args(&args(flags)).unwrap(), &mut out);
-        p.header();
-        for r in records {
-            p.record(r);
-        }
-        p.flush();
-    }
-    String::from_utf8(out).unwrap()
+    let records: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+    tool::feed::<Exitsnoop>("exitsnoop", flags, &records).unwrap()
 }
 
 #[test]
@@ -149,46 +125,4 @@ fn json_lines_with_status_taken_apart() {
 fn selftest_expectation_matches_the_json() {
     let out = run_records(&["--json"], &[event(77, 77, SELFTEST_STATUS << 8, b"sh")]);
     assert!(out.contains(&selftest_expect(77, 1)), "{out}");
-}
-
-#[test]
-fn rust_structs_match_the_c_layout() {
-    let obj = Object::open("exitsnoop", EXITSNOOP_BPF_OBJECT).unwrap();
-    use std::mem::{offset_of, size_of};
-    let check = |c_name: &str, size: usize, fields: &[(&str, usize)]| {
-        let l = obj
-            .struct_layout(c_name)
-            .unwrap_or_else(|| panic!("struct {c_name} not in the object's BTF"));
-        let c: Vec<(&str, usize)> = l
-            .fields
-            .iter()
-            .map(|f| (f.name.as_str(), f.offset))
-            .collect();
-        assert_eq!(c, fields, "struct {c_name}");
-        assert_eq!(l.size, size, "sizeof(struct {c_name})");
-    };
-    check(
-        "exitsnoop_event",
-        size_of::<Event>(),
-        &[
-            ("time_ns", offset_of!(Event, time_ns)),
-            ("age_ns", offset_of!(Event, age_ns)),
-            ("pid", offset_of!(Event, pid)),
-            ("tid", offset_of!(Event, tid)),
-            ("ppid", offset_of!(Event, ppid)),
-            ("status", offset_of!(Event, status)),
-            ("comm", offset_of!(Event, comm)),
-        ],
-    );
-    check(
-        "exitsnoop_config",
-        size_of::<Config>(),
-        &[
-            ("target_pid", offset_of!(Config, target_pid)),
-            ("filter_pid", offset_of!(Config, filter_pid)),
-            ("failed_only", offset_of!(Config, failed_only)),
-            ("threads", offset_of!(Config, threads)),
-            ("pad", offset_of!(Config, pad)),
-        ],
-    );
 }

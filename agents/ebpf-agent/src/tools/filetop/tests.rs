@@ -1,9 +1,18 @@
 use super::*;
-use crate::tools::testutil::args;
+use crate::tools::testutil::{parse, rejected};
+use std::time::Duration;
+
+fn parse_args(argv: &[&str]) -> Result<Args> {
+    parse::<Filetop>("filetop", argv).map(|(_, a)| a)
+}
+
+fn common(argv: &[&str]) -> Common {
+    parse::<Filetop>("filetop", argv).unwrap().0
+}
 
 #[test]
 fn libbpf_tools_flags_and_positionals() {
-    let a = parse_args(&args(&[
+    let argv = [
         "-p",
         "42",
         "-Ca",
@@ -16,27 +25,22 @@ fn libbpf_tools_flags_and_positionals() {
         "--json",
         "2",
         "3",
-    ]))
-    .unwrap();
+    ];
+    let (a, c) = (parse_args(&argv).unwrap(), common(&argv));
     assert_eq!(a.pid, Some(42));
-    assert!(a.noclear && a.all && a.json);
+    assert!(a.noclear && a.all && c.json);
     assert_eq!(a.sort, Sort::Rbytes);
     assert_eq!(a.rows, 5);
-    assert_eq!(a.hook, Hook::Tracepoint);
-    assert_eq!(
-        a.interval_count().unwrap(),
-        (Some(Duration::from_secs(2)), Some(3))
-    );
+    assert_eq!(a.hook, HookChoice::Tracepoint);
+    let ic = |a: &Args| interval_count("filetop", &a.positional).unwrap();
+    assert_eq!(ic(&a), (Some(Duration::from_secs(2)), Some(3)));
     let d = parse_args(&[]).unwrap();
-    assert_eq!((d.sort, d.rows, d.hook), (Sort::All, 20, Hook::Auto));
+    assert_eq!((d.sort, d.rows, d.hook), (Sort::All, 20, HookChoice::Auto));
     assert!(!d.noclear && !d.all);
-    assert_eq!(d.interval_count().unwrap(), (None, None));
-    let a = parse_args(&args(&["-r10", "--sort=wbytes", "500ms"])).unwrap();
+    assert_eq!(ic(&d), (None, None));
+    let a = parse_args(&["-r10", "--sort=wbytes", "500ms"]).unwrap();
     assert_eq!((a.rows, a.sort), (10, Sort::Wbytes));
-    assert_eq!(
-        a.interval_count().unwrap(),
-        (Some(Duration::from_millis(500)), None)
-    );
+    assert_eq!(ic(&a), (Some(Duration::from_millis(500)), None));
 }
 
 #[test]
@@ -52,11 +56,11 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
         (&["1", "0"], "count"),
         (&["1", "2", "3"], "3"),
     ] {
-        let e = parse_args(&args(bad)).unwrap_err();
+        let e = rejected::<Filetop>("filetop", bad);
         assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
         assert!(e.to_string().contains(flag), "{bad:?}: {e}");
     }
-    let help = parse_args(&args(&["-h"])).unwrap_err();
+    let help = parse_args(&["-h"]).unwrap_err();
     assert_eq!(help.exit_code, 0);
     assert!(help.message().contains("--hook"));
 }
@@ -100,12 +104,11 @@ fn tick() -> Tick {
 }
 
 fn report(flags: &[&str], rows: Vec<(Key, Value)>) -> String {
-    let mut out = Vec::new();
-    {
-        let mut r = Report::new(parse_args(&args(flags)).unwrap(), &mut out);
-        r.interval(&tick(), rows, "0.50 0.40 0.30 1/100 4242");
-    }
-    String::from_utf8(out).unwrap()
+    let (c, a) = parse::<Filetop>("filetop", flags).unwrap();
+    let mut t = Filetop::new(a, &c).unwrap();
+    let mut out = Out::memory(c.json);
+    t.interval(&tick(), rows, "0.50 0.40 0.30 1/100 4242", &mut out);
+    out.memory_text()
 }
 
 #[test]
@@ -182,58 +185,4 @@ fn selftest_expectation_matches_the_json_rows() {
         out.contains(&selftest_expect("ebpf-verify-filetop-x", 77)),
         "{out}"
     );
-}
-
-#[test]
-fn rust_structs_match_the_c_layout() {
-    let obj = Object::open("filetop", FILETOP_BPF_OBJECT).unwrap();
-    let check = |c_name: &str, size: usize, fields: &[(&str, usize)]| {
-        obj.struct_layout(c_name)
-            .unwrap_or_else(|| panic!("struct {c_name} not in the object's BTF"))
-            .assert_matches(size, fields)
-    };
-    use std::mem::{offset_of, size_of};
-    check(
-        "filetop_key",
-        size_of::<Key>(),
-        &[
-            ("inode", offset_of!(Key, inode)),
-            ("pid", offset_of!(Key, pid)),
-            ("tid", offset_of!(Key, tid)),
-        ],
-    );
-    check(
-        "filetop_value",
-        size_of::<Value>(),
-        &[
-            ("reads", offset_of!(Value, reads)),
-            ("writes", offset_of!(Value, writes)),
-            ("read_bytes", offset_of!(Value, read_bytes)),
-            ("write_bytes", offset_of!(Value, write_bytes)),
-            ("ino", offset_of!(Value, ino)),
-            ("type", offset_of!(Value, kind)),
-            ("pad", offset_of!(Value, pad)),
-            ("comm", offset_of!(Value, comm)),
-            ("name", offset_of!(Value, name)),
-        ],
-    );
-    check(
-        "filetop_config",
-        size_of::<Config>(),
-        &[
-            ("target_pid", offset_of!(Config, target_pid)),
-            ("filter_pid", offset_of!(Config, filter_pid)),
-            ("regular_only", offset_of!(Config, regular_only)),
-            ("pad", offset_of!(Config, pad)),
-        ],
-    );
-    // Every program the Rust side names exists in the object.
-    let mut obj = Object::open("filetop", FILETOP_BPF_OBJECT).unwrap();
-    for name in FD_SYSCALLS {
-        obj.set_autoload(&format!("tp_enter_{name}"), true).unwrap();
-        obj.set_autoload(&format!("tp_exit_{name}"), true).unwrap();
-    }
-    for prog in KPROBES {
-        obj.set_autoload(prog, true).unwrap();
-    }
 }

@@ -1,29 +1,32 @@
 use super::*;
-use crate::tools::testutil::{args, as_bytes};
+use crate::tools::testutil::parse;
+
+fn parse_args(argv: &[&str]) -> Result<Args> {
+    parse::<Filewatch>("filewatch", argv).map(|(_, a)| a)
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn common(argv: &[&str]) -> Common {
+    parse::<Filewatch>("filewatch", argv).unwrap().0
+}
 
 #[test]
 fn flags_and_paths() {
-    let a = parse_args(&args(&[
-        "-f",
-        "/x",
-        "--file=/y",
-        "-d",
-        "2",
-        "--json",
-        "/etc/a",
-        "/etc/b/",
-    ]))
-    .unwrap();
+    let argv = ["-f", "/x", "--file=/y", "-d", "2", "--json", "/etc/a", "/etc/b/"];
+    let (a, c) = (parse_args(&argv).unwrap(), common(&argv));
     assert_eq!(a.file, ["/x", "/y"]);
     assert_eq!(a.paths, ["/etc/a", "/etc/b/"]);
-    assert_eq!(a.duration, Some(Duration::from_secs(2)));
-    assert!(a.json);
+    assert_eq!(c.duration, Some(std::time::Duration::from_secs(2)));
+    assert!(c.json);
     for (bad, flag) in [
         (&["--bogus"][..], "--bogus"),
         (&["-d", "x"], "-d"),
         (&["-f"], "-f"),
     ] {
-        let e = parse_args(&args(bad)).unwrap_err();
+        let e = parse_args(bad).unwrap_err();
         assert_eq!(e.exit_code, EXIT_USAGE, "{bad:?}");
         assert!(e.message().contains(flag), "{bad:?}: {}", e.message());
     }
@@ -96,7 +99,7 @@ fn watch_lists_default_files_and_limits() {
         b"# credentials\n  /etc/shadow  \n\n/with space/x\n/bad\xff\n/etc/shadow\n",
     )
     .unwrap();
-    let l = watch_list(&args(&["/a"]), &[f.display().to_string()]).unwrap();
+    let l = watch_list(&strings(&["/a"]), &[f.display().to_string()]).unwrap();
     let texts: Vec<&[u8]> = l.iter().map(|w| w.text.as_slice()).collect();
     assert_eq!(
         texts,
@@ -112,13 +115,13 @@ fn watch_lists_default_files_and_limits() {
     let many: Vec<String> = (0..65).map(|i| format!("/f{i}")).collect();
     assert!(watch_list(&many, &[]).is_err());
     assert!(watch_list(&many[..64], &[]).is_ok());
-    assert!(watch_list(&args(&["relative"]), &[]).is_err());
+    assert!(watch_list(&strings(&["relative"]), &[]).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn config_lists_prefix_lengths() {
-    let l = watch_list(&args(&["/etc/shadow", "/etc/ssh/", "/x*"]), &[]).unwrap();
+    let l = watch_list(&strings(&["/etc/shadow", "/etc/ssh/", "/x*"]), &[]).unwrap();
     let c = config_of(&l);
     assert_eq!(c.max_len, 11);
     assert_eq!(c.prefix_lens[0], (1 << 9) | (1 << 2));
@@ -143,7 +146,7 @@ fn record(op: u16, watch_id: u32, path: &[u8], other: &[u8], path_flags: u16) ->
         comm: [0; 16],
     };
     head.comm[..3].copy_from_slice(b"vim");
-    let mut rec = as_bytes(&head).to_vec();
+    let mut rec = pod::bytes_of(&head).to_vec();
     rec.extend_from_slice(path);
     if !other.is_empty() {
         rec.resize(rec.len() + PATH_BUF - path.len(), 0);
@@ -153,19 +156,15 @@ fn record(op: u16, watch_id: u32, path: &[u8], other: &[u8], path_flags: u16) ->
 }
 
 fn run_records(flags: &[&str], list: &[&str], records: &[Vec<u8>]) -> (String, u64) {
-    let mut out = Vec::new();
-    let unconfirmed;
-    {
-        let list = watch_list(&args(list), &[]).unwrap();
-        let mut p = Printer::new(parse_args(&args(flags)).unwrap(), list, &mut out);
-        p.header();
-        for r in records {
-            p.record(r);
-        }
-        p.flush();
-        unconfirmed = p.unconfirmed;
+    let argv: Vec<&str> = flags.iter().chain(list).copied().collect();
+    let (c, a) = parse::<Filewatch>("filewatch", &argv).unwrap();
+    let mut t = Filewatch::new(a, &c).unwrap();
+    let mut out = Out::memory(c.json);
+    t.header(&mut out);
+    for r in records {
+        t.record(0, r, &mut out);
     }
-    (String::from_utf8(out).unwrap(), unconfirmed)
+    (out.memory_text(), t.unconfirmed)
 }
 
 #[test]
@@ -236,56 +235,5 @@ fn text_columns() {
         lines[2].ends_with(" rename  -13 /etc/shadow -> /etc/shadow.new"),
         "{}",
         lines[2]
-    );
-}
-
-#[test]
-fn rust_structs_match_the_c_layout() {
-    let obj = Object::open("filewatch", FILEWATCH_BPF_OBJECT).unwrap();
-    let check = |c_name: &str, size: usize, fields: &[(&str, usize)]| {
-        obj.struct_layout(c_name)
-            .unwrap_or_else(|| panic!("struct {c_name} not in the object's BTF"))
-            .assert_matches(size, fields);
-    };
-    use std::mem::{offset_of, size_of};
-    check(
-        "filewatch_event",
-        size_of::<EventHead>() + 2 * PATH_BUF,
-        &[
-            ("time_ns", offset_of!(EventHead, time_ns)),
-            ("flags", offset_of!(EventHead, flags)),
-            ("pid", offset_of!(EventHead, pid)),
-            ("tid", offset_of!(EventHead, tid)),
-            ("ppid", offset_of!(EventHead, ppid)),
-            ("uid", offset_of!(EventHead, uid)),
-            ("ret", offset_of!(EventHead, ret)),
-            ("watch_id", offset_of!(EventHead, watch_id)),
-            ("op", offset_of!(EventHead, op)),
-            ("syscall", offset_of!(EventHead, syscall)),
-            ("path_flags", offset_of!(EventHead, path_flags)),
-            ("pad", offset_of!(EventHead, pad)),
-            ("path_len", offset_of!(EventHead, path_len)),
-            ("other_len", offset_of!(EventHead, other_len)),
-            ("comm", offset_of!(EventHead, comm)),
-            ("paths", size_of::<EventHead>()),
-        ],
-    );
-    check(
-        "filewatch_key",
-        size_of::<Key>(),
-        &[
-            ("hash", offset_of!(Key, hash)),
-            ("len", offset_of!(Key, len)),
-            ("kind", offset_of!(Key, kind)),
-        ],
-    );
-    check(
-        "filewatch_config",
-        size_of::<Config>(),
-        &[
-            ("prefix_lens", offset_of!(Config, prefix_lens)),
-            ("max_len", offset_of!(Config, max_len)),
-            ("pad", offset_of!(Config, pad)),
-        ],
     );
 }

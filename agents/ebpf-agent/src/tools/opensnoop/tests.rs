@@ -1,19 +1,24 @@
 use super::*;
-use crate::tools::testutil::{args, as_bytes};
+use crate::tools::testutil::parse;
+use std::time::Duration;
+
+fn parse_args(argv: &[&str]) -> Result<(Common, Args)> {
+    parse::<Opensnoop>("opensnoop", argv)
+}
 
 #[test]
 fn libbpf_tools_flags() {
-    let a = parse_args(&args(&[
+    let (c, a) = parse_args(&[
         "-TUxeF", "-p", "42", "-t43", "-u", "1000", "-n", "sh", "-d", "5", "--json",
-    ]))
+    ])
     .unwrap();
     assert!(a.timestamp && a.print_uid && a.failed && a.extended_fields && a.full_path);
-    assert!(a.json && !a.verbose);
+    assert!(c.json && !c.verbose);
     assert_eq!((a.pid, a.tid, a.uid), (Some(42), Some(43), Some(1000)));
     assert_eq!(a.name.as_deref(), Some("sh"));
-    assert_eq!(a.duration, Some(Duration::from_secs(5)));
-    let a = parse_args(&args(&["--duration=500ms", "--print-uid", "--failed"])).unwrap();
-    assert_eq!(a.duration, Some(Duration::from_millis(500)));
+    assert_eq!(c.duration, Some(Duration::from_secs(5)));
+    let (c, a) = parse_args(&["--duration=500ms", "--print-uid", "--failed"]).unwrap();
+    assert_eq!(c.duration, Some(Duration::from_millis(500)));
     assert!(a.print_uid && a.failed && !a.full_path);
 }
 
@@ -25,12 +30,14 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
         (&["-d", "soon"], "-d"),
         (&["-u"], "-u"),
         (&["--tid=x"], "--tid"),
+        (&["-p", "0"], "-p"),
+        (&["-t", "0"], "-t"),
     ] {
-        let e = parse_args(&args(bad)).unwrap_err();
+        let e = parse_args(bad).unwrap_err();
         assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
         assert!(e.message().contains(flag), "{bad:?}: {}", e.message());
     }
-    let help = parse_args(&args(&["-h"])).unwrap_err();
+    let help = parse_args(&["-h"]).unwrap_err();
     assert_eq!(help.exit_code, 0);
     assert!(help.message().contains("--full-path"));
 }
@@ -51,22 +58,14 @@ fn record(pid: u32, ret: i32, flags: u64, comm: &[u8], path: &[u8], path_flags: 
         comm: [0; 16],
     };
     head.comm[..comm.len()].copy_from_slice(comm);
-    let mut rec = as_bytes(&head).to_vec();
+    let mut rec = pod::bytes_of(&head).to_vec();
     rec.extend_from_slice(path);
     rec
 }
 
 fn run_records(flags: &[&str], records: &[Vec<u8>]) -> String {
-    let mut out = Vec::new();
-    {
-        let mut p = Printer::new(parse_args(&args(flags)).unwrap(), &mut out);
-        p.header();
-        for r in records {
-            p.record(r);
-        }
-        p.flush();
-    }
-    String::from_utf8(out).unwrap()
+    let records: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+    tool::feed::<Opensnoop>("opensnoop", flags, &records).unwrap()
 }
 
 #[test]
@@ -145,49 +144,4 @@ fn json_lines_are_lossless() {
         (&true.into(), &true.into(), &false.into())
     );
     assert!(v["ts"].as_str().unwrap().ends_with('Z'));
-}
-
-#[test]
-fn rust_structs_match_the_c_layout() {
-    let obj = Object::open("opensnoop", OPENSNOOP_BPF_OBJECT).unwrap();
-    let check = |c_name: &str, size: usize, fields: &[(&str, usize)]| {
-        obj.struct_layout(c_name)
-            .unwrap_or_else(|| panic!("struct {c_name} not in the object's BTF"))
-            .assert_matches(size, fields);
-    };
-    use std::mem::{offset_of, size_of};
-    check(
-        "opensnoop_event",
-        size_of::<EventHead>() + PATH_BUF,
-        &[
-            ("time_ns", offset_of!(EventHead, time_ns)),
-            ("flags", offset_of!(EventHead, flags)),
-            ("pid", offset_of!(EventHead, pid)),
-            ("tid", offset_of!(EventHead, tid)),
-            ("uid", offset_of!(EventHead, uid)),
-            ("ret", offset_of!(EventHead, ret)),
-            ("mode", offset_of!(EventHead, mode)),
-            ("dfd", offset_of!(EventHead, dfd)),
-            ("syscall", offset_of!(EventHead, syscall)),
-            ("path_flags", offset_of!(EventHead, path_flags)),
-            ("path_len", offset_of!(EventHead, path_len)),
-            ("comm", offset_of!(EventHead, comm)),
-            ("path", size_of::<EventHead>()),
-        ],
-    );
-    check(
-        "opensnoop_config",
-        size_of::<Config>(),
-        &[
-            ("target_pid", offset_of!(Config, target_pid)),
-            ("target_tid", offset_of!(Config, target_tid)),
-            ("target_uid", offset_of!(Config, target_uid)),
-            ("filter_pid", offset_of!(Config, filter_pid)),
-            ("filter_tid", offset_of!(Config, filter_tid)),
-            ("filter_uid", offset_of!(Config, filter_uid)),
-            ("failed_only", offset_of!(Config, failed_only)),
-            ("full_path", offset_of!(Config, full_path)),
-            ("pad", offset_of!(Config, pad)),
-        ],
-    );
 }

@@ -1,13 +1,22 @@
 use super::*;
-use crate::tools::testutil::{args, as_bytes};
+use crate::tools::testutil::parse;
+
+fn parse_args(argv: &[&str]) -> Result<Args> {
+    parse::<Statsnoop>("statsnoop", argv).map(|(_, a)| a)
+}
+
+fn common(argv: &[&str]) -> Common {
+    parse::<Statsnoop>("statsnoop", argv).unwrap().0
+}
 
 #[test]
 fn libbpf_tools_flags() {
-    let a = parse_args(&args(&["-xts", "-p", "1216", "--json", "--duration", "3"])).unwrap();
-    assert!(a.failed && a.timestamp && a.sysname && a.json);
+    let argv = ["-xts", "-p", "1216", "--json", "--duration", "3"];
+    let (a, c) = (parse_args(&argv).unwrap(), common(&argv));
+    assert!(a.failed && a.timestamp && a.sysname && c.json);
     assert_eq!(a.pid, Some(1216));
-    assert_eq!(a.duration, Some(Duration::from_secs(3)));
-    assert_eq!(parse_args(&args(&["-p7"])).unwrap().pid, Some(7));
+    assert_eq!(c.duration, Some(std::time::Duration::from_secs(3)));
+    assert_eq!(parse_args(&["-p7"]).unwrap().pid, Some(7));
     let d = parse_args(&[]).unwrap();
     assert!(!d.failed && !d.timestamp && !d.sysname && d.pid.is_none());
 }
@@ -21,11 +30,11 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
         (&["-T"], "-T"),
         (&["--duration", "-3"], "--duration"),
     ] {
-        let e = parse_args(&args(bad)).unwrap_err();
+        let e = parse_args(bad).unwrap_err();
         assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
         assert!(e.message().contains(names), "{bad:?}: {}", e.message());
     }
-    let help = parse_args(&args(&["--help"])).unwrap_err();
+    let help = parse_args(&["--help"]).unwrap_err();
     assert_eq!(help.exit_code, 0);
     assert!(help.message().contains("--sysname"));
 }
@@ -57,7 +66,7 @@ fn event(
         comm: [0; 16],
     };
     head.comm[..4].copy_from_slice(b"stat");
-    let mut rec = as_bytes(&head).to_vec();
+    let mut rec = pod::bytes_of(&head).to_vec();
     if let Some(p) = path {
         rec.extend_from_slice(p);
         rec.push(0);
@@ -66,16 +75,8 @@ fn event(
 }
 
 fn run_records(flags: &[&str], records: &[Vec<u8>]) -> String {
-    let mut out = Vec::new();
-    {
-        let mut p = Printer::new(parse_args(&args(flags)).unwrap(), &mut out);
-        p.header();
-        for r in records {
-            p.record(r);
-        }
-        p.flush();
-    }
-    String::from_utf8(out).unwrap()
+    let records: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+    tool::feed::<Statsnoop>("statsnoop", flags, &records).unwrap()
 }
 
 #[test]
@@ -162,60 +163,6 @@ fn unknown_syscall_ids_are_skipped() {
     assert_eq!(run_records(&["--json"], &[rec]), "");
 }
 
-#[test]
-fn rust_structs_match_the_c_layout_and_programs() {
-    let mut obj = Object::open("statsnoop", STATSNOOP_BPF_OBJECT).unwrap();
-    use std::mem::{offset_of, size_of};
-    let check = |obj: &Object, c_name: &str, size: usize, fields: &[(&str, usize)]| {
-        let l = obj
-            .struct_layout(c_name)
-            .unwrap_or_else(|| panic!("struct {c_name} not in the object's BTF"));
-        let c: Vec<(&str, usize)> = l
-            .fields
-            .iter()
-            .map(|f| (f.name.as_str(), f.offset))
-            .collect();
-        assert_eq!(c, fields, "struct {c_name}");
-        assert_eq!(l.size, size, "sizeof(struct {c_name})");
-    };
-    check(
-        &obj,
-        "statsnoop_event",
-        size_of::<EventHead>() + PATH_MAX,
-        &[
-            ("time_ns", offset_of!(EventHead, time_ns)),
-            ("ret", offset_of!(EventHead, ret)),
-            ("pid", offset_of!(EventHead, pid)),
-            ("tid", offset_of!(EventHead, tid)),
-            ("fd", offset_of!(EventHead, fd)),
-            ("at_flags", offset_of!(EventHead, at_flags)),
-            ("syscall", offset_of!(EventHead, syscall)),
-            ("path_size", offset_of!(EventHead, path_size)),
-            ("flags", offset_of!(EventHead, flags)),
-            ("pad", offset_of!(EventHead, pad)),
-            ("comm", offset_of!(EventHead, comm)),
-            ("path", size_of::<EventHead>()),
-        ],
-    );
-    check(
-        &obj,
-        "statsnoop_config",
-        size_of::<Config>(),
-        &[
-            ("target_pid", offset_of!(Config, target_pid)),
-            ("filter_pid", offset_of!(Config, filter_pid)),
-            ("failed_only", offset_of!(Config, failed_only)),
-            ("pad", offset_of!(Config, pad)),
-        ],
-    );
-    // Every syscall of the table has its two programs in the object.
-    for (name, _) in SYSCALLS {
-        obj.set_autoload(&format!("tp_enter_{name}"), false)
-            .unwrap();
-        obj.set_autoload(&format!("tp_exit_{name}"), false).unwrap();
-    }
-    assert!(obj.set_autoload("tp_enter_nosuchcall", false).is_err());
-}
 
 #[test]
 fn syscall_table_follows_the_c_enum() {

@@ -1,25 +1,35 @@
 use super::*;
-use crate::tools::testutil::args;
+use crate::tools::testutil::{parse, rejected};
+use std::time::Duration;
+
+fn parse_args(argv: &[&str]) -> Result<Args> {
+    parse::<Syscount>("syscount", argv).map(|(_, a)| a)
+}
+
+fn common(argv: &[&str]) -> Common {
+    parse::<Syscount>("syscount", argv).unwrap().0
+}
 
 #[test]
 fn libbpf_tools_flags() {
-    let a = parse_args(&args(&[
+    let argv = [
         "-p", "42", "-i", "5", "-d", "30", "-T", "3", "-xLmP", "-e", "enoent", "--json",
-    ]))
-    .unwrap();
+    ];
+    let (a, c) = (parse_args(&argv).unwrap(), common(&argv));
     assert_eq!(a.pid, Some(42));
     assert_eq!(a.interval, Some(Duration::from_secs(5)));
-    assert_eq!(a.duration, Some(Duration::from_secs(30)));
+    assert_eq!(c.duration, Some(Duration::from_secs(30)));
     assert_eq!(a.top, 3);
     assert_eq!(a.errno, Some(2));
-    assert!(a.failures && a.latency && a.milliseconds && a.process && a.json && !a.list);
-    let a = parse_args(&args(&["--duration=2", "--errno", "EWOULDBLOCK", "-i0"])).unwrap();
-    assert_eq!(a.duration, Some(Duration::from_secs(2)));
+    assert!(a.failures && a.latency && a.milliseconds && a.process && c.json && !a.list);
+    let argv = ["--duration=2", "--errno", "EWOULDBLOCK", "-i0"];
+    let (a, c) = (parse_args(&argv).unwrap(), common(&argv));
+    assert_eq!(c.duration, Some(Duration::from_secs(2)));
     assert_eq!(a.errno, Some(11), "an alias of EAGAIN");
     assert_eq!(a.interval, Some(Duration::ZERO));
     let d = parse_args(&[]).unwrap();
     assert_eq!((d.top, d.pid, d.errno, d.interval), (10, None, None, None));
-    assert_eq!(parse_args(&args(&["-e", "13"])).unwrap().errno, Some(13));
+    assert_eq!(parse_args(&["-e", "13"]).unwrap().errno, Some(13));
 }
 
 #[test]
@@ -34,11 +44,11 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
         (&["-i", "soon"], "-i"),
         (&["-d", "-1"], "-d"),
     ] {
-        let e = parse_args(&args(bad)).unwrap_err();
+        let e = rejected::<Syscount>("syscount", bad);
         assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
         assert!(e.to_string().contains(flag), "{bad:?}: {e}");
     }
-    let help = parse_args(&args(&["-h"])).unwrap_err();
+    let help = parse_args(&["-h"]).unwrap_err();
     assert_eq!(help.exit_code, 0);
     assert!(help.message().contains("--latency"));
 }
@@ -97,13 +107,12 @@ fn tick(last: bool) -> Tick {
 }
 
 fn report(flags: &[&str], rows: Vec<(u32, Value)>) -> String {
-    let mut out = Vec::new();
-    {
-        let mut r = Report::new(parse_args(&args(flags)).unwrap(), &mut out);
-        r.banner();
-        r.interval(&tick(true), rows);
-    }
-    String::from_utf8(out).unwrap()
+    let (c, a) = parse::<Syscount>("syscount", flags).unwrap();
+    let mut t = Syscount::new(a, &c).unwrap();
+    let mut out = Out::memory(c.json);
+    t.header(&mut out);
+    t.interval(&tick(true), rows, &mut out);
+    out.memory_text()
 }
 
 fn rows() -> Vec<(u32, Value)> {
@@ -203,38 +212,4 @@ fn selftest_expectation_matches_the_json_rows() {
     );
     let expect = selftest_workload("m").unwrap();
     assert!(out.contains(&expect[0]), "{out}\n{expect:?}");
-}
-
-#[test]
-fn rust_structs_match_the_c_layout() {
-    let obj = Object::open("syscount", SYSCOUNT_BPF_OBJECT).unwrap();
-    let check = |c_name: &str, size: usize, fields: &[(&str, usize)]| {
-        obj.struct_layout(c_name)
-            .unwrap_or_else(|| panic!("struct {c_name} not in the object's BTF"))
-            .assert_matches(size, fields)
-    };
-    use std::mem::{offset_of, size_of};
-    check(
-        "syscount_value",
-        size_of::<Value>(),
-        &[
-            ("count", offset_of!(Value, count)),
-            ("total_ns", offset_of!(Value, total_ns)),
-            ("comm", offset_of!(Value, comm)),
-        ],
-    );
-    check(
-        "syscount_config",
-        size_of::<Config>(),
-        &[
-            ("target_pid", offset_of!(Config, target_pid)),
-            ("errno_value", offset_of!(Config, errno_value)),
-            ("filter_pid", offset_of!(Config, filter_pid)),
-            ("failures_only", offset_of!(Config, failures_only)),
-            ("filter_errno", offset_of!(Config, filter_errno)),
-            ("latency", offset_of!(Config, latency)),
-            ("per_process", offset_of!(Config, per_process)),
-            ("pad", offset_of!(Config, pad)),
-        ],
-    );
 }

@@ -23,7 +23,7 @@ pub fn init(tool: &'static str) {
     if from_env.is_none() {
         log::set_max_level(LevelFilter::Warn);
     }
-    agent_core::bpf::init_libbpf_logging();
+    crate::bpf::init_libbpf_logging();
 }
 
 /// `-v`: show the details.

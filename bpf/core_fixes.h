@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * Kernel fields and arguments that changed between the kernels we support (5.10 on), read the
+ * way this kernel lays them out: CO-RE field checks against the running kernel's BTF, never
+ * a version guess where the BTF can tell. Include after common.h.
+ *
+ * Block layer:
+ * - `struct request` lost `rq_disk` (5.17-6.0): the disk is `rq->q->disk` (5.15 on).
+ * - `struct bio` replaced `bi_disk` with `bi_bdev` (5.12).
+ * - `block_rq_issue` and `block_rq_insert` lost their `q` argument in 5.11: `(q, rq)` became
+ *   `(rq)`. Raw tracepoints see raw arguments, so the position of `rq` depends on it.
+ * - dev_t inside the kernel is MKDEV(major, first_minor) with 20 minor bits (not the 8:8 or
+ *   12:20 user-space encodings).
+ *
+ * Network:
+ * - `sock:inet_sock_set_state`'s `protocol` widened from u8 to u16 (5.6).
+ */
+#ifndef EBPF_RUST_CORE_FIXES_H
+#define EBPF_RUST_CORE_FIXES_H
+
+#define MINORBITS 20
+#define MKDEV(ma, mi) (((__u32)(ma) << MINORBITS) | (__u32)(mi))
+
+typedef __u32 dev_t;
+typedef __u64 sector_t;
+
+struct gendisk {
+	int major;
+	int first_minor;
+	char disk_name[32];
+} __attribute__((preserve_access_index));
+
+struct request_queue {
+	struct gendisk *disk;
+} __attribute__((preserve_access_index));
+
+struct request {
+	struct request_queue *q;
+	unsigned int cmd_flags;
+	unsigned int __data_len;
+	sector_t __sector;
+} __attribute__((preserve_access_index));
+
+/* Before 6.0. */
+struct request___rq_disk {
+	struct gendisk *rq_disk;
+} __attribute__((preserve_access_index));
+
+struct block_device {
+	dev_t bd_dev;
+	struct gendisk *bd_disk;
+} __attribute__((preserve_access_index));
+
+struct bvec_iter {
+	sector_t bi_sector;
+	unsigned int bi_size;
+} __attribute__((preserve_access_index));
+
+struct bio {
+	struct block_device *bi_bdev;
+	unsigned int bi_opf;
+	struct bvec_iter bi_iter;
+} __attribute__((preserve_access_index));
+
+/* Before 5.12. */
+struct bio___bi_disk {
+	struct gendisk *bi_disk;
+} __attribute__((preserve_access_index));
+
+/* The disk a request is for. */
+static __always_inline struct gendisk *rq_gendisk(struct request *rq)
+{
+	struct request___rq_disk *old = (void *)rq;
+
+	if (bpf_core_field_exists(old->rq_disk))
+		return BPF_CORE_READ(old, rq_disk);
+	return BPF_CORE_READ(rq, q, disk);
+}
+
+/* The disk a bio is for. */
+static __always_inline struct gendisk *bio_gendisk(struct bio *bio)
+{
+	struct bio___bi_disk *old = (void *)bio;
+
+	if (bpf_core_field_exists(old->bi_disk))
+		return BPF_CORE_READ(old, bi_disk);
+	return BPF_CORE_READ(bio, bi_bdev, bd_disk);
+}
+
+/* The kernel dev_t of a disk (what /proc/partitions lists, as MKDEV). */
+static __always_inline dev_t disk_dev(struct gendisk *disk)
+{
+	if (!disk)
+		return 0;
+	return MKDEV(BPF_CORE_READ(disk, major), BPF_CORE_READ(disk, first_minor));
+}
+
+extern int LINUX_KERNEL_VERSION __kconfig;
+
+/*
+ * The request argument of raw tracepoints block_rq_issue and block_rq_insert: the second
+ * before 5.11, the first from then on.
+ */
+static __always_inline struct request *rq_arg_of_issue(__u64 *ctx)
+{
+	if (LINUX_KERNEL_VERSION < KERNEL_VERSION(5, 11, 0))
+		return (struct request *)ctx[1];
+	return (struct request *)ctx[0];
+}
+
+/* The context of sock:inet_sock_set_state (the fields the tools read). */
+struct trace_event_raw_inet_sock_set_state {
+	const void *skaddr;
+	int oldstate;
+	int newstate;
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u16 protocol;
+	__u8 saddr[4];
+	__u8 daddr[4];
+	__u8 saddr_v6[16];
+	__u8 daddr_v6[16];
+} __attribute__((preserve_access_index));
+
+/* `protocol` of inet_sock_set_state, u8 before 5.6 and u16 since. */
+static __always_inline __u16 sock_state_protocol(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u16 proto = 0;
+
+	bpf_core_read(&proto, bpf_core_field_size(ctx->protocol), &ctx->protocol);
+	return proto;
+}
+
+#endif

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * Histograms counted in the kernel, read and drawn by the agent (agents/core/src/hist.rs,
+ * like BCC's print_log2_hist). A log2 histogram's slot i counts values whose floor(log2) is i
+ * (slot 0 also counts 0); a linear one's slot i counts base + i*step up to the next step.
+ */
+#ifndef EBPF_RUST_HIST_H
+#define EBPF_RUST_HIST_H
+
+/* Enough slots for any u64 value. */
+#define HIST_SLOTS 64
+
+struct hist {
+	__u64 slots[HIST_SLOTS];
+};
+
+/* floor(log2(v)), 0 for 0: a branch-free binary search over the bits. */
+static __always_inline __u32 log2_slot(__u64 v)
+{
+	__u32 r = 0, shift;
+
+	shift = (v > 0xffffffffULL) << 5;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xffff) << 4;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xff) << 3;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xf) << 2;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0x3) << 1;
+	v >>= shift;
+	r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+/* Counts `v` in its log2 slot. */
+static __always_inline void hist_add_log2(struct hist *h, __u64 v)
+{
+	__u32 slot = log2_slot(v);
+
+	if (slot >= HIST_SLOTS)
+		slot = HIST_SLOTS - 1;
+	__sync_fetch_and_add(&h->slots[slot], 1);
+}
+
+/* Counts `v` in linear slot (v - base) / step, the last slot taking everything above. */
+static __always_inline void hist_add_linear(struct hist *h, __u64 v, __u64 base, __u64 step)
+{
+	__u64 slot = v > base && step ? (v - base) / step : 0;
+
+	if (slot >= HIST_SLOTS)
+		slot = HIST_SLOTS - 1;
+	__sync_fetch_and_add(&h->slots[slot], 1);
+}
+
+#endif

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * Map patterns every tool uses: the counter of what could not be delivered or counted, the
+ * lookup-or-insert of an aggregation entry, per-CPU scratch space for records too large for
+ * the BPF stack. Included by common.h.
+ */
+#ifndef EBPF_RUST_MAPS_H
+#define EBPF_RUST_MAPS_H
+
+/*
+ * `lost_events`: one u64 per CPU, summed by the agent, counting events that did not fit (a full
+ * ring buffer) or could not be counted (a full map). The agent reports them: nothing is lost
+ * silently.
+ */
+#define DEFINE_LOST_COUNTER()                                \
+	struct {                                             \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);     \
+		__uint(max_entries, 1);                      \
+		__type(key, __u32);                          \
+		__type(value, __u64);                        \
+	} lost_events SEC(".maps")
+
+static __always_inline void count_lost_event(void *lost_map)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(lost_map, &zero);
+
+	if (n)
+		*n += 1;
+}
+
+/*
+ * The entry of `key`, inserted as `init` if missing. Inserting fails when another CPU inserted
+ * the key first (then the lookup finds it) or when the map is full: then NULL, and the miss is
+ * counted in `lost_events`.
+ */
+#define map_lookup_or_init(map, key, init)                                    \
+	({                                                                    \
+		void *__v = bpf_map_lookup_elem((map), (key));                \
+		if (!__v) {                                                   \
+			bpf_map_update_elem((map), (key), (init), BPF_NOEXIST); \
+			__v = bpf_map_lookup_elem((map), (key));              \
+			if (!__v)                                             \
+				count_lost_event(&lost_events);               \
+		}                                                             \
+		__v;                                                          \
+	})
+
+/* One `type` per CPU, for records built before they are sent: `scratch_of(name)`. */
+#define DEFINE_SCRATCH(type, name)                       \
+	struct {                                         \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); \
+		__uint(max_entries, 1);                  \
+		__type(key, __u32);                      \
+		__type(value, type);                     \
+	} name SEC(".maps")
+
+#define scratch_of(name)                               \
+	({                                             \
+		__u32 __zero = 0;                      \
+		bpf_map_lookup_elem(&(name), &__zero); \
+	})
+
+#endif
