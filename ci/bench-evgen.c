@@ -1,19 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The event generator of ci/bench's rate runs: failing openat() calls at a set rate.
+ * The workload of ci/bench: one kind of event, at a set rate or as fast as it goes.
  *
- *   bench-evgen RATE SECONDS PATH
+ *   bench-evgen MODE RATE SECONDS [ARG]     RATE 0: as fast as it can
+ *   bench-evgen MODE -N 0 [ARG]             exactly N operations, as fast as it can
  *
- * Waits for a line on stdin (the tracer attaches first, to this pid), then calls
- * openat(AT_FDCWD, PATH, O_RDONLY) RATE times a second for SECONDS (RATE 0: as fast as it
- * can), paced against CLOCK_MONOTONIC (read through the vDSO: no system call of its own), and
- * prints "<calls> <seconds>". Each call is one event for opensnoop.
+ * MODE: open (a failing openat(ARG)), stat (a failing newfstatat(ARG)), getppid, read (a
+ * one-byte pread of file ARG), fork (fork and _exit, waited for), exec (fork and exec ARG,
+ * by default /bin/true, waited for). Waits for a line on stdin first (the tracers attach to
+ * this pid before), paces against CLOCK_MONOTONIC (the vDSO: no system call of its own), and
+ * prints "<operations> <seconds>".
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,33 +32,83 @@ static double since(const struct timespec *t0)
 	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+static const char *arg;
+static int file_fd = -1;
+
+static void op(const char *mode)
+{
+	char c;
+	struct stat st;
+	long fd;
+	pid_t pid;
+
+	switch (mode[0]) {
+	case 'o': /* open */
+		fd = syscall(SYS_openat, AT_FDCWD, arg, O_RDONLY);
+		if (fd >= 0)
+			close((int)fd);
+		break;
+	case 's': /* stat */
+		syscall(SYS_newfstatat, AT_FDCWD, arg, &st, 0);
+		break;
+	case 'g': /* getppid */
+		syscall(SYS_getppid);
+		break;
+	case 'r': /* read */
+		if (pread(file_fd, &c, 1, 0) < 0)
+			exit(1);
+		break;
+	case 'f': /* fork */
+	case 'e': /* exec */
+		pid = fork();
+		if (pid == 0) {
+			if (mode[0] == 'e')
+				execl(arg, arg, (char *)NULL);
+			_exit(0);
+		}
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct timespec t0;
-	long rate, calls = 0, due, n, fd;
+	long rate, ops = 0, due, n, limit = -1;
+	const char *mode;
 	double secs, el;
 	char go;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: bench-evgen RATE SECONDS PATH\n");
+	if (argc < 4 || !strchr("osgrfe", argv[1][0])) {
+		fprintf(stderr, "usage: bench-evgen open|stat|getppid|read|fork|exec RATE|-N SECONDS [ARG]\n");
 		return 2;
 	}
-	rate = atol(argv[1]);
-	secs = atof(argv[2]);
+	mode = argv[1];
+	rate = atol(argv[2]);
+	if (rate < 0) {
+		limit = -rate;
+		rate = 0;
+	}
+	secs = atof(argv[3]);
+	arg = argc > 4 ? argv[4] : (mode[0] == 'e' ? "/bin/true" : "/nonexistent/bench-evgen");
+	if (mode[0] == 'r' && (file_fd = open(arg, O_RDONLY)) < 0) {
+		perror(arg);
+		return 1;
+	}
 	if (read(0, &go, 1) != 1)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		el = since(&t0);
-		if (el >= secs)
+		if (limit >= 0 ? ops >= limit : el >= secs)
 			break;
-		due = rate ? (long)((double)rate * el) + 1 : calls + BATCH;
-		for (n = 0; calls < due && n < BATCH; n++, calls++) {
-			fd = syscall(SYS_openat, AT_FDCWD, argv[3], O_RDONLY);
-			if (fd >= 0)
-				close((int)fd);
-		}
+		due = rate ? (long)((double)rate * el) + 1 : ops + BATCH;
+		if (limit >= 0 && due > limit)
+			due = limit;
+		for (n = 0; ops < due && n < BATCH; n++, ops++)
+			op(mode);
 	}
-	printf("%ld %.6f\n", calls, since(&t0));
+	printf("%ld %.6f\n", ops, since(&t0));
 	return 0;
 }

@@ -78,7 +78,11 @@ musl_env() {
     export "CFLAGS_$var=$cflags"
     # Static and not position-independent: `file` says "statically linked", and the code is
     # smaller without the PIE relocations. ASLR of the stack and mmap remains.
-    export "CARGO_TARGET_${var^^}_RUSTFLAGS=-C target-feature=+crt-static -C relocation-model=static"
+    # No PT_GNU_RELRO: musl applies RELRO only in its dynamic linker, never in a static non-PIE
+    # executable, while the linker pads the file so that the (unused) RELRO region ends on a
+    # max-page-size boundary: up to 64 KiB of zeros on aarch64, which also made the size jump
+    # with unrelated changes.
+    export "CARGO_TARGET_${var^^}_RUSTFLAGS=-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,-z,norelro"
     # elfutils' configure insists on argp, fts and obstack libraries that musl lacks; libelf
     # uses none of them.
     export ac_cv_search_argp_parse="none required" ac_cv_search_fts_close="none required" \

@@ -17,23 +17,6 @@ pub struct Valued {
     pub long: Vec<String>,
 }
 
-impl Valued {
-    /// The valued flags of an argh definition.
-    pub fn of<A: argh::ArgsInfo>() -> Valued {
-        let info = A::get_args_info();
-        let mut v = Valued::default();
-        for f in info.flags {
-            if let argh::FlagInfoKind::Option { .. } = f.kind {
-                if let Some(c) = f.short {
-                    v.short.push(c);
-                }
-                v.long.push(f.long.trim_start_matches("--").to_string());
-            }
-        }
-        v
-    }
-}
-
 /// The flags every tool takes, parsed by the runner.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Common {
@@ -115,23 +98,40 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("bad duration {s:?}: use e.g. 10, 10s, 500ms, 5m"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
+    let bad = || format!("bad duration {s:?}: use e.g. 10, 10s, 500ms, 5m");
+    let unit_ns: u128 = match unit {
+        "" | "s" => 1_000_000_000,
+        "ms" => 1_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
         _ => return Err(format!("bad duration unit in {s:?}: use ms, s, m or h")),
     };
-    if !(secs > 0.0 && secs.is_finite()) {
+    // Decimal digits, by hand: whole part and up to 9 fraction digits (finer is noise).
+    let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+    if (whole.is_empty() && frac.is_empty()) || frac.contains('.') {
+        return Err(bad());
+    }
+    let too_long = || format!("duration {s:?} is too long: at most 10 years");
+    let mut ns: u128 = 0;
+    for c in whole.bytes() {
+        ns = ns * 10 + u128::from(c - b'0');
+        if ns > MAX_DURATION.as_nanos() {
+            return Err(too_long());
+        }
+    }
+    ns *= unit_ns;
+    let mut scale = unit_ns;
+    for c in frac.bytes().take(18) {
+        scale /= 10;
+        ns += u128::from(c - b'0') * scale;
+    }
+    if ns == 0 {
         return Err(format!("duration must be positive: {s:?}"));
     }
-    if secs > MAX_DURATION.as_secs_f64() {
-        return Err(format!("duration {s:?} is too long: at most 10 years"));
+    if ns > MAX_DURATION.as_nanos() {
+        return Err(too_long());
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(Duration::from_nanos(ns as u64))
 }
 
 /// Parses a process id (`-p PID`): a positive number. Whether such a process exists is not
@@ -163,7 +163,35 @@ pub fn parse_tool<A: argh::FromArgs + argh::ArgsInfo>(
     args: &[String],
     duration_short: Option<char>,
 ) -> Result<(Common, A)> {
-    let mut valued = Valued::of::<A>();
+    // Only what must know `A` is generic: the rest is compiled once for every tool.
+    let info = A::get_args_info();
+    let (common, rest) = split_common(tool, args, &info, duration_short)?;
+    let refs: Vec<&str> = rest.iter().map(String::as_str).collect();
+    match A::from_args(&[tool], &refs) {
+        Ok(a) => Ok((common, a)),
+        Err(e) => Err(argh_failed(tool, e, &info, duration_short)),
+    }
+}
+
+/// Normalizes `args` and takes the common flags out: (common, what is left for argh).
+#[inline(never)]
+fn split_common(
+    tool: &str,
+    args: &[String],
+    info: &argh::CommandInfoWithArgs,
+    duration_short: Option<char>,
+) -> Result<(Common, Vec<String>)> {
+    let mut valued = Valued::default();
+    for f in info.flags {
+        if let argh::FlagInfoKind::Option { .. } = f.kind {
+            if let Some(c) = f.short {
+                valued.short.push(c);
+            }
+            valued
+                .long
+                .push(f.long.trim_start_matches("--").to_string());
+        }
+    }
     valued.long.push("duration".into());
     if let Some(c) = duration_short {
         valued.short.push(c);
@@ -190,18 +218,21 @@ pub fn parse_tool<A: argh::FromArgs + argh::ArgsInfo>(
             _ => rest.push(a),
         }
     }
-    let refs: Vec<&str> = rest.iter().map(String::as_str).collect();
-    match A::from_args(&[tool], &refs) {
-        Ok(a) => Ok((common, a)),
-        Err(e) if e.status.is_ok() => Err(Error::done(with_common_help(
-            &e.output,
-            tool,
-            duration_short,
-        ))),
-        Err(e) => Err(
-            Error::usage(our_words(e.output.trim_end(), &A::get_args_info()))
-                .hint(format!("see `{tool} --help`")),
-        ),
+    Ok((common, rest))
+}
+
+/// argh's early exit: the help text with the common flags, or a usage error in our words.
+#[inline(never)]
+fn argh_failed(
+    tool: &str,
+    e: argh::EarlyExit,
+    info: &argh::CommandInfoWithArgs,
+    duration_short: Option<char>,
+) -> Error {
+    if e.status.is_ok() {
+        Error::done(with_common_help(&e.output, tool, duration_short))
+    } else {
+        Error::usage(our_words(e.output.trim_end(), info)).hint(format!("see `{tool} --help`"))
     }
 }
 
@@ -352,9 +383,6 @@ mod tests {
 
     #[test]
     fn valued_flags_come_from_the_definition_and_common_flags_are_taken_out() {
-        let v = Valued::of::<Demo>();
-        assert_eq!(v.short, "p");
-        assert_eq!(v.long, ["pid", "max-args"]);
         let (c, d) = parse_tool::<Demo>(
             "demo",
             &a(&["-xvp42", "--json", "--duration=2s", "5"]),
@@ -421,6 +449,12 @@ mod tests {
         assert_eq!(parse_duration("10").unwrap(), Duration::from_secs(10));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration(".25s").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("0.5ms").unwrap(), Duration::from_micros(500));
+        assert!(parse_duration("1.2.3").is_err());
+        assert!(parse_duration(".").is_err());
+        assert!(parse_duration("0.0").is_err());
         assert!(parse_duration("0").is_err());
         assert!(parse_duration("3 weeks").is_err());
         assert!(parse_duration("x").is_err());

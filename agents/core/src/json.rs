@@ -158,6 +158,14 @@ impl<'a> Obj<'a> {
         self
     }
 
+    /// A [`Fixed`](crate::text::Fixed) number.
+    pub fn raw_fixed(&mut self, k: &str, v: crate::text::Fixed) -> &mut Self {
+        use std::io::Write as _;
+        self.key(k);
+        let _ = write!(self.buf, "{v}");
+        self
+    }
+
     pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
         self.key(k);
         self.buf

@@ -26,6 +26,7 @@ pub mod output;
 pub mod pod;
 pub mod prelude;
 pub mod probe;
+pub mod sort;
 pub mod text;
 pub mod time;
 pub mod tool;

@@ -9,7 +9,7 @@ pub use crate::json::Obj;
 pub use crate::maps;
 pub use crate::output::{cstr, Out};
 pub use crate::pod::{self, Struct};
-pub use crate::text::{push_escaped, push_escaped_left, push_left};
+pub use crate::text::{push_escaped, push_escaped_left, push_left, Fixed};
 pub use crate::tool::{self, Handler, SelfTest, Spec, Tool};
 pub use argh::{ArgsInfo, FromArgs};
 pub use std::fmt::Write as _;

@@ -41,9 +41,14 @@ impl Clock {
         boot_ns as i128 + self.offset_ns
     }
 
-    /// Seconds since the tool started (BCC's `-t` column).
-    pub fn since_start(&self, boot_ns: u64) -> f64 {
-        (boot_ns as i64 - self.start_boot_ns as i64) as f64 / 1e9
+    /// Nanoseconds since the tool started (BCC's `-t` column), negative for earlier stamps.
+    pub fn since_start_ns(&self, boot_ns: u64) -> i64 {
+        boot_ns as i64 - self.start_boot_ns as i64
+    }
+
+    /// Seconds since the tool started, with `decimals` decimals, for a text column.
+    pub fn since_start(&self, boot_ns: u64, decimals: u32) -> crate::text::Fixed {
+        crate::text::Fixed::ratio(self.since_start_ns(boot_ns).into(), 1_000_000_000, decimals)
     }
 }
 
@@ -196,6 +201,6 @@ mod tests {
         let real_now = now_ns(ClockId::CLOCK_REALTIME);
         let err = (clock.wall_ns(boot_now) - real_now).abs();
         assert!(err < 50_000_000, "conversion off by {err} ns");
-        assert!(clock.since_start(boot_now) >= 0.0);
+        assert!(clock.since_start_ns(boot_now) >= 0);
     }
 }

@@ -19,6 +19,7 @@ use agent_core::cli::{self, Valued};
 use agent_core::error::{Error, EXIT_USAGE};
 use agent_core::hooks::Running;
 use agent_core::json::Obj;
+use agent_core::text::Fixed;
 use agent_core::tool::Entry;
 use agent_core::Result;
 use libbpf_sys as sys;
@@ -48,24 +49,26 @@ struct Row {
     tool: &'static str,
     ops_untraced: u64,
     ops_traced: u64,
-    secs: f64,
+    secs: u64,
     bpf_runs: u64,
     bpf_ns: u64,
 }
 
 impl Row {
-    fn rate_untraced(&self) -> f64 {
-        self.ops_untraced as f64 / (2.0 * self.secs)
+    /// Operations a second, untraced (the mean of the runs before and after).
+    fn rate_untraced(&self) -> Fixed {
+        Fixed::ratio(self.ops_untraced.into(), (2 * self.secs).into(), 1)
     }
-    fn rate_traced(&self) -> f64 {
-        self.ops_traced as f64 / self.secs
+    fn rate_traced(&self) -> Fixed {
+        Fixed::ratio(self.ops_traced.into(), self.secs.into(), 1)
     }
-    fn slowdown(&self) -> f64 {
-        if self.ops_traced == 0 {
-            f64::INFINITY
-        } else {
-            self.rate_untraced() / self.rate_traced()
-        }
+    /// How many times slower the storm ran traced.
+    fn slowdown(&self) -> Fixed {
+        Fixed::ratio(
+            self.ops_untraced.into(),
+            (2 * u128::from(self.ops_traced)).max(1) as i128,
+            2,
+        )
     }
     fn ns_per_run(&self) -> u64 {
         self.bpf_ns.checked_div(self.bpf_runs).unwrap_or(0)
@@ -148,8 +151,8 @@ impl Drop for Stats {
     }
 }
 
-fn storm(entry: &Entry, marker: &str, secs: f64) -> std::result::Result<u64, String> {
-    let until = Instant::now() + Duration::from_secs_f64(secs);
+fn storm(entry: &Entry, marker: &str, secs: u64) -> std::result::Result<u64, String> {
+    let until = Instant::now() + Duration::from_secs(secs);
     let st = &entry.spec.selftest;
     match st.storm {
         Some(f) => f(marker, until).map_err(|e| format!("workload failed: {e}")),
@@ -164,7 +167,7 @@ fn storm(entry: &Entry, marker: &str, secs: f64) -> std::result::Result<u64, Str
     }
 }
 
-fn measure(entry: &'static Entry, secs: f64) -> std::result::Result<Row, String> {
+fn measure(entry: &'static Entry, secs: u64) -> std::result::Result<Row, String> {
     let m = marker(entry.name());
     let before = storm(entry, &m, secs)?;
     let loaded = prog_ids();
@@ -230,7 +233,7 @@ pub fn main(argv: &[String]) -> Result<()> {
         }
         v
     };
-    let secs = args.seconds as f64;
+    let secs = args.seconds;
     let mut stdout = std::io::stdout().lock();
     if !args.json {
         writeln!(
@@ -256,9 +259,9 @@ pub fn main(argv: &[String]) -> Result<()> {
                     .u64("seconds", args.seconds)
                     .u64("ops_untraced", r.ops_untraced)
                     .u64("ops_traced", r.ops_traced)
-                    .fixed("rate_untraced", (r.rate_untraced() * 10.0) as u64, 1)
-                    .fixed("rate_traced", (r.rate_traced() * 10.0) as u64, 1)
-                    .fixed("slowdown", (r.slowdown().min(1e9) * 100.0) as u64, 2)
+                    .raw_fixed("rate_untraced", r.rate_untraced())
+                    .raw_fixed("rate_traced", r.rate_traced())
+                    .raw_fixed("slowdown", r.slowdown())
                     .u64("bpf_runs", r.bpf_runs)
                     .u64("bpf_ns_per_run", r.ns_per_run())
                     .u64("bpf_ns_per_op", r.ns_per_op())
@@ -267,7 +270,7 @@ pub fn main(argv: &[String]) -> Result<()> {
             Ok(r) => {
                 let _ = writeln!(
                     buf,
-                    "{:<12} {:>12.0} {:>12.0} {:>8.2}x {:>11} {:>10}",
+                    "{:<12} {:>12} {:>12} {:>8}x {:>11} {:>10}",
                     r.tool,
                     r.rate_untraced(),
                     r.rate_traced(),

@@ -49,7 +49,7 @@ pub struct ToolResult {
     pub name: &'static str,
     pub status: Status,
     pub reason: String,
-    pub seconds: f64,
+    pub millis: u64,
 }
 
 pub fn marker(tool: &str) -> String {
@@ -230,7 +230,7 @@ pub fn run_tools(only: Option<&[&str]>, features_ok: bool) -> Vec<ToolResult> {
                 name: t.name(),
                 status,
                 reason,
-                seconds: start.elapsed().as_secs_f64(),
+                millis: start.elapsed().as_millis() as u64,
             }
         })
         .collect()
@@ -297,7 +297,7 @@ pub fn main(args: &[String]) -> Result<()> {
             t.str("name", r.name)
                 .str("status", status_str(&r.status))
                 .str("reason", &r.reason)
-                .u64("duration_ms", (r.seconds * 1000.0) as u64);
+                .u64("duration_ms", r.millis);
         });
         o.end();
         stdout.write_all(&buf)?;
@@ -315,10 +315,10 @@ pub fn main(args: &[String]) -> Result<()> {
         ));
         for r in &results {
             s.push_str(&format!(
-                "{:<12} {:<6} {:>7.1} {}\n",
+                "{:<12} {:<6} {:>7} {}\n",
                 r.name,
                 status_str(&r.status),
-                r.seconds,
+                agent_core::text::Fixed::ratio(r.millis.into(), 1000, 1),
                 r.reason
             ));
         }

@@ -257,7 +257,7 @@ impl Execsnoop {
             s.push(' ');
         }
         if self.args.timestamp {
-            let _ = write!(s, "{:<8.3} ", out.clock().since_start(p.head.time_ns));
+            let _ = write!(s, "{:<8} ", out.clock().since_start(p.head.time_ns, 3));
         }
         if self.args.print_uid {
             let _ = write!(s, "{:<6} ", p.head.uid);

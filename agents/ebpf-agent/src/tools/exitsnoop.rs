@@ -180,11 +180,11 @@ impl Handler for Exitsnoop {
         push_escaped_left(&mut s, cstr(&e.comm), 16);
         let _ = write!(
             s,
-            " {:<7} {:<7} {:<7} {:<7.2} ",
+            " {:<7} {:<7} {:<7} {:<7} ",
             e.pid,
             e.ppid,
             e.tid,
-            e.age_ns as f64 / 1e9
+            Fixed::ratio(e.age_ns.into(), 1_000_000_000, 2)
         );
         if st.signal != 0 {
             let _ = write!(s, "signal {} ({})", st.signal, signal_name(st.signal));

@@ -309,7 +309,7 @@ impl Filetop {
     /// The report of one interval: `rows` as drained from the kernel, in any order.
     pub fn interval(&mut self, tick: &Tick, mut rows: Vec<(Key, Value)>, loadavg: &str, out: &mut Out) {
         let total_rows = rows.len();
-        rows.sort_by(|a, b| {
+        agent_core::sort::sort_by(&mut rows, |a, b| {
             self.sort_value(&b.1)
                 .cmp(&self.sort_value(&a.1))
                 .then(a.0.tid.cmp(&b.0.tid))

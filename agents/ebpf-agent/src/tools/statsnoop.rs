@@ -210,7 +210,7 @@ impl Handler for Statsnoop {
         }
         let mut s = out.take_line();
         if self.args.timestamp {
-            let _ = write!(s, "{:<14.9} ", out.clock().since_start(e.time_ns));
+            let _ = write!(s, "{:<14} ", out.clock().since_start(e.time_ns, 9));
         }
         let (ret, err) = if e.ret >= 0 { (e.ret, 0) } else { (-1, -e.ret) };
         let _ = write!(s, "{:<7} ", e.pid);

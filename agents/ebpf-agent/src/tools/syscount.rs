@@ -265,9 +265,11 @@ impl Syscount {
     pub fn interval(&mut self, tick: &Tick, mut rows: Vec<(u32, Value)>, out: &mut Out) {
         let total_rows = rows.len();
         if self.args.latency {
-            rows.sort_by(|a, b| b.1.total_ns.cmp(&a.1.total_ns).then(a.0.cmp(&b.0)));
+            agent_core::sort::sort_by(&mut rows, |a, b| {
+                b.1.total_ns.cmp(&a.1.total_ns).then(a.0.cmp(&b.0))
+            });
         } else {
-            rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
+            agent_core::sort::sort_by(&mut rows, |a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
         }
         rows.truncate(self.args.top);
         if out.json() {
@@ -277,11 +279,11 @@ impl Syscount {
         }
     }
 
-    fn time_column(&self) -> (&'static str, f64) {
+    fn time_column(&self) -> (&'static str, i128) {
         if self.args.milliseconds {
-            ("TIME (ms)", 1e6)
+            ("TIME (ms)", 1_000_000)
         } else {
-            ("TIME (us)", 1e3)
+            ("TIME (us)", 1_000)
         }
     }
 
@@ -310,7 +312,7 @@ impl Syscount {
                 s.push_str(&format!("{name:<22} {:>8}", v.count));
             }
             if self.args.latency {
-                s.push_str(&format!(" {:>16.3}", v.total_ns as f64 / per_unit));
+                let _ = write!(s, " {:>16}", Fixed::ratio(v.total_ns.into(), per_unit, 3));
             }
             s.push('\n');
         }
