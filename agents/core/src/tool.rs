@@ -31,6 +31,12 @@ use crate::time::boot_now_ns;
 pub trait Handler {
     /// Turns hook groups on or off, or forces an alternative (before the plan is made).
     fn choose(&self, _choices: &mut Choices) {}
+    /// Adds hooks worked out at run time (what the user named: functions, patterns, files) to
+    /// the plan made from the declared groups. Their programs are listed in
+    /// [`Spec::dynamic`]. Err if the kernel cannot attach them (say why and the fix).
+    fn plan(&mut self, _plan: &mut Plan, _kernel: &dyn Kernel) -> Result<()> {
+        Ok(())
+    }
     /// Before load, with the plan made: options in `.rodata`, map sizes.
     fn configure(&mut self, _obj: &mut Object, _plan: &Plan) -> Result<()> {
         Ok(())
@@ -122,6 +128,8 @@ pub struct Spec {
     pub hooks: &'static [Group],
     /// The structs shared with the BPF program, checked against the object's BTF.
     pub structs: &'static [Layout],
+    /// Programs attached to hooks worked out at run time ([`Handler::plan`]), not declared.
+    pub dynamic: &'static [&'static str],
     /// Parses the command line and builds the tool: [`start::<T>`](start).
     pub start: fn(&'static str, &[String]) -> Result<Started>,
     pub selftest: SelfTest,
@@ -239,45 +247,74 @@ pub struct Instance {
 /// How often a streaming tool checks its lost-event counter.
 const LOST_CHECK: Duration = Duration::from_secs(1);
 
+/// Loads `obj` for a tool named `name` with declared hook `groups`: privileges and BTF
+/// checked, the hooks this kernel has picked (and the handler's own added), every other
+/// program left out, loaded, tables filled, attached. The `-v` "tracing:" line says what.
+pub fn load_object(
+    name: &str,
+    mut obj: Object,
+    groups: &[Group],
+    handler: &mut dyn Handler,
+) -> Result<(Object, Plan)> {
+    probe::check_privileges(name)?;
+    if let Some(why) = probe::btf_missing() {
+        return Err(
+            Error::new(format!("{name} cannot run on this kernel: {why}")).code(EXIT_UNSUPPORTED),
+        );
+    }
+    let mut choices = Choices::default();
+    handler.choose(&mut choices);
+    let kernel = hooks::Running::default();
+    let unsupported = |why: String| {
+        let e =
+            Error::new(format!("{name} cannot run on this kernel: {why}")).code(EXIT_UNSUPPORTED);
+        match handler.unsupported_hint() {
+            Some(h) => e.hint(h),
+            None => e,
+        }
+    };
+    let mut plan = hooks::resolve(groups, &choices, &kernel).map_err(unsupported)?;
+    handler.plan(&mut plan, &kernel)?;
+    handler.configure(&mut obj, &plan)?;
+    hooks::select(&mut obj, &plan)?;
+    obj.load()?;
+    handler.loaded(&mut obj)?;
+    hooks::attach(&mut obj, &plan)?;
+    let note = handler.note();
+    log::debug!(
+        "tracing: {}{}{}",
+        plan.describe(),
+        if note.is_empty() || plan.texts.is_empty() {
+            ""
+        } else {
+            "; "
+        },
+        note
+    );
+    Ok((obj, plan))
+}
+
 impl Instance {
-    /// Loads and attaches a tool: privileges, BTF, the hook plan, load, attach, header.
+    /// Loads and attaches a tool of the binary ([`load_object`]), ready for the loop.
     pub fn start(entry: &Entry, started: Started, out: Out) -> Result<Instance> {
-        let spec = entry.spec;
         let Started {
             mut handler,
             common,
         } = started;
-        probe::check_privileges(spec.name)?;
-        if let Some(why) = probe::btf_missing() {
-            return Err(
-                Error::new(format!("{} cannot run on this kernel: {why}", spec.name))
-                    .code(EXIT_UNSUPPORTED),
-            );
-        }
-        let mut choices = Choices::default();
-        handler.choose(&mut choices);
-        let plan =
-            hooks::resolve(spec.hooks, &choices, &hooks::Running::default()).map_err(|why| {
-                let e = Error::new(format!("{} cannot run on this kernel: {why}", spec.name))
-                    .code(EXIT_UNSUPPORTED);
-                match handler.unsupported_hint() {
-                    Some(h) => e.hint(h),
-                    None => e,
-                }
-            })?;
-        let mut obj = Object::open_embedded(&entry.object)?;
-        handler.configure(&mut obj, &plan)?;
-        hooks::select(&mut obj, &plan)?;
-        obj.load()?;
-        handler.loaded(&mut obj)?;
-        hooks::attach(&mut obj, &plan)?;
-        let note = handler.note();
-        log::debug!(
-            "tracing: {}{}{}",
-            plan.describe(),
-            if note.is_empty() { "" } else { "; " },
-            note
-        );
+        let obj = Object::open_embedded(&entry.object)?;
+        let (obj, _) = load_object(entry.spec.name, obj, entry.spec.hooks, handler.as_mut())?;
+        Instance::new(entry.spec.name, obj, handler, &common, out)
+    }
+
+    /// A loaded and attached object driven by `handler`: its ring buffers, report schedule
+    /// and duration; prints the header.
+    pub fn new(
+        name: &'static str,
+        obj: Object,
+        handler: Box<dyn Handler>,
+        common: &Common,
+        out: Out,
+    ) -> Result<Instance> {
         let now = Instant::now();
         let schedule = handler.schedule().map(|mut o| {
             if o.duration.is_none() {
@@ -294,7 +331,7 @@ impl Instance {
         state.handler.header(&mut state.out);
         let has_lost_map = obj.has_map("lost_events");
         let mut inst = Instance {
-            name: spec.name,
+            name,
             rb: None,
             _rings: Vec::new(),
             state,

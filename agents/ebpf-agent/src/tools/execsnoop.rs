@@ -17,6 +17,7 @@ pub const TOOL: Spec = Spec {
         Required::All(&["execve"]),
         Exit::PerSyscall,
     )],
+    dynamic: &[],
     structs: &[EnterHead::LAYOUT, ExitEvent::LAYOUT, Config::LAYOUT],
     start: tool::start::<Execsnoop>,
     selftest: SelfTest {

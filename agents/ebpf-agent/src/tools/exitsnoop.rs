@@ -13,6 +13,7 @@ pub const TOOL: Spec = Spec {
         "",
         &[tracepoint("tp_sched_process_exit", "sched", "sched_process_exit")],
     )],
+    dynamic: &[],
     structs: &[Event::LAYOUT, Config::LAYOUT],
     start: tool::start::<Exitsnoop>,
     selftest: SelfTest {

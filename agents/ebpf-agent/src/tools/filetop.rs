@@ -34,6 +34,7 @@ pub const TOOL: Spec = Spec {
             .text("syscall tracepoints of {}"),
         ],
     )],
+    dynamic: &[],
     structs: &[Key::LAYOUT, Value::LAYOUT, Config::LAYOUT],
     start: tool::start::<Filetop>,
     selftest: SelfTest {

@@ -20,6 +20,7 @@ pub const TOOL: Spec = Spec {
         Required::All(&["openat"]),
         Exit::Shared("tp_exit"),
     )],
+    dynamic: &[],
     structs: &[EventHead::LAYOUT, Key::LAYOUT, Config::LAYOUT],
     start: tool::start::<Filewatch>,
     selftest: SelfTest {

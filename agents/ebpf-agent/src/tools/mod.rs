@@ -79,7 +79,8 @@ mod tests {
     fn every_program_is_attached_by_a_hook() {
         for t in ALL {
             let obj = Object::open_embedded(&t.object).unwrap();
-            let declared = agent_core::hooks::all_programs(t.spec.hooks);
+            let mut declared = agent_core::hooks::all_programs(t.spec.hooks);
+            declared.extend(t.spec.dynamic.iter().map(|p| p.to_string()));
             for (prog, section) in obj.programs() {
                 assert!(
                     declared.contains(&prog),

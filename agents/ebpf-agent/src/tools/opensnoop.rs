@@ -15,6 +15,7 @@ pub const TOOL: Spec = Spec {
         Required::All(&["openat"]),
         Exit::Shared("tp_exit"),
     )],
+    dynamic: &[],
     structs: &[EventHead::LAYOUT, Config::LAYOUT],
     start: tool::start::<Opensnoop>,
     selftest: SelfTest {

@@ -15,6 +15,7 @@ pub const TOOL: Spec = Spec {
         Required::Any(&["newfstatat", "fstatat64", "statx"]),
         Exit::PerSyscall,
     )],
+    dynamic: &[],
     structs: &[EventHead::LAYOUT, Config::LAYOUT],
     start: tool::start::<Statsnoop>,
     selftest: SelfTest {

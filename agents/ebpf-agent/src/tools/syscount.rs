@@ -36,6 +36,7 @@ pub const TOOL: Spec = Spec {
         )
         .off(),
     ],
+    dynamic: &[],
     structs: &[Value::LAYOUT, Config::LAYOUT],
     start: tool::start::<Syscount>,
     selftest: SelfTest {
