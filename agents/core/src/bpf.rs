@@ -240,6 +240,11 @@ impl Object {
         Ok(())
     }
 
+    /// [`Object::set_rodata`] of the tool's options, the global `config`.
+    pub fn set_config<T: Pod>(&mut self, value: &T) -> Result<()> {
+        self.set_rodata("config", value)
+    }
+
     fn map_ptr(&self, name: &str) -> Result<*mut sys::bpf_map> {
         let c = cstring(name)?;
         // SAFETY: valid object and NUL-terminated name.

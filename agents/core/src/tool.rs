@@ -90,6 +90,31 @@ pub trait Tool: Handler + Sized + 'static {
     fn new(args: Self::Args, common: &Common) -> Result<Self>;
 }
 
+/// Declares `pub struct $name { args: Args }` and its [`Tool`] impl, for a tool whose whole
+/// state is its arguments, checked by argh alone. `duration_short = 'd'` gives `--duration`
+/// BCC's short form.
+#[macro_export]
+macro_rules! args_tool {
+    ($name:ident $(, duration_short = $d:literal)?) => {
+        pub struct $name {
+            args: Args,
+        }
+
+        impl $crate::tool::Tool for $name {
+            type Args = Args;
+            $(const DURATION_SHORT: Option<char> = Some($d);)?
+            fn new(args: Args, _: &$crate::cli::Common) -> $crate::Result<Self> {
+                Ok($name { args })
+            }
+        }
+    };
+}
+
+/// A pid filter as the BPF side's options take it: (target pid, whether to filter).
+pub fn pid_filter(pid: Option<u32>) -> (u32, u8) {
+    (pid.unwrap_or(0), pid.is_some() as u8)
+}
+
 /// A parsed command line, ready to run.
 pub struct Started {
     pub handler: Box<dyn Handler>,

@@ -135,16 +135,13 @@ impl Tool for Execsnoop {
 
 impl Handler for Execsnoop {
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
-        let a = &self.args;
-        obj.set_rodata(
-            "config",
-            &Config {
-                target_uid: a.uid.unwrap_or(0),
-                max_args: a.max_args,
-                filter_uid: a.uid.is_some() as u8,
-                pad: [0; 7],
-            },
-        )
+        let (target_uid, filter_uid) = pid_filter(self.args.uid);
+        obj.set_config(&Config {
+            target_uid,
+            max_args: self.args.max_args,
+            filter_uid,
+            pad: [0; 7],
+        })
     }
 
     fn header(&mut self, out: &mut Out) {

@@ -105,30 +105,19 @@ pub struct Args {
     pub threads: bool,
 }
 
-pub struct Exitsnoop {
-    args: Args,
-}
-
-impl Tool for Exitsnoop {
-    type Args = Args;
-    fn new(args: Args, _: &Common) -> Result<Self> {
-        Ok(Exitsnoop { args })
-    }
-}
+agent_core::args_tool!(Exitsnoop);
 
 impl Handler for Exitsnoop {
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
-        let a = &self.args;
-        obj.set_rodata(
-            "config",
-            &Config {
-                target_pid: a.pid.unwrap_or(0),
-                filter_pid: a.pid.is_some() as u8,
-                failed_only: a.failed as u8,
-                threads: a.threads as u8,
-                pad: 0,
-            },
-        )
+        let (target_pid, filter_pid) = pid_filter(self.args.pid);
+        let (failed_only, threads) = (self.args.failed as u8, self.args.threads as u8);
+        obj.set_config(&Config {
+            target_pid,
+            filter_pid,
+            failed_only,
+            threads,
+            pad: 0,
+        })
     }
 
     fn note(&self) -> String {

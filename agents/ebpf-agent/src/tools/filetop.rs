@@ -262,16 +262,13 @@ impl Handler for Filetop {
     }
 
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
-        let a = &self.args;
-        obj.set_rodata(
-            "config",
-            &Config {
-                target_pid: a.pid.unwrap_or(0),
-                filter_pid: a.pid.is_some() as u8,
-                regular_only: !a.all as u8,
-                pad: [0; 2],
-            },
-        )
+        let (target_pid, filter_pid) = pid_filter(self.args.pid);
+        obj.set_config(&Config {
+            target_pid,
+            filter_pid,
+            regular_only: !self.args.all as u8,
+            pad: [0; 2],
+        })
     }
 
     fn schedule(&self) -> Option<IntervalOptions> {

@@ -294,7 +294,7 @@ impl Tool for Filewatch {
 
 impl Handler for Filewatch {
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
-        obj.set_rodata("config", &config_of(&self.list))
+        obj.set_config(&config_of(&self.list))
     }
 
     fn loaded(&mut self, obj: &mut Object) -> Result<()> {

@@ -124,35 +124,24 @@ pub struct Args {
     pub full_path: bool,
 }
 
-pub struct Opensnoop {
-    args: Args,
-}
-
-impl Tool for Opensnoop {
-    type Args = Args;
-    const DURATION_SHORT: Option<char> = Some('d');
-    fn new(args: Args, _: &Common) -> Result<Self> {
-        Ok(Opensnoop { args })
-    }
-}
+agent_core::args_tool!(Opensnoop, duration_short = 'd');
 
 impl Handler for Opensnoop {
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
         let a = &self.args;
-        obj.set_rodata(
-            "config",
-            &Config {
-                target_pid: a.pid.unwrap_or(0),
-                target_tid: a.tid.unwrap_or(0),
-                target_uid: a.uid.unwrap_or(0),
-                filter_pid: a.pid.is_some() as u8,
-                filter_tid: a.tid.is_some() as u8,
-                filter_uid: a.uid.is_some() as u8,
-                failed_only: a.failed as u8,
-                full_path: a.full_path as u8,
-                pad: [0; 7],
-            },
-        )
+        let [(target_pid, filter_pid), (target_tid, filter_tid), (target_uid, filter_uid)] =
+            [a.pid, a.tid, a.uid].map(pid_filter);
+        obj.set_config(&Config {
+            target_pid,
+            target_tid,
+            target_uid,
+            filter_pid,
+            filter_tid,
+            filter_uid,
+            failed_only: a.failed as u8,
+            full_path: a.full_path as u8,
+            pad: [0; 7],
+        })
     }
 
     fn note(&self) -> String {

@@ -142,29 +142,18 @@ pub struct Args {
     pub sysname: bool,
 }
 
-pub struct Statsnoop {
-    args: Args,
-}
-
-impl Tool for Statsnoop {
-    type Args = Args;
-    fn new(args: Args, _: &Common) -> Result<Self> {
-        Ok(Statsnoop { args })
-    }
-}
+agent_core::args_tool!(Statsnoop);
 
 impl Handler for Statsnoop {
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
-        let a = &self.args;
-        obj.set_rodata(
-            "config",
-            &Config {
-                target_pid: a.pid.unwrap_or(0),
-                filter_pid: a.pid.is_some() as u8,
-                failed_only: a.failed as u8,
-                pad: [0; 2],
-            },
-        )
+        let (target_pid, filter_pid) = pid_filter(self.args.pid);
+        let failed_only = self.args.failed as u8;
+        obj.set_config(&Config {
+            target_pid,
+            filter_pid,
+            failed_only,
+            pad: [0; 2],
+        })
     }
 
     fn header(&mut self, out: &mut Out) {

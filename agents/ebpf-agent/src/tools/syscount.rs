@@ -217,19 +217,17 @@ impl Handler for Syscount {
 
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
         let a = &self.args;
-        obj.set_rodata(
-            "config",
-            &Config {
-                target_pid: a.pid.unwrap_or(0),
-                errno_value: a.errno.unwrap_or(0),
-                filter_pid: a.pid.is_some() as u8,
-                failures_only: a.failures as u8,
-                filter_errno: a.errno.is_some() as u8,
-                latency: a.latency as u8,
-                per_process: a.process as u8,
-                pad: [0; 3],
-            },
-        )
+        let [(target_pid, filter_pid), (errno_value, filter_errno)] = [a.pid, a.errno].map(pid_filter);
+        obj.set_config(&Config {
+            target_pid,
+            errno_value,
+            filter_pid,
+            failures_only: a.failures as u8,
+            filter_errno,
+            latency: a.latency as u8,
+            per_process: a.process as u8,
+            pad: [0; 3],
+        })
     }
 
     fn header(&mut self, out: &mut Out) {
