@@ -213,6 +213,21 @@ struct open_how {
 			count_lost_event(&lost_events);                             \
 	} while (0)
 
+/*
+ * Copy record `e` (a `type`) into the ring up to `used` bytes of its trailing buffer `field`:
+ * only the bytes a variable-size record uses. The size is bounded where the verifier sees it
+ * (clang may compare a copy otherwise).
+ */
+#define emit_event_upto(e, type, field, used)                         \
+	do {                                                          \
+		__u64 __size = offsetof(type, field) + (used);        \
+		barrier_var(__size);                                  \
+		if (__size > sizeof(*(e)))                            \
+			__size = sizeof(*(e));                        \
+		barrier_var(__size);                                  \
+		emit_event((e), __size);                              \
+	} while (0)
+
 /* Submit a reserved record. */
 #define submit_event(e) bpf_ringbuf_submit((e), events_wakeup_flags(&events))
 

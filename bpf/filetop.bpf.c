@@ -52,13 +52,8 @@ struct {
 	__type(value, struct filetop_value);
 } scratch SEC(".maps");
 
-/* Calls that could not be counted (a full map): see count_lost_event in common.h. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost_events SEC(".maps");
+/* Calls that could not be counted (a full map): see maps.h. */
+DEFINE_LOST_COUNTER();
 
 static __noinline void on_entry(struct file *file, __u32 op)
 {

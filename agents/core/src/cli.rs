@@ -144,6 +144,20 @@ pub fn parse_pid(s: &str) -> std::result::Result<u32, String> {
     }
 }
 
+/// [`parse`] for a command of the agent (`ebpf-agent check`) whose valued flags are the long
+/// ones named.
+pub fn parse_command<T: argh::FromArgs>(
+    command: &str,
+    args: &[String],
+    valued_long: &[&str],
+) -> Result<T> {
+    let valued = Valued {
+        short: String::new(),
+        long: valued_long.iter().map(|s| s.to_string()).collect(),
+    };
+    parse(&format!("ebpf-agent {command}"), args, &valued)
+}
+
 /// Runs argh on normalized arguments: `--help` prints and exits 0, errors exit 2.
 pub fn parse<T: argh::FromArgs>(tool: &str, args: &[String], valued: &Valued) -> Result<T> {
     let args = normalize(args, valued);

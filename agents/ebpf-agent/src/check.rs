@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use argh::FromArgs;
 
 use agent_core::bpf::Object;
-use agent_core::cli::{self, Valued};
+use agent_core::cli;
 use agent_core::error::{Error, EXIT_UNSUPPORTED};
 use agent_core::hooks::Kind;
 use agent_core::json::Obj;
@@ -390,14 +390,7 @@ pub fn kernel_release() -> String {
 }
 
 pub fn main(args: &[String]) -> Result<()> {
-    let args: Args = cli::parse(
-        "ebpf-agent check",
-        args,
-        &Valued {
-            short: String::new(),
-            long: vec!["config".into()],
-        },
-    )?;
+    let args: Args = cli::parse_command("check", args, &["config"])?;
     agent_core::logging::verbose(args.verbose);
     let features = run_checks(args.config.as_ref())?;
     let ok = features.iter().all(|f| f.ok || !f.required);

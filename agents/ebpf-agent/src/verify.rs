@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 
-use agent_core::cli::{self, Valued};
+use agent_core::cli;
 use agent_core::error::{Error, EXIT_FAILURE};
 use agent_core::json::Obj;
 use agent_core::time;
@@ -245,14 +245,7 @@ fn status_str(s: &Status) -> &'static str {
 }
 
 pub fn main(args: &[String]) -> Result<()> {
-    let args: Args = cli::parse(
-        "ebpf-agent verify",
-        args,
-        &Valued {
-            short: String::new(),
-            long: vec!["tools".into()],
-        },
-    )?;
+    let args: Args = cli::parse_command("verify", args, &["tools"])?;
     agent_core::logging::verbose(args.verbose);
     let started = Instant::now();
     let wall = time::rfc3339_utc(

@@ -53,33 +53,23 @@ const ARGS_BUF: usize = 16384 + 4096;
 agent_core::pod! {
     /// `struct execsnoop_enter` without its argument buffer (which follows it).
     pub struct EnterHead = "execsnoop_enter", tail { args: ARGS_BUF } {
-        pub kind: u32,
-        pub pid: u32,
-        pub tid: u32,
-        pub ppid: u32,
-        pub uid: u32,
-        pub args_count: u32,
-        pub args_size: u32,
-        pub flags: u32,
-        pub time_ns: u64,
+        kind: u32, pid: u32, tid: u32, ppid: u32, uid: u32, args_count: u32, args_size: u32,
+        flags: u32,
+        time_ns: u64,
     }
 
     /// `struct execsnoop_exit`.
     pub struct ExitEvent = "execsnoop_exit" {
-        pub kind: u32,
-        pub pid: u32,
-        pub tid: u32,
-        pub ret: i32,
-        pub time_ns: u64,
-        pub comm: [u8; 16],
+        kind: u32, pid: u32, tid: u32, ret: i32,
+        time_ns: u64,
+        comm: [u8; 16],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "execsnoop_config" {
-        pub target_uid: u32,
-        pub max_args: u32,
-        pub filter_uid: u8,
-        pub pad: [u8; 7],
+        target_uid: u32, max_args: u32,
+        filter_uid: u8,
+        pad: [u8; 7],
     }
 }
 

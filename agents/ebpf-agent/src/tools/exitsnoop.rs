@@ -68,22 +68,15 @@ fn selftest_expect(pid: u32, ppid: u32) -> String {
 agent_core::pod! {
     /// Sent at sched:sched_process_exit.
     pub struct Event = "exitsnoop_event" {
-        pub time_ns: u64,
-        pub age_ns: u64,
-        pub pid: u32,
-        pub tid: u32,
-        pub ppid: u32,
-        pub status: i32,
-        pub comm: [u8; 16],
+        time_ns: u64, age_ns: u64,
+        pid: u32, tid: u32, ppid: u32, status: i32,
+        comm: [u8; 16],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "exitsnoop_config" {
-        pub target_pid: u32,
-        pub filter_pid: u8,
-        pub failed_only: u8,
-        pub threads: u8,
-        pub pad: u8,
+        target_pid: u32,
+        filter_pid: u8, failed_only: u8, threads: u8, pad: u8,
     }
 }
 

@@ -114,30 +114,23 @@ fn selftest_expect(name: &str, ino: u64) -> String {
 agent_core::pod! {
     /// `struct filetop_key`.
     pub struct Key = "filetop_key" {
-        pub inode: u64,
-        pub pid: u32,
-        pub tid: u32,
+        inode: u64,
+        pid: u32, tid: u32,
     }
 
     /// `struct filetop_value`.
     pub struct Value = "filetop_value" {
-        pub reads: u64,
-        pub writes: u64,
-        pub read_bytes: u64,
-        pub write_bytes: u64,
-        pub ino: u64,
-        pub kind: u32,
-        pub pad: u32,
-        pub comm: [u8; 16],
-        pub name: [u8; 256],
+        reads: u64, writes: u64, read_bytes: u64, write_bytes: u64, ino: u64,
+        kind: u32, pad: u32,
+        comm: [u8; 16],
+        name: [u8; 256],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "filetop_config" {
-        pub target_pid: u32,
-        pub filter_pid: u8,
-        pub regular_only: u8,
-        pub pad: [u8; 2],
+        target_pid: u32,
+        filter_pid: u8, regular_only: u8,
+        pad: [u8; 2],
     }
 }
 

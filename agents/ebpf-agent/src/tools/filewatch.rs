@@ -98,35 +98,23 @@ const P_OTHER_CUT: u16 = 8;
 agent_core::pod! {
     /// `struct filewatch_event` without its path buffers (which follow it).
     pub struct EventHead = "filewatch_event", tail { paths: 2 * PATH_BUF } {
-        pub time_ns: u64,
-        pub flags: u64,
-        pub pid: u32,
-        pub tid: u32,
-        pub ppid: u32,
-        pub uid: u32,
-        pub ret: i32,
-        pub watch_id: u32,
-        pub op: u16,
-        pub syscall: u16,
-        pub path_flags: u16,
-        pub pad: u16,
-        pub path_len: u32,
-        pub other_len: u32,
-        pub comm: [u8; 16],
+        time_ns: u64, flags: u64,
+        pid: u32, tid: u32, ppid: u32, uid: u32, ret: i32, watch_id: u32,
+        op: u16, syscall: u16, path_flags: u16, pad: u16,
+        path_len: u32, other_len: u32,
+        comm: [u8; 16],
     }
 
     /// `struct filewatch_key`.
     pub struct Key = "filewatch_key" {
-        pub hash: u64,
-        pub len: u32,
-        pub kind: u32,
+        hash: u64,
+        len: u32, kind: u32,
     }
 
     /// The program's options in .rodata.
     pub struct Config = "filewatch_config" {
-        pub prefix_lens: [u64; 4],
-        pub max_len: u32,
-        pub pad: u32,
+        prefix_lens: [u64; 4],
+        max_len: u32, pad: u32,
     }
 }
 

@@ -62,31 +62,18 @@ const P_CUT: u16 = 4;
 agent_core::pod! {
     /// `struct opensnoop_event` without its path buffer (which follows it).
     pub struct EventHead = "opensnoop_event", tail { path: PATH_BUF } {
-        pub time_ns: u64,
-        pub flags: u64,
-        pub pid: u32,
-        pub tid: u32,
-        pub uid: u32,
-        pub ret: i32,
-        pub mode: u32,
-        pub dfd: i32,
-        pub syscall: u16,
-        pub path_flags: u16,
-        pub path_len: u32,
-        pub comm: [u8; 16],
+        time_ns: u64, flags: u64,
+        pid: u32, tid: u32, uid: u32, ret: i32, mode: u32, dfd: i32,
+        syscall: u16, path_flags: u16,
+        path_len: u32,
+        comm: [u8; 16],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "opensnoop_config" {
-        pub target_pid: u32,
-        pub target_tid: u32,
-        pub target_uid: u32,
-        pub filter_pid: u8,
-        pub filter_tid: u8,
-        pub filter_uid: u8,
-        pub failed_only: u8,
-        pub full_path: u8,
-        pub pad: [u8; 7],
+        target_pid: u32, target_tid: u32, target_uid: u32,
+        filter_pid: u8, filter_tid: u8, filter_uid: u8, failed_only: u8, full_path: u8,
+        pad: [u8; 7],
     }
 }
 

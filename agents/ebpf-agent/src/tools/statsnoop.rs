@@ -102,25 +102,17 @@ const AT_EMPTY_PATH: u32 = 0x1000;
 agent_core::pod! {
     /// `struct statsnoop_event` without its path buffer (which follows it).
     pub struct EventHead = "statsnoop_event", tail { path: PATH_MAX } {
-        pub time_ns: u64,
-        pub ret: i64,
-        pub pid: u32,
-        pub tid: u32,
-        pub fd: i32,
-        pub at_flags: u32,
-        pub syscall: u32,
-        pub path_size: u32,
-        pub flags: u32,
-        pub pad: u32,
-        pub comm: [u8; 16],
+        time_ns: u64, ret: i64,
+        pid: u32, tid: u32, fd: i32, at_flags: u32, syscall: u32, path_size: u32, flags: u32,
+        pad: u32,
+        comm: [u8; 16],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "statsnoop_config" {
-        pub target_pid: u32,
-        pub filter_pid: u8,
-        pub failed_only: u8,
-        pub pad: [u8; 2],
+        target_pid: u32,
+        filter_pid: u8, failed_only: u8,
+        pad: [u8; 2],
     }
 }
 

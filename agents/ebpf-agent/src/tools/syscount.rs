@@ -121,21 +121,15 @@ pub fn parse_errno(s: &str) -> std::result::Result<u32, String> {
 agent_core::pod! {
     /// `struct syscount_value`.
     pub struct Value = "syscount_value" {
-        pub count: u64,
-        pub total_ns: u64,
-        pub comm: [u8; 16],
+        count: u64, total_ns: u64,
+        comm: [u8; 16],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "syscount_config" {
-        pub target_pid: u32,
-        pub errno_value: u32,
-        pub filter_pid: u8,
-        pub failures_only: u8,
-        pub filter_errno: u8,
-        pub latency: u8,
-        pub per_process: u8,
-        pub pad: [u8; 3],
+        target_pid: u32, errno_value: u32,
+        filter_pid: u8, failures_only: u8, filter_errno: u8, latency: u8, per_process: u8,
+        pad: [u8; 3],
     }
 }
 
