@@ -229,23 +229,7 @@ fn duration_ends_the_run_and_errors_name_the_fix() {
     check_all(&json_lines(&String::from_utf8(out.stdout).unwrap()));
 
     // Without privileges: exit code 4 and the capabilities to grant.
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(&bin)
-        .args(["execsnoop", "--duration", "1"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert!(
-        err.contains("CAP_BPF") && err.contains("CAP_PERFMON"),
-        "{err}"
-    );
+    common::assert_needs_privileges(&bin, "execsnoop", &["--duration", "1"]);
 
     let out = Command::new(&bin)
         .args(["execsnoop", "--max-args", "9999"])

@@ -332,12 +332,8 @@ fn a_pid_that_does_not_exist_and_bad_flags() {
         ],
     );
     if !std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists() {
-        let out = Command::new(&bin)
-            .args(["filetop", "--hook", "kprobe"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(3), "{err}");
+        let (code, err) = common::exit_and_stderr(&bin, &["filetop", "--hook", "kprobe"]);
+        assert_eq!(code, Some(3), "{err}");
         assert!(
             err.contains("CONFIG_KPROBES") && err.contains("--hook tracepoint"),
             "{err}"

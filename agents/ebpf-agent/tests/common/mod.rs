@@ -369,6 +369,15 @@ pub fn assert_usage_errors(bin: &std::path::Path, tool: &str, cases: &[(&[&str],
     }
 }
 
+/// Runs `bin ARGS` to its end: its exit code and stderr.
+pub fn exit_and_stderr(bin: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(bin).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs `bin ARGS` to its end: it must exit 0; returns its stdout.
 pub fn run_to_end(bin: &std::path::Path, args: &[&str]) -> String {
     let out = Command::new(bin).args(args).output().unwrap();
