@@ -3,7 +3,7 @@
 //! listener), and signals, which arrive through a pipe rather than a process-wide flag.
 //!
 //! Ring buffer producers wake the loop only once a batch is waiting (see
-//! `events_wakeup_flags` in bpf/common.h), so sources that say they [`Source::polls`] are also
+//! `events_wakeup_crossing` in bpf/common.h), so sources that say they [`Source::polls`] are also
 //! run every [`POLL`]: whatever arrived is read then.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
