@@ -156,6 +156,17 @@ macro_rules! schema {
     };
 }
 
+/// The schema of a typed object: `type`, then the given fields.
+#[macro_export]
+macro_rules! typed_schema {
+    ($($name:ident: $ty:ident),* $(,)?) => {
+        &[
+            ("type", $crate::common::Ty::Str),
+            $((stringify!($name), $crate::common::Ty::$ty)),*
+        ]
+    };
+}
+
 /// An event's schema: docs/json.md's `type`, `ts` and `time_ns`, then the given fields.
 #[macro_export]
 macro_rules! event_schema {
@@ -176,6 +187,8 @@ pub enum Ty {
     Uint,
     Int,
     Bool,
+    /// Any JSON number (integer or not).
+    Num,
     StrArray,
     /// A string, or null when there is nothing to say.
     StrOrNull,
@@ -189,6 +202,7 @@ fn matches(v: &Value, ty: Ty) -> bool {
         Ty::Uint => v.is_u64(),
         Ty::Int => v.is_i64(),
         Ty::Bool => v.is_boolean(),
+        Ty::Num => v.is_number(),
         Ty::StrArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
         Ty::StrOrNull => v.is_string() || v.is_null(),
         Ty::ObjArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_object)),
