@@ -21,7 +21,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// Appends `s` to `buf`. The pieces of a JSON line are short (keys, digits, names): for them the
 /// C library's memcpy is the cost of the line (musl's x86_64 memcpy starts a `rep movs` for any
 /// size), so up to 32 bytes are copied with fixed-size moves the compiler inlines.
-#[inline(always)]
+#[inline(never)]
 pub fn put(buf: &mut Vec<u8>, s: &[u8]) {
     let n = s.len();
     if n > 32 {

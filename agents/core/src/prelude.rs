@@ -11,5 +11,5 @@ pub use crate::output::{cstr, Out};
 pub use crate::pod::{self, Struct};
 pub use crate::text::{push_escaped, push_escaped_left, push_left, Fixed};
 pub use crate::tool::{self, pid_filter, Handler, SelfTest, Spec, Tool};
-pub use argh::{ArgsInfo, FromArgs};
+pub use argh::FromArgs;
 pub use std::fmt::Write as _;

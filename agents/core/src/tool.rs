@@ -83,7 +83,7 @@ pub trait Handler {
 
 /// How a tool is built from its command line.
 pub trait Tool: Handler + Sized + 'static {
-    type Args: argh::FromArgs + argh::ArgsInfo;
+    type Args: argh::FromArgs;
     /// BCC's short flag for the duration, where the tool has one (`-d`).
     const DURATION_SHORT: Option<char> = None;
     /// Checks the arguments (usage errors name the flag) and builds the tool.

@@ -73,7 +73,7 @@ agent_core::pod! {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace exec() syscalls: every new program with its arguments, parent and result.
 /// By default only successful execs are shown (-x adds failed ones).
 pub struct Args {

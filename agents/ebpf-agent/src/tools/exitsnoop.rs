@@ -80,7 +80,7 @@ agent_core::pod! {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace process exits: exit status or the signal that killed it, parent, and age.
 /// By default one line per process, when its last thread exits (-T: every thread).
 pub struct Args {

@@ -185,7 +185,7 @@ fn parse_hook(s: &str) -> std::result::Result<HookChoice, String> {
     })
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// File reads and writes by file and thread, every interval (default 1 s), largest first.
 /// Only regular files unless -a.
 pub struct Args {

@@ -254,7 +254,7 @@ pub fn config_of(list: &[Watch]) -> Config {
     c
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Alert when watched paths are opened, unlinked or renamed, by any process, with who did it
 /// and the result. PATH is exact (/etc/shadow), a directory and all below it (/etc/ssh/), or a
 /// prefix (/etc/ssh/ssh_host_*). Without paths: /etc/shadow, /etc/gshadow, /etc/sudoers,

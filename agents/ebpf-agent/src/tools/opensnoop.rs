@@ -77,7 +77,7 @@ agent_core::pod! {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace open family syscalls (open, openat, openat2): who opened which path, with which
 /// flags, and the file descriptor or error it got.
 pub struct Args {

@@ -116,7 +116,7 @@ agent_core::pod! {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace stat-family syscalls (stat, lstat, fstat, fstatat, statx, statfs, ...): who asks
 /// about which file, and the result.
 pub struct Args {

@@ -142,7 +142,7 @@ fn parse_interval(s: &str) -> std::result::Result<Duration, String> {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Count syscalls, per syscall or per process (-P), and with -L the time spent in them.
 /// Prints the top rows when it ends (Ctrl-C, -d) and, with -i, at every interval.
 pub struct Args {
