@@ -5,10 +5,12 @@
                            [--metrics-port N] [--mem 512M] [--timeout 300]
     ci/board/board.py down --dir DIR
     ci/board/board.py ssh  --dir DIR -- COMMAND...
+    ci/board/board.py dtb  --out FILE
 
-`up` starts qemu-system-aarch64 -M virt -cpu cortex-a53 (software emulation) with Debian's
-U-Boot for qemu as its firmware (u-boot-qemu: qemu_arm64/u-boot.bin). U-Boot finds the
-card (a virtio block device: U-Boot's qemu_arm64 build has no SD host driver), reads
+`up` starts qemu-system-aarch64 -M virt -cpu cortex-a53 (software emulation; --arch x86_64:
+qemu-system-x86_64 -cpu max) with Debian's U-Boot for qemu as its firmware (u-boot-qemu:
+qemu_arm64/u-boot.bin, qemu-x86_64/u-boot.rom). U-Boot finds the card (a virtio block
+device: U-Boot's qemu builds have no SD host driver), reads
 extlinux/extlinux.conf from its bootable FAT partition and boots the kernel and initramfs
 it names, which mount the ext4 root partition, as on a BeaglePlay. The board's network is
 qemu's user-mode network, restricted (the board reaches nothing outside), with port forwards
@@ -21,6 +23,7 @@ said why the root partition did not mount, the board went off, or a stage took t
 It never waits longer than --timeout seconds in all. DIR/board.json keeps the ports and the
 qemu pid, DIR/ssh_config a `Host NAME` entry for `ssh -F`, DIR/boot.json the times of each
 stage. `down` powers the board off (poweroff over ssh, then qemu's quit, then a kill).
+`dtb` writes the device tree qemu makes for this machine (the card carries it).
 """
 
 import argparse
@@ -30,11 +33,22 @@ import re
 import shlex
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 
-UBOOT = "/usr/lib/u-boot/qemu_arm64/u-boot.bin"
+# Per architecture: the emulated machine and Debian's U-Boot for it (u-boot-qemu).
+ARCH = {
+    "aarch64": {
+        "qemu": ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53"],
+        "uboot": "/usr/lib/u-boot/qemu_arm64/u-boot.bin",
+    },
+    "x86_64": {
+        "qemu": ["qemu-system-x86_64", "-cpu", "max"],
+        "uboot": "/usr/lib/u-boot/qemu-x86_64/u-boot.rom",
+    },
+}
 MARK = "EBPF-BOARD: "
 METRICS_PORT = 9464
 
@@ -48,6 +62,26 @@ UBOOT_FAILURES = [
 
 class Failure(Exception):
     pass
+
+
+def card_diagnosis(card):
+    """What the card's partition table says about the card, when U-Boot cannot boot it."""
+    try:
+        with open(card, "rb") as f:
+            mbr = f.read(512)
+        size = os.path.getsize(card)
+    except OSError as e:
+        return f"the card cannot be read: {e.strerror}"
+    if len(mbr) < 512 or mbr[510:512] != b"\x55\xaa":
+        return "the card has no partition table (not flashed?)"
+    end = 0
+    for i in range(4):
+        start, count = struct.unpack_from("<II", mbr, 446 + 16 * i + 8)
+        end = max(end, (start + count) * 512)
+    if end > size:
+        return (f"the card holds {size >> 20} MiB but its partitions end at {end >> 20} MiB: "
+                "the image was cut short (a bad flash?)")
+    return "its partition table is whole: a damaged boot partition?"
 
 
 def free_port():
@@ -98,12 +132,29 @@ def console_tail(path, n=25):
     return "\n".join("    " + ln for ln in lines[-n:])
 
 
+def machine(arch, mem):
+    """The emulated machine, the same for every board (and for its device tree). Both vCPUs
+    run on one host thread, as in ci/vm/run-vm (QEMU 7.2 with a thread per vCPU now and then
+    runs stale code after the guest kernel patches its own text)."""
+    q = ARCH[arch]["qemu"]
+    return q[:1] + ["-accel", "tcg,thread=single"] + q[1:] + ["-smp", "2", "-m", mem]
+
+
+def dtb(args):
+    """Writes the device tree qemu makes for the board (what U-Boot hands the kernel)."""
+    m = machine("aarch64", args.mem)
+    m[m.index("virt")] = f"virt,dumpdtb={args.out}"
+    r = subprocess.run(m + ["-display", "none"], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0 or not os.path.isfile(args.out):
+        raise Failure(f"qemu could not write the device tree: {r.stderr.strip()}")
+    return 0
+
+
 def qemu_command(args, board):
     net = (f"user,id=lan,restrict=on,hostfwd=tcp:127.0.0.1:{board['ssh_port']}-:22,"
            f"hostfwd=tcp:127.0.0.1:{board['metrics_port']}-:{METRICS_PORT}")
-    return [
-        "qemu-system-aarch64", "-accel", "tcg,thread=single", "-M", "virt", "-cpu", "cortex-a53",
-        "-smp", "2", "-m", args.mem, "-bios", UBOOT,
+    return machine(args.arch, args.mem) + [
+        "-bios", ARCH[args.arch]["uboot"],
         "-drive", f"if=none,id=card,file={os.path.abspath(args.card)},format=raw",
         "-device", "virtio-blk-pci,drive=card",
         "-netdev", net, "-device", "virtio-net-pci,netdev=lan,romfile=",
@@ -125,9 +176,10 @@ def try_ssh(board, timeout=15):
 def up(args):
     os.makedirs(args.dir, exist_ok=True)
     name = args.name or os.path.basename(os.path.abspath(args.dir))
-    for path, what in ((args.card, "card image"), (args.key, "ssh key"), (UBOOT, "U-Boot")):
+    uboot = ARCH[args.arch]["uboot"]
+    for path, what in ((args.card, "card image"), (args.key, "ssh key"), (uboot, "U-Boot")):
         if not os.path.isfile(path):
-            hint = " (Debian: u-boot-qemu)" if path == UBOOT else ""
+            hint = " (Debian: u-boot-qemu)" if path == uboot else ""
             raise Failure(f"no {what} at {path}{hint}")
     old = os.path.join(args.dir, "board.json")
     if os.path.exists(old):
@@ -138,6 +190,7 @@ def up(args):
         "name": name, "dir": os.path.abspath(args.dir), "card": os.path.abspath(args.card),
         "ssh_port": args.ssh_port or free_port(),
         "metrics_port": args.metrics_port or free_port(),
+        "arch": args.arch,
         "console": os.path.join(os.path.abspath(args.dir), "console.log"),
         "qmp": os.path.join(os.path.abspath(args.dir), "qmp.sock"),
     }
@@ -199,8 +252,8 @@ def up(args):
                     reason = f"the kernel panicked: {line.strip()}"
                 elif "firmware_s" in times and "kernel_s" not in times and \
                         any(m in line for m in UBOOT_FAILURES):
-                    reason = ("U-Boot could not boot from the card (damaged, truncated or "
-                              f"not flashed?): {line.strip()}")
+                    reason = (f"U-Boot could not boot from the card ({line.strip()}); "
+                              + card_diagnosis(args.card))
                 elif MARK + "READY" in line:
                     times["ready_s"] = round(now, 1)
             if reason:
@@ -310,6 +363,7 @@ def main():
     u.add_argument("--dir", required=True)
     u.add_argument("--key", required=True, help="private key whose public half the card holds")
     u.add_argument("--name")
+    u.add_argument("--arch", default="aarch64", choices=sorted(ARCH))
     u.add_argument("--ssh-port", type=int)
     u.add_argument("--metrics-port", type=int)
     u.add_argument("--mem", default="512M")
@@ -317,12 +371,15 @@ def main():
     d = sub.add_parser("down")
     d.add_argument("--dir", required=True)
     d.add_argument("--timeout", type=float, default=60)
+    t = sub.add_parser("dtb")
+    t.add_argument("--out", required=True)
+    t.add_argument("--mem", default="512M")
     s = sub.add_parser("ssh")
     s.add_argument("--dir", required=True)
     s.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args()
     try:
-        return {"up": up, "down": down, "ssh": ssh}[args.cmd](args)
+        return {"up": up, "down": down, "ssh": ssh, "dtb": dtb}[args.cmd](args)
     except Failure as e:
         print(f"[board] FAILED: {e}", file=sys.stderr)
         return 1
