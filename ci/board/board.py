@@ -44,9 +44,12 @@ ARCH = {
         "qemu": ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53"],
         "uboot": "/usr/lib/u-boot/qemu_arm64/u-boot.bin",
     },
+    # Debian 12's U-Boot for qemu-x86_64 (2023.01) triple-faults when it starts Linux, and
+    # its 32-bit qemu-x86 build hands the kernel an empty initrd: qemu loads what the card's
+    # extlinux.conf names instead (read from the card's boot partition by the harness).
     "x86_64": {
         "qemu": ["qemu-system-x86_64", "-cpu", "max"],
-        "uboot": "/usr/lib/u-boot/qemu-x86_64/u-boot.rom",
+        "uboot": None,
     },
 }
 MARK = "EBPF-BOARD: "
@@ -150,11 +153,53 @@ def dtb(args):
     return 0
 
 
+def extlinux_boot(card, dirname):
+    """What U-Boot would load: the kernel, initrd and command line that the card's
+    extlinux.conf names, read from its boot partition with mtools (qemu -kernel, for the
+    machines whose U-Boot cannot boot Linux)."""
+    with open(card, "rb") as f:
+        mbr = f.read(512)
+    if mbr[510:512] != b"\x55\xaa":
+        raise Failure("the card has no partition table (not flashed?)")
+    start = struct.unpack_from("<I", mbr, 446 + 8)[0] * 512
+    img = f"{card}@@{start}"
+    env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
+
+    def mtools(*cmd):
+        r = subprocess.run(cmd, capture_output=True, env=env)
+        if r.returncode != 0:
+            raise Failure(f"the card's boot partition cannot be read ({' '.join(cmd[:1])}: "
+                          f"{r.stderr.decode(errors='replace').strip()}): " + card_diagnosis(card))
+        return r.stdout
+
+    conf = mtools("mtype", "-i", img, "::extlinux/extlinux.conf").decode(errors="replace")
+    label = {}
+    for line in conf.splitlines():
+        words = line.strip().split(None, 1)
+        if len(words) == 2 and words[0] in ("kernel", "linux", "initrd", "append"):
+            label.setdefault("kernel" if words[0] == "linux" else words[0], words[1])
+    if "kernel" not in label:
+        raise Failure("the card's extlinux.conf names no kernel")
+    out = {"append": label.get("append", "")}
+    for key in ("kernel", "initrd"):
+        if key in label:
+            path = os.path.join(dirname, "boot-" + key)
+            mtools("mcopy", "-n", "-o", "-i", img, "::" + label[key].lstrip("/"), path)
+            out[key] = path
+    return out
+
+
 def qemu_command(args, board):
     net = (f"user,id=lan,restrict=on,hostfwd=tcp:127.0.0.1:{board['ssh_port']}-:22,"
            f"hostfwd=tcp:127.0.0.1:{board['metrics_port']}-:{METRICS_PORT}")
-    return machine(args.arch, args.mem) + [
-        "-bios", ARCH[args.arch]["uboot"],
+    if ARCH[args.arch]["uboot"]:
+        firmware = ["-bios", ARCH[args.arch]["uboot"]]
+    else:
+        boot = extlinux_boot(args.card, board["dir"])
+        firmware = ["-kernel", boot["kernel"], "-append", boot["append"]]
+        if "initrd" in boot:
+            firmware += ["-initrd", boot["initrd"]]
+    return machine(args.arch, args.mem) + firmware + [
         "-drive", f"if=none,id=card,file={os.path.abspath(args.card)},format=raw",
         "-device", "virtio-blk-pci,drive=card",
         "-netdev", net, "-device", "virtio-net-pci,netdev=lan,romfile=",
@@ -178,7 +223,7 @@ def up(args):
     name = args.name or os.path.basename(os.path.abspath(args.dir))
     uboot = ARCH[args.arch]["uboot"]
     for path, what in ((args.card, "card image"), (args.key, "ssh key"), (uboot, "U-Boot")):
-        if not os.path.isfile(path):
+        if path and not os.path.isfile(path):
             hint = " (Debian: u-boot-qemu)" if path == uboot else ""
             raise Failure(f"no {what} at {path}{hint}")
     old = os.path.join(args.dir, "board.json")
@@ -220,6 +265,8 @@ def up(args):
         ("initrd_s", MARK + "INITRD", 120),
         ("root_s", MARK + "ROOT", 60),
     ]
+    if not uboot:
+        stages = [("initrd_s", MARK + "INITRD", 180)] + stages[4:]
     stage = 0
     last = 0.0
     pos = 0

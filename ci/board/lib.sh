@@ -86,3 +86,17 @@ ssh_opts() {
     printf '%s\n' -i "$1" -p "$2" -o BatchMode=yes -o StrictHostKeyChecking=no \
         -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10
 }
+
+# prometheus_dir: Debian's prometheus package unpacked (not installed: the package would
+# start a server on port 9090 of the machine), printed as the directory holding usr/bin/.
+prometheus_dir() {
+    local deb dir
+    deb=$(fetch_debs prometheus:"$(dpkg --print-architecture)")
+    dir=$VM_CACHE/prometheus/$(basename "$deb" .deb)
+    if [ ! -x "$dir/usr/bin/prometheus" ]; then
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        dpkg-deb -x "$deb" "$dir" || die "cannot unpack $deb"
+    fi
+    echo "$dir"
+}

@@ -4,7 +4,8 @@
     ci/vm/modules.py MODDIR DEST NAME...
 
 MODDIR is lib/modules/<release> of the package (with the modules.dep that depmod made);
-each module NAME (dashes and underscores alike) and its dependencies are copied to
+each module NAME (dashes and underscores alike; NAME? when the kernel may have it built in)
+and its dependencies are copied to
 DEST/<path in MODDIR>, .ko.xz and .ko.zst decompressed, and their paths are printed in load
 order (dependencies first), one per line: what an init that runs insmod on each line needs.
 """
@@ -35,8 +36,12 @@ def load_order(depfile, names):
             order.append(mod)
 
     for name in names:
+        optional = name.endswith("?")
+        name = name.rstrip("?")
         mod = by_name.get(name.replace("-", "_"))
         if mod is None:
+            if optional:
+                continue
             sys.exit(f"module {name} is not in {depfile}")
         add(mod)
     return order
