@@ -216,6 +216,16 @@ pub fn parse_pid(s: &str) -> std::result::Result<u32, String> {
     }
 }
 
+/// A usage error unless `lo <= value <= hi`; `flag` names the flag in the message.
+pub fn check_range(flag: &str, value: u64, lo: u64, hi: u64) -> Result<()> {
+    if value < lo || value > hi {
+        return Err(Error::usage(format!(
+            "{flag} must be {lo}..={hi}, not {value}"
+        )));
+    }
+    Ok(())
+}
+
 /// [`parse`] for a command of the agent (`ebpf-agent check`) whose valued flags are the long
 /// ones named.
 pub fn parse_command<T: argh::FromArgs>(

@@ -1,7 +1,7 @@
 //! What a tool's source needs, in one `use agent_core::prelude::*;`.
 
 pub use crate::bpf::Object;
-pub use crate::cli::{interval_count, parse_duration, parse_pid, Common};
+pub use crate::cli::{check_range, interval_count, parse_duration, parse_pid, Common};
 pub use crate::error::{Error, Result, EXIT_UNSUPPORTED};
 pub use crate::hooks::{tracepoint, Attach, Choices, Exit, Group, Hook, Plan, Required};
 pub use crate::interval::{IntervalOptions, Tick};

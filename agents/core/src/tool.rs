@@ -144,6 +144,38 @@ pub struct SelfTest {
     pub storm: Option<fn(marker: &str, until: Instant) -> std::io::Result<u64>>,
 }
 
+impl SelfTest {
+    /// A self-test of `workload`, with no arguments of its own; its storm is the workload,
+    /// repeated.
+    pub const fn new(workload: fn(marker: &str) -> std::io::Result<Vec<String>>) -> SelfTest {
+        SelfTest {
+            args: |_| Vec::new(),
+            workload,
+            storm: None,
+        }
+    }
+    /// With these arguments.
+    pub const fn args(mut self, args: fn(marker: &str) -> Vec<String>) -> SelfTest {
+        self.args = args;
+        self
+    }
+    /// With a storm of its own.
+    pub const fn storm(
+        mut self,
+        storm: fn(marker: &str, until: Instant) -> std::io::Result<u64>,
+    ) -> SelfTest {
+        self.storm = Some(storm);
+        self
+    }
+}
+
+/// Self-test arguments that trace the agent's own process (`-p PID`), then `more`.
+pub fn own_pid_and(more: &[&dyn std::fmt::Display]) -> Vec<String> {
+    let mut v = vec!["-p".to_string(), std::process::id().to_string()];
+    v.extend(more.iter().map(|m| m.to_string()));
+    v
+}
+
 /// Everything the agent knows of a tool before running it.
 pub struct Spec {
     pub name: &'static str,

@@ -23,11 +23,9 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[EventHead::LAYOUT, Key::LAYOUT, Config::LAYOUT],
     start: tool::start::<Filewatch>,
-    selftest: SelfTest {
-        args: |marker| vec![selftest_path(marker)],
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload)
+        .args(|marker| vec![selftest_path(marker)])
+        .storm(storm),
 };
 
 /// Opens of the watched file, as fast as they go: each one an alert.
