@@ -1078,3 +1078,410 @@ fn runs_as_a_user_with_the_units_capabilities() {
     let meta = std::fs::metadata(log.join("execsnoop.jsonl")).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 65534);
 }
+
+/// `field/ebpf-field` of this repository.
+fn field_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../field/ebpf-field")
+}
+
+/// Runs `ebpf-field ARGS`: (exit code, stdout, stderr).
+fn field(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("/usr/bin/python3")
+        .arg(field_script())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// An OpenSSH server on a loopback port of its own, with its own host key, config and
+/// authorized key under a temp dir (the machine's ssh config is not touched).
+struct Sshd {
+    child: Child,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn keygen(path: &Path) {
+    let st = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "ebpf-field-test",
+            "-f",
+        ])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ssh-keygen");
+}
+
+/// Starts sshd and writes an ssh client config with hosts `names` (all this server) and
+/// `dead` (a closed port); returns the server and the client config's path.
+fn start_sshd(tmp: &TempDir, names: &[&str]) -> (Sshd, PathBuf) {
+    keygen(&tmp.path("hostkey"));
+    keygen(&tmp.path("id"));
+    std::fs::copy(tmp.path("id.pub"), tmp.path("authorized_keys")).unwrap();
+    let port = free_port();
+    std::fs::write(
+        tmp.path("sshd_config"),
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+             PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nPidFile {}\nLogLevel ERROR\n",
+            tmp.path("hostkey").display(),
+            tmp.path("authorized_keys").display(),
+            tmp.path("sshd.pid").display()
+        ),
+    )
+    .unwrap();
+    // sshd's privilege separation directory (what its package's service creates at start).
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    let child = Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-f"])
+        .arg(tmp.path("sshd_config"))
+        .stderr(std::fs::File::create(tmp.path("sshd.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let sshd = Sshd { child };
+    wait_for("sshd to listen", 20, || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let pubkey = std::fs::read_to_string(tmp.path("hostkey.pub")).unwrap();
+    let mut kh = pubkey
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    kh = format!("[127.0.0.1]:{port} {kh}\n");
+    std::fs::write(tmp.path("known_hosts"), kh).unwrap();
+    let dead = free_port();
+    let mut cfg = String::new();
+    for (n, p) in names.iter().map(|n| (*n, port)).chain([("dead", dead)]) {
+        cfg += &format!(
+            "Host {n}\n  HostName 127.0.0.1\n  Port {p}\n  User root\n  IdentityFile {}\n  \
+             IdentitiesOnly yes\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n",
+            tmp.path("id").display(),
+            tmp.path("known_hosts").display()
+        );
+    }
+    std::fs::write(tmp.path("ssh_config"), cfg).unwrap();
+    (sshd, tmp.path("ssh_config"))
+}
+
+/// The lines of a pulled set in the workstation's store.
+fn stored(store: &Path, dev: &str, set: &str) -> Vec<Value> {
+    std::fs::read_to_string(store.join(dev).join(format!("{set}.jsonl")))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn field_script_pulls_two_devices_over_ssh_across_a_rotation() {
+    let Some(bin) = agent_bin() else { return };
+    let require = std::env::var("EBPF_AGENT_REQUIRE_HOST").is_ok_and(|v| v == "1");
+    if !Path::new("/usr/sbin/sshd").exists() {
+        assert!(
+            !require,
+            "no /usr/sbin/sshd: ci/test installs openssh-server"
+        );
+        eprintln!("skipped: no sshd");
+        return;
+    }
+    let tmp = TempDir::new("field");
+    let (_sshd, ssh_config) = start_sshd(&tmp, &["dev1", "dev2", "gappy"]);
+    let marker = common::marker("field");
+    let mut w = workload(&marker);
+    let pid = w.pid().to_string();
+    let dev = |n: &str| tmp.path(n);
+    // Two devices: two collectors, each with its own directory.
+    let tools = [
+        json!([{"tool": "opensnoop", "args": ["-p", pid]}]),
+        json!([{"tool": "statsnoop", "args": ["-p", pid]}, {"tool": "execsnoop"}]),
+    ];
+    let mut collectors = Vec::new();
+    let mut hosts = String::new();
+    for (i, t) in tools.iter().enumerate() {
+        let d = dev(&format!("dev{}", i + 1));
+        std::fs::create_dir_all(&d).unwrap();
+        write_config(
+            &d.join("collect.json"),
+            &json!({
+                "output": {"dir": d.join("log"), "max_bytes": 65536, "max_files": 100,
+                           "gzip": i == 0, "flush_ms": 100},
+                "status": {"path": d.join("status.json"), "interval_ms": 200},
+                "tools": t,
+            }),
+        );
+        collectors.push(Collector::start(
+            &bin,
+            &d.join("collect.json"),
+            &d.join("status.json"),
+            t.as_array().unwrap().len(),
+        ));
+        hosts += &format!(
+            "dev{n} dev{n} dir={} status={} verify={}\n",
+            d.join("log").display(),
+            d.join("status.json").display(),
+            d.join("verify.json").display(),
+            n = i + 1
+        );
+    }
+    hosts += "dead dead  # answers nobody\n";
+    std::fs::write(tmp.path("hosts"), &hosts).unwrap();
+    // dev1's first-boot report, made the way boards make it.
+    let v = Command::new(&bin)
+        .args(["verify", "--json", "--tools", "execsnoop"])
+        .output()
+        .unwrap();
+    std::fs::write(dev("dev1").join("verify.json"), &v.stdout).unwrap();
+
+    let store = tmp.path("store");
+    let (s, h, c) = (
+        store.to_str().unwrap(),
+        tmp.path("hosts"),
+        ssh_config.to_str().unwrap(),
+    );
+    let pull = || {
+        field(&[
+            "pull",
+            "--store",
+            s,
+            "--hosts",
+            h.to_str().unwrap(),
+            "--ssh-config",
+            c,
+        ])
+    };
+    w.run("a");
+    wait_for("phase a on the devices", 20, || {
+        count_phase(
+            &peek_set(&dev("dev1").join("log"), "opensnoop"),
+            "open",
+            "path",
+            &marker,
+            "a",
+        ) == 2000
+            && count_phase(
+                &peek_set(&dev("dev2").join("log"), "statsnoop"),
+                "stat",
+                "path",
+                &marker,
+                "a",
+            ) == 2000
+    });
+    let (code, out, err) = pull();
+    assert_eq!(
+        code, 1,
+        "the dead device fails the pull, the others are pulled: {out}{err}"
+    );
+    assert!(err.contains("dead: FAILED: ssh dead"), "{err}");
+    assert!(out.contains("dev1: ") && out.contains("dev2: "), "{out}");
+    let rotations = |d: &str| -> u64 {
+        let s: Value =
+            serde_json::from_str(&std::fs::read_to_string(dev(d).join("status.json")).unwrap())
+                .unwrap();
+        s["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rotations"].as_u64().unwrap())
+            .sum()
+    };
+    let before = (rotations("dev1"), rotations("dev2"));
+    // More lines: both devices rotate between the two pulls.
+    w.run("b");
+    wait_for("phase b on the devices", 20, || {
+        count_phase(
+            &peek_set(&dev("dev1").join("log"), "opensnoop"),
+            "open",
+            "path",
+            &marker,
+            "b",
+        ) == 2000
+            && count_phase(
+                &peek_set(&dev("dev2").join("log"), "statsnoop"),
+                "stat",
+                "path",
+                &marker,
+                "b",
+            ) == 2000
+    });
+    wait_for("a status file update", 5, || {
+        (rotations("dev1"), rotations("dev2")) > before
+    });
+    assert!(
+        rotations("dev1") > before.0 && rotations("dev2") > before.1,
+        "both rotated"
+    );
+    let (code, out, err) = pull();
+    assert_eq!(code, 1, "{out}{err}");
+    for c in collectors {
+        c.stop();
+    }
+    let (_, out, err) = pull();
+    assert!(!err.contains("GAP"), "{err}");
+    println!("last pull: {out}");
+    w.finish();
+
+    // What the workstation merged is what the devices wrote, line for line.
+    for (d, sets) in [
+        ("dev1", &["opensnoop"][..]),
+        ("dev2", &["statsnoop", "execsnoop"][..]),
+    ] {
+        for set in sets {
+            let written = set_lines(&dev(d).join("log"), set);
+            let pulled = stored(&store, d, set);
+            assert_eq!(pulled.len(), written.len(), "{d}/{set}: lines pulled");
+            assert!(
+                pulled == written,
+                "{d}/{set}: the merged lines differ from what was written"
+            );
+            println!(
+                "{d}/{set}: {} lines pulled over three pulls, equal to what was written",
+                pulled.len()
+            );
+        }
+    }
+    // A fourth pull finds nothing new.
+    let h = h.to_str().unwrap();
+    let (code, out, _) = field(&[
+        "pull",
+        "--store",
+        s,
+        "--hosts",
+        h,
+        "--ssh-config",
+        c,
+        "dev1",
+        "dev2",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("dev1: 0 new lines") && out.contains("dev2: 0 new lines"),
+        "{out}"
+    );
+
+    let (code, out, err) = field(&["summary", "--store", s]);
+    assert_eq!(code, 0, "{err}");
+    println!("{out}");
+    let row = |n: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{n} ")))
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string()
+    };
+    let kernel = nix::sys::utsname::uname()
+        .unwrap()
+        .release()
+        .to_string_lossy()
+        .into_owned();
+    assert!(row("dev1").contains(&kernel), "{out}");
+    let verdict = if v.status.success() {
+        " pass "
+    } else {
+        " FAIL "
+    };
+    assert!(row("dev1").contains(verdict), "{out}");
+    assert!(row("dev2").contains(" none "), "{out}");
+    assert!(row("dead").contains("last pull failed"), "{out}");
+    let (_, json_rows, _) = field(&["summary", "--json", "--store", s]);
+    let rows: Value = serde_json::from_str(&json_rows).unwrap();
+    let dev2 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["device"] == "dev2")
+        .unwrap();
+    let written: usize = ["statsnoop", "execsnoop"]
+        .iter()
+        .map(|set| set_lines(&dev("dev2").join("log"), set).len())
+        .sum();
+    assert_eq!(dev2["events"].as_u64().unwrap() as usize, written, "{dev2}");
+    assert_eq!(dev2["tools"], "execsnoop,statsnoop");
+    let (_, out, _) = field(&["verify-report", "--store", s]);
+    assert!(
+        out.contains("dev1: PASS") || out.contains("dev1: FAIL"),
+        "{out}"
+    );
+    assert!(out.contains("execsnoop"), "{out}");
+    assert!(out.contains("dev2: no verification report"), "{out}");
+
+    // A device whose files lost lines before they were pulled: the gap is reported (exit 3),
+    // and folded stacks among its lines make a flame graph.
+    let g = dev("gappy").join("log");
+    std::fs::create_dir_all(&g).unwrap();
+    let line = |seq: u64, stack: &str, n: u64| {
+        format!("{{\"seq\":{seq},\"tool\":\"profile\",\"type\":\"stack\",\"folded\":\"{stack}\",\"count\":{n}}}\n")
+    };
+    std::fs::write(
+        g.join("profile-20261201T120000Z-000000000001.jsonl"),
+        line(1, "app;main;work", 5) + &line(2, "app;main;idle", 3),
+    )
+    .unwrap();
+    std::fs::write(g.join("profile.jsonl"), line(5, "app;main;work;<x&y>", 2)).unwrap();
+    std::fs::write(
+        tmp.path("hosts2"),
+        format!("gappy gappy dir={}\n", g.display()),
+    )
+    .unwrap();
+    let (code, _, err) = field(&[
+        "pull",
+        "--store",
+        s,
+        "--ssh-config",
+        c,
+        "--hosts",
+        tmp.path("hosts2").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("gappy: GAP in profile: seq 3..4 missing"),
+        "{err}"
+    );
+    let svg = tmp.path("flame.svg");
+    let (code, out, err) = field(&[
+        "flamegraph",
+        "--store",
+        s,
+        "--device",
+        "gappy",
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("10 samples, 3 stacks"), "{out}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.starts_with("<?xml") && text.contains("<svg") && text.trim_end().ends_with("</svg>")
+    );
+    assert!(
+        text.contains("work (7 samples, 70.00%)") && text.contains("&lt;x&amp;y&gt;"),
+        "{text}"
+    );
+    // Folded text files work too.
+    std::fs::write(tmp.path("f.folded"), "a;b 3\na;c 1\n").unwrap();
+    let (code, out, _) = field(&[
+        "flamegraph",
+        "-o",
+        "-",
+        tmp.path("f.folded").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("b (3 samples, 75.00%)"), "{out}");
+}
