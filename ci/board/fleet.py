@@ -4,7 +4,8 @@ the Debian board as its users do, runs a real Prometheus against the boards' /me
 their data with ebpf-field, and checks what a fleet needs:
 
   - every board boots from its card and answers ssh; the .deb installs with apt on the
-    systemd board, its collector runs from our unit with CAP_BPF and CAP_PERFMON only, and
+    systemd board, its collector runs from our unit as a user with CAP_BPF and CAP_PERFMON
+    (and CAP_DAC_READ_SEARCH for tracefs, nothing else), and
     its verification runs once (not again at the next boot);
   - Prometheus: every target up == 1, and each board's event counter grows between scrapes;
   - ebpf-field pull from every board; verify reports collected from all; no seq gap across a
@@ -134,11 +135,17 @@ class Fleet:
                      check=False)
         fields = dict(line.split(":", 1) for line in r.stdout.decode().splitlines() if ":" in line)
         eff = int(fields.get("CapEff", "0").strip() or "0", 16)
-        want = (1 << 38) | (1 << 39)  # CAP_PERFMON, CAP_BPF
-        names = {38: "perfmon", 39: "bpf"}
+        uid = (fields.get("Uid", "").split() or ["?"])[0]
+        # CAP_BPF and CAP_PERFMON load and attach; the unit may add CAP_DAC_READ_SEARCH, which
+        # reads tracefs (mode 0700 on Debian) to find tracepoints, and nothing else.
+        names = {2: "dac_read_search", 38: "perfmon", 39: "bpf"}
+        need = (1 << 38) | (1 << 39)
+        allowed = need | (1 << 2)
         have = [names.get(i, str(i)) for i in range(64) if eff >> i & 1]
-        self.check(f"{b['name']}: collector runs with CAP_BPF and CAP_PERFMON only",
-                   eff == want, f"effective capabilities: {', '.join(have) or 'none'}; "
+        self.check(f"{b['name']}: collector runs as a user with CAP_BPF and CAP_PERFMON "
+                   "(and at most CAP_DAC_READ_SEARCH for tracefs)",
+                   uid not in ("0", "?") and eff & need == need and eff & ~allowed == 0,
+                   f"uid {uid}, effective capabilities: {', '.join(have) or 'none'}; "
                    f"NoNewPrivs {fields.get('NoNewPrivs', '?').strip()}")
 
     # ---- Prometheus
