@@ -23,11 +23,9 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[EventHead::LAYOUT, Key::LAYOUT, Config::LAYOUT],
     start: tool::start::<Filewatch>,
-    selftest: SelfTest {
-        args: |marker| vec![selftest_path(marker)],
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload)
+        .args(|marker| vec![selftest_path(marker)])
+        .storm(storm),
 };
 
 /// Opens of the watched file, as fast as they go: each one an alert.
@@ -254,7 +252,7 @@ pub fn config_of(list: &[Watch]) -> Config {
     c
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Alert when watched paths are opened, unlinked or renamed, by any process, with who did it
 /// and the result. PATH is exact (/etc/shadow), a directory and all below it (/etc/ssh/), or a
 /// prefix (/etc/ssh/ssh_host_*). Without paths: /etc/shadow, /etc/gshadow, /etc/sudoers,
