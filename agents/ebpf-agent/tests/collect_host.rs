@@ -586,6 +586,114 @@ fn a_full_disk_drops_counted_lines_and_resumes() {
     assert!(dropped > 0 && seen >= 400);
 }
 
+/// A read-only file system under the files: a read-only tmpfs mounted over the output
+/// directory while the collector runs, and a SIGHUP to reopen there (as after logrotate). The
+/// lines are dropped and counted; once it is unmounted the collector writes again, on its own,
+/// and says in a `lost` line how many and why.
+#[test]
+fn a_read_only_file_system_drops_counted_lines_and_resumes() {
+    let Some(bin) = agent_bin() else { return };
+    let tmp = TempDir::new("rofs");
+    let log = tmp.path("ro");
+    std::fs::create_dir_all(&log).unwrap();
+    let marker = common::marker("rofs");
+    let mut w = workload(&marker);
+    let pid = w.pid().to_string();
+    let status = tmp.path("status.json");
+    let config = tmp.path("collect.json");
+    write_config(
+        &config,
+        &json!({
+            "output": {"dir": log, "max_bytes": 0, "flush_ms": 100},
+            "status": {"path": status, "interval_ms": 200},
+            "tools": [{"tool": "opensnoop", "args": ["-p", pid]}]
+        }),
+    );
+    let c = Collector::start(&bin, &config, &status, 1);
+    assert_eq!(w.run("small"), "200 0");
+    wait_for("the first lines", 20, || {
+        count_phase(
+            &peek_set(&log, "opensnoop"),
+            "open",
+            "path",
+            &marker,
+            "small",
+        ) == 200
+    });
+    assert!(Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs"])
+        .arg(&log)
+        .status()
+        .unwrap()
+        .success());
+    c.signal(nix::sys::signal::Signal::SIGHUP);
+    assert_eq!(w.run("big"), "1500 0");
+    wait_for("lines dropped and counted", 20, || {
+        c.status()
+            .is_some_and(|s| s["tools"][0]["lost_output"].as_u64().unwrap_or(0) > 0)
+    });
+    let s = c.status().unwrap();
+    assert_eq!(s["files"][0]["ok"], false, "{s}");
+    assert!(
+        s["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("Read-only file system"),
+        "{s}"
+    );
+    assert!(Command::new("umount").arg(&log).status().unwrap().success());
+    wait_for("writing works again", 20, || {
+        c.status().is_some_and(|s| s["files"][0]["ok"] == true)
+    });
+    assert_eq!(w.run("after"), "200 0");
+    wait_for("lines after the file system was writable again", 20, || {
+        count_phase(
+            &peek_set(&log, "opensnoop"),
+            "open",
+            "path",
+            &marker,
+            "after",
+        ) == 200
+    });
+    c.stop();
+    w.finish();
+    let lines = set_lines(&log, "opensnoop");
+    let seen: usize = ["small", "big", "after"]
+        .iter()
+        .map(|t| count_phase(&lines, "open", "path", &marker, t))
+        .sum();
+    let lost: Vec<&Value> = lines
+        .iter()
+        .filter(|v| v["type"] == "lost" && v.get("reason").is_some())
+        .collect();
+    assert!(!lost.is_empty(), "a lost line once writing worked again");
+    for v in &lost {
+        assert!(
+            v["reason"]
+                .as_str()
+                .unwrap()
+                .contains("Read-only file system"),
+            "{v}"
+        );
+    }
+    let dropped: u64 = lost.iter().map(|v| v["lost"].as_u64().unwrap()).sum();
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(&status).unwrap()).unwrap();
+    assert_eq!(
+        st["tools"][0]["lost_output"].as_u64().unwrap(),
+        dropped,
+        "{st}"
+    );
+    println!("read-only file system: {seen} of 1900 opens written, {dropped} dropped and counted");
+    assert_eq!(
+        seen as u64 + dropped,
+        1900,
+        "every event written or counted lost"
+    );
+    assert_eq!(count_phase(&lines, "open", "path", &marker, "small"), 200);
+    assert_eq!(count_phase(&lines, "open", "path", &marker, "after"), 200);
+    assert!(dropped > 0);
+}
+
 #[test]
 fn memory_stays_flat_over_a_million_events() {
     let Some(bin) = agent_bin() else { return };
@@ -1484,4 +1592,127 @@ fn field_script_pulls_two_devices_over_ssh_across_a_rotation() {
     ]);
     assert_eq!(code, 0);
     assert!(out.contains("b (3 samples, 75.00%)"), "{out}");
+}
+
+/// agents/dist/S96ebpf-collect, the BusyBox init script, run by `sh` with its paths pointed at
+/// a temp dir: start, a collector killed and started again by its supervisor (with seq going
+/// on), reload, status, stop, and a config error that is refused.
+#[test]
+fn the_init_script_supervises_the_collector() {
+    let Some(bin) = agent_bin() else { return };
+    let tmp = TempDir::new("init");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../agents/dist/S96ebpf-collect");
+    let (log, run) = (tmp.path("log"), tmp.path("run"));
+    let status = run.join("status.json");
+    let config = tmp.path("collect.json");
+    write_config(
+        &config,
+        &json!({"output": {"dir": log, "flush_ms": 0},
+                "status": {"path": status, "interval_ms": 200},
+                "tools": [{"tool": "execsnoop"}]}),
+    );
+    let init = |action: &str| {
+        let out = Command::new("sh")
+            .arg(&script)
+            .arg(action)
+            .env("EBPF_AGENT", &bin)
+            .env("EBPF_COLLECT_CONFIG", &config)
+            .env("EBPF_COLLECT_LOGDIR", &log)
+            .env("EBPF_COLLECT_RUNDIR", &run)
+            .env("EBPF_COLLECT_RESTART_DELAY", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let running = || -> Option<i32> {
+        let s: Value = serde_json::from_str(&std::fs::read_to_string(&status).ok()?).ok()?;
+        (s["state"] == "running" && s["tools"][0]["state"] == "running")
+            .then(|| s["pid"].as_i64().unwrap() as i32)
+    };
+    let exec_marker = |tag: &str| {
+        let m = common::marker(tag);
+        assert!(Command::new("/bin/true")
+            .arg(&m)
+            .status()
+            .unwrap()
+            .success());
+        m
+    };
+    let (code, out) = init("start");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Starting ebpf-collect: OK"), "{out}");
+    wait_for("the collector", 30, || running().is_some());
+    let first = running().unwrap();
+    let m1 = exec_marker("init1");
+    wait_for("the first exec", 10, || {
+        !marker_counts(&peek_set(&log, "execsnoop"), "exec", "args", &m1).is_empty()
+    });
+    // Killed: its supervisor starts it again.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for("a new collector", 30, || {
+        running().is_some_and(|p| p != first)
+    });
+    let second = running().unwrap();
+    let (code, out) = init("status");
+    assert_eq!(code, Some(0));
+    assert!(out.contains(&format!("running (pid {second})")), "{out}");
+    let (code, _) = init("reload");
+    assert_eq!(code, Some(0));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        running(),
+        Some(second),
+        "SIGHUP reopens, it does not end the collector"
+    );
+    let m2 = exec_marker("init2");
+    wait_for("the second exec", 10, || {
+        !marker_counts(&peek_set(&log, "execsnoop"), "exec", "args", &m2).is_empty()
+    });
+    let t0 = Instant::now();
+    let (code, out) = init("stop");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Stopping ebpf-collect: OK"), "{out}");
+    println!("init script stop: {} ms", t0.elapsed().as_millis());
+    assert!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(second), None).is_err(),
+        "the collector is gone"
+    );
+    let (code, out) = init("status");
+    assert_eq!(code, Some(3), "{out}");
+    let lines = set_lines(&log, "execsnoop");
+    for m in [&m1, &m2] {
+        assert_eq!(marker_counts(&lines, "exec", "args", m).len(), 1, "{m}");
+    }
+    // A config the collector refuses: not started, the reason said.
+    std::fs::write(&config, "{\"tools\": [{\"tool\": \"nosuch\"}]}").unwrap();
+    let (code, out) = init("start");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("is not valid") && out.contains("unknown tool"),
+        "{out}"
+    );
+}
+
+/// The example config the images install passes `collect --check`.
+#[test]
+fn the_example_config_is_valid() {
+    let Some(bin) = agent_bin() else { return };
+    let example =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../agents/dist/collect.example.json");
+    let out = common::run_to_end(
+        &bin,
+        &["collect", "--check", "--config", example.to_str().unwrap()],
+    );
+    assert!(
+        out.contains("OK: 3 tool(s) (execsnoop, exitsnoop, syscount)"),
+        "{out}"
+    );
 }
