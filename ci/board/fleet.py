@@ -260,7 +260,7 @@ class Fleet:
         self.check("ebpf-field pull from every board", r.returncode == 0, last_line(r))
         s = self.summary()
         self.check("verify reports collected from every board",
-                   all(s.get(n, {}).get("verify") == "passed" for n in names),
+                   all(s.get(n, {}).get("verify") == "pass" for n in names),
                    ", ".join(f"{n}: {s.get(n, {}).get('verify', 'none')}" for n in names))
 
         # Restarts: the collector's init script on a BusyBox board, a power cycle of the
