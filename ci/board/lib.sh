@@ -19,14 +19,14 @@ blog() { printf '[board %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 board_tools() {
     host_tools
-    ensure_cmds genimage:genimage bmaptool:bmap-tools mkfs.vfat:dosfstools mcopy:mtools \
+    ensure_cmds genimage:genimage bmaptool:bmap-tools mkfs.vfat:dosfstools mcopy:mtools file:file \
         mke2fs:e2fsprogs debugfs:e2fsprogs losetup:mount ssh:openssh-client \
         ssh-keygen:openssh-client sha256sum:coreutils
     [ -f /usr/lib/u-boot/qemu_arm64/u-boot.bin ] || {
         need_root
         apt_update_once
         log "installing u-boot-qemu"
-        DEBIAN_FRONTEND=noninteractive timeout 900 "$REPO_ROOT/ci/apt-get" install -y -qq \
+        DEBIAN_FRONTEND=noninteractive timeout 1800 "$REPO_ROOT/ci/apt-get" install -y -qq \
             --no-install-recommends u-boot-qemu >/dev/null || die "apt-get install u-boot-qemu failed"
     }
 }
