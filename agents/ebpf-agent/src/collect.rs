@@ -268,11 +268,16 @@ impl StatusFile {
     }
 }
 
+/// A metric of the collector's own: name, help, and its value per tool.
+type PerTool<'a> = (&'a str, &'a str, fn(&ToolStat) -> u64);
+/// A metric per file set: name, help, type, value.
+type PerSet<'a> = (&'a str, &'a str, &'a str, fn(&FileSet) -> u64);
+
 /// The collector's own metrics, then the tools' data.
 fn metrics_text(s: &Shared, info: &Info) -> Vec<u8> {
     use metrics::{header, labels, sample};
     let mut out = Vec::with_capacity(16 * 1024);
-    let per_tool: [(&str, &str, fn(&ToolStat) -> u64); 2] = [
+    let per_tool: [PerTool; 2] = [
         (
             "ebpf_collect_events_total",
             "Lines with events (or interval reports) written, per tool",
@@ -319,7 +324,7 @@ fn metrics_text(s: &Shared, info: &Info) -> Vec<u8> {
         let up = u64::from(t.state == State::Running);
         sample(&mut out, name, &labels(&[("tool", &t.name)]), up, 0);
     }
-    let per_set: [(&str, &str, &str, fn(&FileSet) -> u64); 4] = [
+    let per_set: [PerSet; 4] = [
         (
             "ebpf_collect_rotations_total",
             "Files rotated, per file set",

@@ -653,7 +653,7 @@ impl FileSet {
         }
         let oldest_kept = seqs[seqs.len() - keep..].first().copied();
         for (seq, n) in &all {
-            if oldest_kept.map_or(true, |k| *seq < k) {
+            if oldest_kept.is_none_or(|k| *seq < k) {
                 if let Err(e) = fs::remove_file(self.dir.join(n)) {
                     log::warn!("cannot delete the old file {n}: {e}");
                 }

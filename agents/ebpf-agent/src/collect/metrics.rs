@@ -169,8 +169,11 @@ fn histogram_name(tool: &str, field: &str, unit: &str) -> (String, u32) {
     (sanitize(&format!("ebpf_{tool}_{field}_{unit}")), scale)
 }
 
+/// A histogram's buckets: (low, high, count).
+type Buckets = Vec<(u64, u64, u64)>;
+
 /// Is this value a histogram object (`unit`, `count`, `buckets`)?
-fn as_histogram(n: &Node) -> Option<(&str, Vec<(u64, u64, u64)>)> {
+fn as_histogram(n: &Node) -> Option<(&str, Buckets)> {
     let unit = n.get("unit")?.as_str()?;
     n.get("count")?.as_u64()?;
     let Value::Array(buckets) = &n.get("buckets")?.v else {
