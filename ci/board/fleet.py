@@ -130,6 +130,10 @@ class Fleet:
         self.ssh(b, f"systemctl restart {self.args.collect_unit}")
 
     def collector_caps(self, b):
+        # ExecStartPre (the config check) runs first: MainPID is 0 until the collector starts.
+        self.wait_for(b, f"systemctl is-active --quiet {self.args.collect_unit} && "
+                         f"[ \"$(systemctl show -p MainPID --value {self.args.collect_unit})\" != 0 ]",
+                      180, "the collector's main process")
         r = self.ssh(b, f"pid=$(systemctl show -p MainPID --value {self.args.collect_unit}); "
                         "grep -E '^(Uid|CapEff|CapPrm|NoNewPrivs):' /proc/$pid/status",
                      check=False)
@@ -147,6 +151,18 @@ class Fleet:
                    uid not in ("0", "?") and eff & need == need and eff & ~allowed == 0,
                    f"uid {uid}, effective capabilities: {', '.join(have) or 'none'}; "
                    f"NoNewPrivs {fields.get('NoNewPrivs', '?').strip()}")
+        # As that user, every tool of its config attached (the status file names the others).
+        ok = self.wait_for(b, "grep -q '\"state\":\"running\"' /run/ebpf-agent/status.json", 120,
+                           "the collector's status")
+        try:
+            st = json.loads(self.ssh(b, "cat /run/ebpf-agent/status.json", check=False).stdout)
+        except ValueError:
+            st = {}
+        bad = [f"{t.get('name')}: {t.get('state')} {t.get('error') or ''}".strip()
+               for t in st.get("tools", []) if t.get("state") != "running"]
+        self.check(f"{b['name']}: every tool of the collector runs with those capabilities",
+                   ok and st.get("tools") and not bad,
+                   "; ".join(bad)[:300] or f"{len(st.get('tools', []))} tools running")
 
     # ---- Prometheus
     def start_prometheus(self):
