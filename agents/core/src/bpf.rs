@@ -393,10 +393,26 @@ impl Object {
 
     /// Attaches a program to a tracepoint (tracefs `events/<category>/<name>`).
     pub fn attach_tracepoint(&mut self, prog: &str, category: &str, name: &str) -> Result<()> {
+        self.attach_tracepoint_cookie(prog, category, name, 0)
+    }
+
+    /// [`Object::attach_tracepoint`] with a BPF cookie on the link (0: none; others need 5.15).
+    pub fn attach_tracepoint_cookie(
+        &mut self,
+        prog: &str,
+        category: &str,
+        name: &str,
+        cookie: u64,
+    ) -> Result<()> {
         let p = self.prog_ptr(prog)?;
         let (c, n) = (cstring(category)?, cstring(name)?);
-        // SAFETY: a program of this loaded object and NUL-terminated names.
-        let link = unsafe { sys::bpf_program__attach_tracepoint(p, c.as_ptr(), n.as_ptr()) };
+        let opts = sys::bpf_tracepoint_opts {
+            sz: std::mem::size_of::<sys::bpf_tracepoint_opts>() as sys::size_t,
+            bpf_cookie: cookie,
+        };
+        // SAFETY: a program of this loaded object, NUL-terminated names and valid options.
+        let link =
+            unsafe { sys::bpf_program__attach_tracepoint_opts(p, c.as_ptr(), n.as_ptr(), &opts) };
         self.keep_link(link, &format!("tracepoint {category}:{name}"), || {
             if probe::tracefs_root().is_none() {
                 "mount tracefs: mount -t tracefs tracefs /sys/kernel/tracing (CONFIG_TRACING)"
@@ -457,12 +473,26 @@ impl Object {
         ret: bool,
         pid: Option<u32>,
     ) -> Result<()> {
+        self.attach_uprobe_cookie(prog, path, func, ret, pid, 0)
+    }
+
+    /// [`Object::attach_uprobe`] with a BPF cookie on the link (0: none; others need 5.15).
+    pub fn attach_uprobe_cookie(
+        &mut self,
+        prog: &str,
+        path: &str,
+        func: &str,
+        ret: bool,
+        pid: Option<u32>,
+        cookie: u64,
+    ) -> Result<()> {
         let p = self.prog_ptr(prog)?;
         let (cpath, cfunc) = (cstring(path)?, cstring(func)?);
         let opts = sys::bpf_uprobe_opts {
             sz: std::mem::size_of::<sys::bpf_uprobe_opts>() as sys::size_t,
             retprobe: ret,
             func_name: cfunc.as_ptr(),
+            bpf_cookie: cookie,
             ..Default::default()
         };
         let pid = pid.map_or(-1, |p| p as i32);
