@@ -90,6 +90,43 @@ impl Pattern {
     }
 }
 
+/// What a pattern names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `k:FUNC` or `FUNC`.
+    Kernel(String),
+    /// `t:CATEGORY:EVENT`.
+    Tracepoint(String, String),
+    /// `u:LIB:FUNC`, `p:LIB:FUNC` or `LIB:FUNC`.
+    User(String, String),
+}
+
+/// Parses what BCC's funccount and funclatency take: `FUNC` or `k:FUNC` (a kernel function),
+/// `t:CATEGORY:EVENT`, and `u:LIB:FUNC`, `p:LIB:FUNC` or `LIB:FUNC` (a user function).
+pub fn parse_target(s: &str) -> std::result::Result<Target, String> {
+    let parts: Vec<&str> = s.splitn(3, ':').collect();
+    let bad = || format!("bad pattern {s:?}: use FUNC, k:FUNC, t:CATEGORY:EVENT or u:LIB:FUNC");
+    let t = match parts.as_slice() {
+        [f] => Target::Kernel(f.to_string()),
+        ["k", f] => Target::Kernel(f.to_string()),
+        ["t", c, e] => Target::Tracepoint(c.to_string(), e.to_string()),
+        ["u" | "p", l, f] => Target::User(l.to_string(), f.to_string()),
+        [l, f] if *l != "t" && *l != "k" && *l != "u" && *l != "p" => {
+            Target::User(l.to_string(), f.to_string())
+        }
+        _ => return Err(bad()),
+    };
+    let empty = match &t {
+        Target::Kernel(f) => f.is_empty(),
+        Target::Tracepoint(c, e) => c.is_empty() || e.is_empty(),
+        Target::User(l, f) => l.is_empty() || f.is_empty(),
+    };
+    if empty {
+        return Err(bad());
+    }
+    Ok(t)
+}
+
 struct Parser<'a> {
     c: &'a [char],
     i: usize,
@@ -258,6 +295,26 @@ fn match_seq(nodes: &[Node], s: &[char], i: usize, k: &mut dyn FnMut(usize) -> b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patterns_like_bcc() {
+        let t = |s| parse_target(s).unwrap();
+        assert_eq!(t("vfs_*"), Target::Kernel("vfs_*".into()));
+        assert_eq!(t("k:vfs_read"), Target::Kernel("vfs_read".into()));
+        assert_eq!(
+            t("t:sched:sched_*"),
+            Target::Tracepoint("sched".into(), "sched_*".into())
+        );
+        assert_eq!(
+            t("u:/lib/x/libc.so.6:malloc"),
+            Target::User("/lib/x/libc.so.6".into(), "malloc".into())
+        );
+        assert_eq!(t("c:str*"), Target::User("c".into(), "str*".into()));
+        assert_eq!(t("p:c:malloc"), Target::User("c".into(), "malloc".into()));
+        for bad in ["t:sched", "k:", "u::f", "t::x", "a:b:c:d"] {
+            assert!(parse_target(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn globs() {

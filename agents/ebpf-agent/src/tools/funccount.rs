@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use agent_core::elf::{self, Elf};
 use agent_core::hooks::{HookBuf, Kernel};
-use agent_core::pattern::Pattern;
+use agent_core::pattern::{parse_target, Pattern, Target};
 use agent_core::prelude::*;
 use agent_core::probe;
 
@@ -78,42 +78,6 @@ agent_core::pod! {
         pub filter_tgid: u8,
         pub pad: [u8; 3],
     }
-}
-
-/// What a pattern names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// `k:FUNC` or `FUNC`.
-    Kernel(String),
-    /// `t:CATEGORY:EVENT`.
-    Tracepoint(String, String),
-    /// `u:LIB:FUNC`, `p:LIB:FUNC` or `LIB:FUNC`.
-    User(String, String),
-}
-
-/// Parses one pattern as BCC's funccount takes it.
-pub fn parse_target(s: &str) -> std::result::Result<Target, String> {
-    let parts: Vec<&str> = s.splitn(3, ':').collect();
-    let bad = || format!("bad pattern {s:?}: use FUNC, k:FUNC, t:CATEGORY:EVENT or u:LIB:FUNC");
-    let t = match parts.as_slice() {
-        [f] => Target::Kernel(f.to_string()),
-        ["k", f] => Target::Kernel(f.to_string()),
-        ["t", c, e] => Target::Tracepoint(c.to_string(), e.to_string()),
-        ["u" | "p", l, f] => Target::User(l.to_string(), f.to_string()),
-        [l, f] if *l != "t" && *l != "k" && *l != "u" && *l != "p" => {
-            Target::User(l.to_string(), f.to_string())
-        }
-        _ => return Err(bad()),
-    };
-    let empty = match &t {
-        Target::Kernel(f) => f.is_empty(),
-        Target::Tracepoint(c, e) => c.is_empty() || e.is_empty(),
-        Target::User(l, f) => l.is_empty() || f.is_empty(),
-    };
-    if empty {
-        return Err(bad());
-    }
-    Ok(t)
 }
 
 /// `-i 0` is refused; a duration otherwise.

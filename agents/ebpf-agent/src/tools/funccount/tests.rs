@@ -2,26 +2,6 @@ use super::*;
 use crate::tools::testutil::{parse, rejected};
 
 #[test]
-fn patterns_like_bcc() {
-    let t = |s| parse_target(s).unwrap();
-    assert_eq!(t("vfs_*"), Target::Kernel("vfs_*".into()));
-    assert_eq!(t("k:vfs_read"), Target::Kernel("vfs_read".into()));
-    assert_eq!(
-        t("t:sched:sched_*"),
-        Target::Tracepoint("sched".into(), "sched_*".into())
-    );
-    assert_eq!(
-        t("u:/lib/x/libc.so.6:malloc"),
-        Target::User("/lib/x/libc.so.6".into(), "malloc".into())
-    );
-    assert_eq!(t("c:str*"), Target::User("c".into(), "str*".into()));
-    assert_eq!(t("p:c:malloc"), Target::User("c".into(), "malloc".into()));
-    for bad in ["t:sched", "k:", "u::f", "t::x", "a:b:c:d"] {
-        assert!(parse_target(bad).is_err(), "{bad}");
-    }
-}
-
-#[test]
 fn flags() {
     let (c, a) =
         parse::<Funccount>("funccount", &["-p", "9", "-i", "1", "-d", "3", "-T", "t:a:b", "vfs_*"])
