@@ -77,6 +77,15 @@ fn read_stack(fd: i32, id: i32) -> Vec<u64> {
     buf.iter().copied().take_while(|&a| a != 0).collect()
 }
 
+/// Kernel functions of the tracing machinery that a tracepoint's stack starts with.
+fn plumbing(name: &str) -> bool {
+    name.starts_with("bpf_prog_")
+        || name.starts_with("bpf_trace_run")
+        || name.starts_with("__traceiter_")
+        || name.starts_with("__bpf_trace_")
+        || name == "bpf_get_stackid_raw_tp"
+}
+
 /// A stack id that means "lost", not "none" (a full stack map, a hash collision).
 fn missed(id: i32) -> bool {
     id < 0 && id != NO_STACK
@@ -88,8 +97,15 @@ pub struct Stacks {
 }
 
 impl Stacks {
-    /// Reads every stack the rows name and resolves their addresses in one batch.
-    pub fn read(obj: &Object, map: &str, rows: &[Row], sym: &mut Symbolizer) -> Result<Stacks> {
+    /// Reads every stack the rows name and resolves their addresses in one batch. Stacks
+    /// taken at a tracepoint (`at_tracepoint`) lose their leading tracing frames.
+    pub fn read(
+        obj: &Object,
+        map: &str,
+        rows: &[Row],
+        sym: &mut Symbolizer,
+        at_tracepoint: bool,
+    ) -> Result<Stacks> {
         let fd = obj.map_fd(map)?;
         let mut stacks: HashMap<i32, Vec<u64>> = HashMap::new();
         let mut user = Vec::new();
@@ -119,6 +135,22 @@ impl Stacks {
             }
         }
         sym.resolve(kernel, user);
+        // A stack taken at a tracepoint starts in the tracing itself (the BPF program,
+        // bpf_trace_run2, __traceiter_*): what is traced starts below.
+        let kernel_ids: Vec<i32> = rows
+            .iter()
+            .map(|r| r.kernel_id)
+            .filter(|&i| i >= 0 && at_tracepoint)
+            .collect();
+        for id in kernel_ids {
+            if let Some(s) = stacks.get_mut(&id) {
+                let skip = s
+                    .iter()
+                    .take_while(|&&a| sym.kernel_frame(a).symbol.is_some_and(plumbing))
+                    .count();
+                s.drain(..skip);
+            }
+        }
         Ok(Stacks { stacks })
     }
 
@@ -256,7 +288,7 @@ impl Stacks {
         if style.kernel {
             o.str("kernel_symbols", kstatus.word());
         }
-        o.objects("stacks", rows.iter().rev(), |j, r| {
+        o.objects("rows", rows.iter().rev(), |j, r| {
             j.u64("pid", r.pid.into());
             if let Some(t) = r.tid {
                 j.u64("tid", t.into());
@@ -276,6 +308,7 @@ impl Stacks {
                 });
             }
         });
+        o.u64("total_rows", rows.len() as u64);
         o.objects("modules", sym.modules(), |m, module| {
             m.str("path", &module.path);
             match build_id_hex(module) {

@@ -434,6 +434,7 @@ impl Handler for Funccount {
                     }
                     o.u64("count", n);
                 })
+                .u64("total_rows", rows.len() as u64)
                 .u64("probes", self.probes.len() as u64)
                 .end();
             return Ok(());

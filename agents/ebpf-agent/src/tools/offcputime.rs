@@ -276,7 +276,7 @@ impl Handler for Offcputime {
                 json_value: ns,
             })
             .collect();
-        let st = Stacks::read(obj, "stacks", &rows, &mut self.sym)?;
+        let st = Stacks::read(obj, "stacks", &rows, &mut self.sym, true)?;
         let style = self.style();
         stacks::warn_symbols(&self.sym, &style);
         st.print(&mut rows, &self.sym, &style, tick, out, |_| {});

@@ -283,7 +283,7 @@ impl Handler for Profile {
                 json_value: n,
             })
             .collect();
-        let st = Stacks::read(obj, "stacks", &rows, &mut self.sym)?;
+        let st = Stacks::read(obj, "stacks", &rows, &mut self.sym, false)?;
         let style = self.style();
         stacks::warn_symbols(&self.sym, &style);
         log::debug!(
