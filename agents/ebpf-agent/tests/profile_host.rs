@@ -155,9 +155,9 @@ fn folded_output_sums_to_the_samples() {
     let (out, err) = agent.stop();
     let samples: u64 = err
         .iter()
+        .filter(|l| l.contains(" samples, "))
         .find_map(|l| {
-            l.split("profile: ")
-                .nth(2)
+            l.strip_prefix("profile: ")
                 .and_then(|s| s.split(' ').next())
                 .and_then(|n| n.parse().ok())
         })

@@ -287,7 +287,7 @@ impl Handler for Profile {
         let style = self.style();
         stacks::warn_symbols(&self.sym, &style);
         log::debug!(
-            "profile: {samples} samples, {} stacks, {lost} samples not counted (a full map)",
+            "{samples} samples, {} stacks, {lost} samples not counted (a full map)",
             rows.len()
         );
         st.print(&mut rows, &self.sym, &style, tick, out, |o| {
