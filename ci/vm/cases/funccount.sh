@@ -46,4 +46,5 @@ wait_attached "$d" 60
 echo go >"$d/go"
 wait "$TP_PID"
 echo "shell $TP_PID 5" >>"$d/expect.txt"
+rm -f "$d/go"
 stop_tool "$d"

@@ -20,4 +20,5 @@ wait_attached "$d" 90
 echo go >"$d/go"
 wait "$DD_PID"
 echo "dd $DD_PID $BYTES $?" >>"$d/expect.txt"
+rm -f "$d/go"
 stop_tool "$d"

@@ -41,10 +41,12 @@ def _main(vdir):
     unnamed = [f for f in frames if "symbol" not in f or f.get("module") == "[unknown]"]
     yield ("main: every kernel frame named", frames and not unnamed,
            f"{len(frames)} frames, unnamed {json.dumps(unnamed)[:300]}")
+    in_kernel = sum(x.get("count", 0) for x in mine if x.get("kernel_stack"))
     on_path = sum(x.get("count", 0) for x in mine
                   if PATH & {f.get("symbol") for f in x.get("kernel_stack", [])})
-    yield ("main: most of dd's samples in its read/write path", on_path * 2 >= n,
-           f"{on_path} of {n}: {json.dumps(mine[:3])[:600]}")
+    yield ("main: most of dd's kernel samples in its read/write path",
+           in_kernel and on_path * 2 >= in_kernel,
+           f"{on_path} of {in_kernel}: {json.dumps(mine[:3])[:600]}")
 
 
 def _folded(vdir):

@@ -8,7 +8,7 @@ out=$1
 
 # busy DIR: a dd for about as long as the tool samples, recorded in DIR/expect.txt.
 busy() {
-    dd if=/dev/zero of=/dev/null bs=4k count=400000 2>/dev/null &
+    dd if=/dev/zero of=/dev/null bs=64k count=400000 2>/dev/null &
     echo "dd $!" >>"$1/expect.txt"
     wait_tool=$!
     sleep 3
