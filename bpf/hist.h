@@ -45,7 +45,8 @@ static __always_inline void hist_add_log2(struct hist *h, __u64 v)
 
 	if (slot >= HIST_SLOTS)
 		slot = HIST_SLOTS - 1;
-	__sync_fetch_and_add(&h->slots[slot], 1);
+	/* The mask is a no-op that older verifiers (5.10, 6.1) need to see the bound. */
+	__sync_fetch_and_add(&h->slots[slot & (HIST_SLOTS - 1)], 1);
 }
 
 /* Counts `v` in linear slot (v - base) / step, the last slot taking everything above. */

@@ -72,18 +72,26 @@ static __always_inline int on_switch(void *ctx, struct task_struct *prev, struct
 
 	if (traced(prev, pid, tgid)) {
 		struct offcputime_start st = {};
+		bool kthread = BPF_CORE_READ(prev, flags) & PF_KTHREAD;
 
 		st.time_ns = now;
 		st.key.pid = pid;
 		st.key.tgid = tgid;
-		/* prev is the current task here: its stacks are the ones going to sleep. */
-		st.key.user_stack_id =
-			config.user ? bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK) : -1;
+		/*
+		 * prev is the current task here: its stacks are the ones going to sleep. Kernel
+		 * threads have no user stack (and switch often): not even looked for.
+		 */
+		if (!config.user)
+			st.key.user_stack_id = -1;
+		else if (kthread)
+			st.key.user_stack_id = -STACK_EFAULT;
+		else
+			st.key.user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
 		st.key.kernel_stack_id = config.kernel ? bpf_get_stackid(ctx, &stacks, 0) : -1;
 		bpf_get_current_comm(st.key.comm, sizeof(st.key.comm));
 		if (bpf_map_update_elem(&starts, &pid, &st, BPF_ANY))
 			count_lost_event(&lost_events);
-		else if (config.user)
+		else if (config.user && !kthread)
 			note_pid(tgid);
 	}
 

@@ -33,6 +33,14 @@ struct {
 	__type(value, __u64);
 } samples SEC(".maps");
 
+/* Set by the agent before its last report: the counts then hold still and add up. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} stopped SEC(".maps");
+
 struct stack_pid_event stack_pid_event_btf __attribute__((unused));
 
 SEC("perf_event")
@@ -41,8 +49,12 @@ int do_sample(void *ctx)
 	__u64 id = bpf_get_current_pid_tgid(), zero = 0, *n;
 	__u32 pid = id >> 32, tid = (__u32)id, key0 = 0;
 	struct profile_key key = {};
+	__u32 *stop;
 
 	if (!config.include_idle && tid == 0)
+		return 0;
+	stop = bpf_map_lookup_elem(&stopped, &key0);
+	if (!stop || *stop)
 		return 0;
 	if (config.filter_pid && pid != config.pid)
 		return 0;

@@ -24,14 +24,16 @@ release() {
 
 d=$out/main
 held_sleep "$d"
-start_tool "$d" /usr/sbin/ebpf-agent offcputime --json --verbose -p "$HELD_PID"
+start_tool "$d" /usr/sbin/ebpf-agent offcputime --json --verbose -p "$HELD_PID" 3
 wait_attached "$d" 60
 release "$d"
+wait_exit 60
 stop_tool "$d"
 
 d=$out/folded
 held_sleep "$d"
-start_tool "$d" offcputime -f -K --verbose -p "$HELD_PID"
+start_tool "$d" offcputime -f -K --verbose -p "$HELD_PID" 3
 wait_attached "$d" 60
 release "$d"
+wait_exit 60
 stop_tool "$d"

@@ -268,6 +268,10 @@ impl Handler for Profile {
     }
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {
+        // Sampling stops first (a sample under way on another CPU ends within microseconds),
+        // so that the counts add up to the samples taken.
+        obj.map_update("stopped", &0u32, &1u32)?;
+        std::thread::sleep(std::time::Duration::from_millis(5));
         let counts = maps::drain_hash::<Key, u64>(obj, "counts")?;
         let samples = obj.percpu_u64_sum("samples", 0)?;
         let lost = obj.lost_events();
