@@ -45,7 +45,12 @@ static __always_inline void hist_add_log2(struct hist *h, __u64 v)
 
 	if (slot >= HIST_SLOTS)
 		slot = HIST_SLOTS - 1;
-	/* The mask is a no-op that older verifiers (5.10, 6.1) need to see the bound. */
+	/*
+	 * clang knows the slot is below 64 and drops any bound; the verifiers of 5.10 and 6.1
+	 * cannot follow log2_slot() and refuse the access. barrier_var() hides the value from
+	 * clang, so the mask (a no-op) stays for the verifier to see.
+	 */
+	barrier_var(slot);
 	__sync_fetch_and_add(&h->slots[slot & (HIST_SLOTS - 1)], 1);
 }
 
@@ -56,7 +61,8 @@ static __always_inline void hist_add_linear(struct hist *h, __u64 v, __u64 base,
 
 	if (slot >= HIST_SLOTS)
 		slot = HIST_SLOTS - 1;
-	__sync_fetch_and_add(&h->slots[slot], 1);
+	barrier_var(slot);
+	__sync_fetch_and_add(&h->slots[slot & (HIST_SLOTS - 1)], 1);
 }
 
 #endif
