@@ -40,15 +40,15 @@ pub const TOOL: Spec = Spec {
 agent_core::pod! {
     /// `struct bashreadline_event`.
     pub struct Event = "bashreadline_event" {
-        pub time_ns: u64,
-        pub pid: u32,
-        pub tid: u32,
-        pub comm: [u8; 16],
-        pub line: [u8; 256],
+        time_ns: u64,
+        pid: u32,
+        tid: u32,
+        comm: [u8; 16],
+        line: [u8; 256],
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Print the commands typed into any bash on the system, as readline() returns them.
 pub struct Args {
     /// the libreadline to probe (default: bash itself if it holds readline, else the

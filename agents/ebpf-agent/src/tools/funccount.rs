@@ -67,16 +67,16 @@ const USER: u32 = 2;
 agent_core::pod! {
     /// `struct funccount_key`: the key of map `counts` (the value: calls).
     pub struct Key = "funccount_key" {
-        pub kind: u32,
-        pub pad: u32,
-        pub id: u64,
+        kind: u32,
+        pad: u32,
+        id: u64,
     }
 
     /// `struct funccount_config`, the options in .rodata.
     pub struct Config = "funccount_config" {
-        pub tgid: u32,
-        pub filter_tgid: u8,
-        pub pad: [u8; 3],
+        tgid: u32,
+        filter_tgid: u8,
+        pad: [u8; 3],
     }
 }
 
@@ -85,7 +85,7 @@ fn parse_interval(s: &str) -> std::result::Result<Duration, String> {
     parse_duration(s)
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Count calls of functions and hits of tracepoints matching PATTERNs: FUNC or k:FUNC
 /// (kernel functions, by kprobes), t:CATEGORY:EVENT (tracepoints), u:LIB:FUNC or LIB:FUNC
 /// (user functions of a library or program, by uprobes). `*` and `?` are wildcards, or

@@ -84,21 +84,21 @@ const SELFTEST_CALLS: u64 = 5;
 agent_core::pod! {
     /// `struct funclatency_value`, cumulative.
     pub struct Value = "funclatency_value" {
-        pub hist: [u64; LOG2_SLOTS],
-        pub total: u64,
-        pub count: u64,
+        hist: [u64; LOG2_SLOTS],
+        total: u64,
+        count: u64,
     }
 
     /// `struct funclatency_config`, the options in .rodata.
     pub struct Config = "funclatency_config" {
-        pub unit_ns: u64,
-        pub tgid: u32,
-        pub filter_tgid: u8,
-        pub pad: [u8; 3],
+        unit_ns: u64,
+        tgid: u32,
+        filter_tgid: u8,
+        pad: [u8; 3],
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Time a function: FUNCTION is a kernel function (vfs_read), or LIB:FUNCTION for a function
 /// of a library or program (c:nanosleep, /usr/bin/app:work, or /usr/bin/app:0x1234 by file
 /// offset). Prints a histogram of its latency when it ends and, with -i, every interval.

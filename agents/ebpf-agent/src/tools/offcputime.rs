@@ -59,34 +59,34 @@ fn selftest_workload(_marker: &str) -> std::io::Result<Vec<String>> {
 agent_core::pod! {
     /// `struct offcputime_key`: the key of map `info` (the value: nanoseconds off CPU).
     pub struct Key = "offcputime_key" {
-        pub pid: u32,
-        pub tgid: u32,
-        pub user_stack_id: i32,
-        pub kernel_stack_id: i32,
-        pub comm: [u8; 16],
+        pid: u32,
+        tgid: u32,
+        user_stack_id: i32,
+        kernel_stack_id: i32,
+        comm: [u8; 16],
     }
 
     /// `struct offcputime_start`, a thread switched out.
     pub struct Start = "offcputime_start" {
-        pub time_ns: u64,
-        pub key: [u8; 32],
+        time_ns: u64,
+        key: [u8; 32],
     }
 
     /// `struct offcputime_config`, the options in .rodata.
     pub struct Config = "offcputime_config" {
-        pub min_ns: u64,
-        pub max_ns: u64,
-        pub tgid: u32,
-        pub tid: u32,
-        pub state: u32,
-        pub filter_tgid: u8,
-        pub filter_tid: u8,
-        pub filter_state: u8,
-        pub user_threads_only: u8,
-        pub kernel_threads_only: u8,
-        pub user: u8,
-        pub kernel: u8,
-        pub pad: [u8; 5],
+        min_ns: u64,
+        max_ns: u64,
+        tgid: u32,
+        tid: u32,
+        state: u32,
+        filter_tgid: u8,
+        filter_tid: u8,
+        filter_state: u8,
+        user_threads_only: u8,
+        kernel_threads_only: u8,
+        user: u8,
+        kernel: u8,
+        pad: [u8; 5],
     }
 }
 
@@ -98,7 +98,7 @@ fn parse_us(s: &str) -> std::result::Result<u64, String> {
         .ok_or_else(|| format!("bad time {s:?}: a number of microseconds"))
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Summarize off-CPU time (time blocked) by stack trace and thread. Prints the stacks and
 /// their total time in microseconds when it ends (Ctrl-C, or after DURATION seconds).
 pub struct Args {

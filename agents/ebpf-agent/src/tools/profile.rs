@@ -67,24 +67,24 @@ fn selftest_workload(_marker: &str) -> std::io::Result<Vec<String>> {
 agent_core::pod! {
     /// `struct profile_key`: the key of map `counts` (the value: samples).
     pub struct Key = "profile_key" {
-        pub pid: u32,
-        pub user_stack_id: i32,
-        pub kernel_stack_id: i32,
-        pub comm: [u8; 16],
+        pid: u32,
+        user_stack_id: i32,
+        kernel_stack_id: i32,
+        comm: [u8; 16],
     }
 
     /// `struct profile_config`, the options in .rodata.
     pub struct Config = "profile_config" {
-        pub pid: u32,
-        pub tid: u32,
-        pub cpu: u32,
-        pub filter_pid: u8,
-        pub filter_tid: u8,
-        pub filter_cpu: u8,
-        pub user: u8,
-        pub kernel: u8,
-        pub include_idle: u8,
-        pub pad: [u8; 2],
+        pid: u32,
+        tid: u32,
+        cpu: u32,
+        filter_pid: u8,
+        filter_tid: u8,
+        filter_cpu: u8,
+        user: u8,
+        kernel: u8,
+        include_idle: u8,
+        pad: [u8; 2],
     }
 }
 
@@ -93,7 +93,7 @@ fn parse_secs(s: &str) -> std::result::Result<Duration, String> {
     parse_duration(s)
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Profile CPU usage by sampling stack traces at a timed interval, on every CPU. Prints the
 /// stacks and their sample counts when it ends (Ctrl-C, or after DURATION seconds).
 pub struct Args {
