@@ -243,7 +243,7 @@ def up(args):
         f.write(f"Host {name}\n    HostName 127.0.0.1\n    Port {board['ssh_port']}\n"
                 f"    User root\n    IdentityFile {os.path.abspath(args.key)}\n"
                 "    IdentitiesOnly yes\n    BatchMode yes\n    StrictHostKeyChecking no\n"
-                "    UserKnownHostsFile /dev/null\n    LogLevel ERROR\n    ConnectTimeout 10\n")
+                "    UserKnownHostsFile /dev/null\n    LogLevel ERROR\n    ConnectTimeout 30\n")
     for p in (board["console"], board["qmp"]):
         if os.path.exists(p):
             os.unlink(p)

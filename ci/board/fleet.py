@@ -87,8 +87,14 @@ class Fleet:
                     out.write(open(path).read())
 
     def ssh(self, b, cmd, stdin=None, timeout=300, check=True):
-        r = subprocess.run(["ssh", "-F", self.ssh_config, b["name"], cmd], input=stdin,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        # An emulated board on a loaded machine can miss ssh's banner deadline: exit code 255
+        # (ssh's own failure) is tried twice more.
+        for attempt in range(3):
+            r = subprocess.run(["ssh", "-F", self.ssh_config, b["name"], cmd], input=stdin,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+            if r.returncode != 255 or not b.get("up", True):
+                break
+            time.sleep(5)
         if check and r.returncode != 0:
             raise RuntimeError(f"{b['name']}: `{cmd}` exited {r.returncode}: "
                                f"{r.stderr.decode(errors='replace').strip()[-300:]}")
