@@ -52,6 +52,7 @@ enum {
 #define __VMLINUX_H__ /* tells bpf_tracing.h to use the kernel's names (di, ax), not uapi's */
 struct pt_regs {
 	unsigned long di;
+	unsigned long si;
 	unsigned long ax;
 } __attribute__((preserve_access_index));
 #elif defined(__TARGET_ARCH_arm64)
@@ -112,6 +113,7 @@ struct file {
 	struct inode *f_inode;
 	unsigned int f_flags;
 	unsigned int f_mode;
+	void *private_data; /* a socket file's struct socket */
 } __attribute__((preserve_access_index));
 
 struct fdtable {

@@ -6,7 +6,8 @@
 //! their maps ([`maps`]) as plain old data ([`pod`]); output in text and JSON Lines
 //! ([`output`], [`json`], [`text`]) with histograms ([`hist`]) and time ([`time`]); what the
 //! kernel offers ([`probe`], [`kconfig`], [`btf`]); command lines ([`cli`]); diagnostics
-//! ([`logging`]) and errors that name their fix ([`error`]).
+//! ([`logging`]) and errors that name their fix ([`error`]); what the TCP tools decode alike
+//! ([`net`]).
 
 pub mod bpf;
 pub mod btf;
@@ -21,6 +22,7 @@ pub mod kconfig;
 pub mod logging;
 pub mod maps;
 pub mod names;
+pub mod net;
 pub mod openflags;
 pub mod output;
 pub mod pod;
