@@ -93,6 +93,11 @@ struct tcp_sock {
 	__u64 bytes_retrans;
 } __attribute__((preserve_access_index));
 
+/* The local port stays here after the close unhashes the socket (which zeroes skc_num). */
+struct inet_sock {
+	__be16 inet_sport;
+} __attribute__((preserve_access_index));
+
 struct socket {
 	struct sock *sk;
 } __attribute__((preserve_access_index));
@@ -121,11 +126,16 @@ static __always_inline bool net_port_in(const volatile struct net_ports *set, __
 	return set->bits[port >> 3] & (1 << (port & 7));
 }
 
-/* The tuple of a socket, as it stands now (the local port is 0 until one is picked). */
+/*
+ * The tuple of a socket, as it stands now: the local port is 0 until one is picked, and stays
+ * after the close (data can still be read then).
+ */
 static __always_inline void net_tuple_of_sock(struct net_tuple *t, struct sock *sk)
 {
 	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	if (!t->lport)
+		t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	t->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	t->pad = 0;
 	if (t->family == AF_INET6 && bpf_core_field_exists(sk->__sk_common.skc_v6_daddr)) {
