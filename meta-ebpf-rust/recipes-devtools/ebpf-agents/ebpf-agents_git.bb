@@ -32,7 +32,7 @@ inherit cargo cargo-update-recipe-crates pkgconfig systemd update-rc.d
 # feature of agents/ebpf-agent/Cargo.toml. meta-ebpf-rust/scripts/update-tools rewrites
 # these lines from it, ci/yocto-check compares. An image that wants fewer tools sets
 # PACKAGECONFIG:pn-ebpf-agents.
-EBPF_AGENT_TOOLS = "execsnoop exitsnoop filetop filewatch opensnoop statsnoop syscount"
+EBPF_AGENT_TOOLS = "execsnoop exitsnoop filetop filewatch opensnoop statsnoop syscount tcpaccept tcpconnect tcplife tcpsend tcptop"
 PACKAGECONFIG ??= "${EBPF_AGENT_TOOLS}"
 PACKAGECONFIG[execsnoop] = "--features execsnoop"
 PACKAGECONFIG[exitsnoop] = "--features exitsnoop"
@@ -41,6 +41,11 @@ PACKAGECONFIG[filewatch] = "--features filewatch"
 PACKAGECONFIG[opensnoop] = "--features opensnoop"
 PACKAGECONFIG[statsnoop] = "--features statsnoop"
 PACKAGECONFIG[syscount] = "--features syscount"
+PACKAGECONFIG[tcpaccept] = "--features tcpaccept"
+PACKAGECONFIG[tcpconnect] = "--features tcpconnect"
+PACKAGECONFIG[tcplife] = "--features tcplife"
+PACKAGECONFIG[tcpsend] = "--features tcpsend"
+PACKAGECONFIG[tcptop] = "--features tcptop"
 # Also link the C library statically (-C target-feature=+crt-static). Meant for
 # TCLIBC = "musl" (fully static Rust on musl works from wrynose on); with glibc the
 # binary is static too, but glibc's user/group lookups then need its shared NSS modules.
