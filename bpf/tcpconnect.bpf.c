@@ -14,7 +14,8 @@
  *
  * Exactly once each, whichever paths race on other CPUs: the outcome is claimed by deleting
  * the socket from `pending` (one deleter wins), the first report by inserting it into
- * `reported` (one inserter wins).
+ * `reported` (one inserter wins). A `reported` mark stays until the socket is freed
+ * (tcp:tcp_destroy_sock) or starts a new attempt, so that no late report can claim it again.
  */
 #include "common.h"
 #include "net.h"
@@ -34,7 +35,10 @@ struct {
 	__type(value, struct tcpconnect_event);
 } pending SEC(".maps");
 
-/* Attempts whose first report was sent (cleared when the socket starts a new attempt). */
+/*
+ * Attempts whose first report was sent, until the socket is freed or starts a new attempt
+ * (LRU: bounded on kernels without tcp_destroy_sock too).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, TCPCONNECT_MAX_PENDING);
@@ -176,5 +180,16 @@ int raw_tcp_retransmit_skb(__u64 *ctx)
 
 	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_SYN_SENT)
 		report_pending((__u64)sk);
+	return 0;
+}
+
+/* The socket is freed: its marks go. */
+SEC("raw_tp/tcp_destroy_sock")
+int raw_tcp_destroy_sock(__u64 *ctx)
+{
+	__u64 sk = ctx[0];
+
+	bpf_map_delete_elem(&reported, &sk);
+	bpf_map_delete_elem(&pending, &sk);
 	return 0;
 }

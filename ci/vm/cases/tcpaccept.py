@@ -1,8 +1,8 @@
 """Host side of the tcpaccept case (guest side: tcpaccept.sh beside this file).
 
-expect.txt in each variant: the vm-tcp exchanges (casekit.tcp_expectations). "kprobe" and
-"tracepoint" forced the hook, "link" ran the /usr/sbin/tcpaccept link (its own pick: kprobes
-on these kernels) with -6. Both paths must give the same lines.
+expect.txt in each variant: the vm-tcp exchanges (casekit.tcp_expectations). "kprobe" forced
+the kretprobe, "link" ran the /usr/sbin/tcpaccept link with --hook tracepoint and -6. Both
+paths must give the same lines.
 """
 
 import json
@@ -17,15 +17,13 @@ HOOK_LINE = {"kprobe": "tracing: kretprobe inet_csk_accept",
 
 
 def check(case_dir, ctx):
-    for name in ("kprobe", "tracepoint", "link"):
+    for name, hook in (("kprobe", "kprobe"), ("link", "tracepoint")):
         vdir = os.path.join(case_dir, name)
         if not os.path.isdir(vdir):
             yield (f"{name}: ran", False, f"no {vdir}")
             continue
         events = yield from common(vdir, name, "accept", TYPES, "docs/tools/tcpaccept.md")
         err = read(os.path.join(vdir, "err.txt")).decode("utf-8", "replace")
-        hook = name if name in HOOK_LINE else (
-            "kprobe" if ctx["env"].get("kprobes") == "yes" else "tracepoint")
         yield (f"{name}: -v says the {hook} path was picked", HOOK_LINE[hook] in err,
                "\n".join(line for line in err.splitlines() if "tracing:" in line) or err[-600:])
         conns, refused = tcp_expectations(vdir)

@@ -1,9 +1,9 @@
 """Host side of the tcplife case (guest side: tcplife.sh beside this file).
 
 expect.txt in each variant: the vm-tcp exchanges (casekit.tcp_expectations): the client nc
-sent 1000 bytes and received 2000, the server nc the other way round. "kprobe" and
-"tracepoint" forced how the accepting process is found; "link" ran the /usr/sbin/tcplife link
-with -D <IPv4 port>: the IPv4 client's end only.
+sent 1000 bytes and received 2000, the server nc the other way round. "kprobe" found the
+accepting process with the kretprobe; "link" ran the /usr/sbin/tcplife link with --hook
+tracepoint (the accept syscalls' exits) and -D <IPv4 port>: the IPv4 client's end only.
 """
 
 import json
@@ -19,15 +19,13 @@ HOOK_LINE = {"kprobe": "kretprobe inet_csk_accept",
 
 
 def check(case_dir, ctx):
-    for name in ("kprobe", "tracepoint", "link"):
+    for name, hook in (("kprobe", "kprobe"), ("link", "tracepoint")):
         vdir = os.path.join(case_dir, name)
         if not os.path.isdir(vdir):
             yield (f"{name}: ran", False, f"no {vdir}")
             continue
         events = yield from common(vdir, name, "close", TYPES, "docs/tools/tcplife.md")
         err = read(os.path.join(vdir, "err.txt")).decode("utf-8", "replace")
-        hook = name if name in HOOK_LINE else (
-            "kprobe" if ctx["env"].get("kprobes") == "yes" else "tracepoint")
         yield (f"{name}: -v says the {hook} path was picked", HOOK_LINE[hook] in err,
                "\n".join(line for line in err.splitlines() if "tracing:" in line) or err[-600:])
         conns, refused = tcp_expectations(vdir)

@@ -5,8 +5,6 @@
 //! at the answer, at connect()'s return, or at the first SYN retransmission. libbpf-tools'
 //! tcpconnect needs kprobes on tcp_v4_connect/tcp_v6_connect; this one runs without.
 
-use std::collections::HashMap;
-
 use agent_core::net::{self, family_filter, parse_ports, PortList, Ports, Tuple};
 use agent_core::prelude::*;
 
@@ -22,19 +20,29 @@ pub const TOOL: Spec = Spec {
                 "inet_sock_set_state",
             )],
         ),
-        // Without them, an attempt is reported when it is answered.
-        Group::syscalls(
+        // Without it (no syscall tracepoints), an attempt is reported when it is answered
+        // or its SYN is sent again.
+        Group::first_of(
             "connect",
-            &["connect"],
-            Required::All(&["connect"]),
-            Exit::Only("tp_exit_connect"),
+            &[
+                Group::syscalls(
+                    "exit",
+                    &["connect"],
+                    Required::All(&["connect"]),
+                    Exit::Only("tp_exit_connect"),
+                ),
+                Group::optional("none", &[]),
+            ],
         ),
         Group::optional(
-            "retransmit",
-            &[Attach::new(
-                "raw_tcp_retransmit_skb",
-                Hook::RawTp("tcp", "tcp_retransmit_skb"),
-            )],
+            "tcp",
+            &[
+                Attach::new(
+                    "raw_tcp_retransmit_skb",
+                    Hook::RawTp("tcp", "tcp_retransmit_skb"),
+                ),
+                Attach::new("raw_tcp_destroy_sock", Hook::RawTp("tcp", "tcp_destroy_sock")),
+            ],
         ),
     ],
     dynamic: &[],
@@ -188,7 +196,8 @@ pub struct Tcpconnect {
     args: Args,
     family: u16,
     lport: bool,
-    counts: HashMap<CountKey, u64>,
+    /// -c: a row per key (few: connects go to few places; a linear search is smallest).
+    counts: Vec<(CountKey, u64)>,
 }
 
 impl Tool for Tcpconnect {
@@ -200,7 +209,7 @@ impl Tool for Tcpconnect {
             args,
             family,
             lport,
-            counts: HashMap::new(),
+            counts: Vec::new(),
         })
     }
 }
@@ -268,11 +277,17 @@ impl Handler for Tcpconnect {
             return;
         }
         if self.args.count {
-            let lport = if self.lport { t.lport } else { 0 };
-            *self
-                .counts
-                .entry((t.family, t.laddr, t.raddr, t.rport, lport))
-                .or_insert(0) += 1;
+            let key = (
+                t.family,
+                t.laddr,
+                t.raddr,
+                t.rport,
+                if self.lport { t.lport } else { 0 },
+            );
+            match self.counts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => self.counts.push((key, 1)),
+            }
             return;
         }
         if out.json() {
@@ -313,7 +328,7 @@ impl Handler for Tcpconnect {
         if !self.args.count {
             return;
         }
-        let mut rows: Vec<(CountKey, u64)> = self.counts.drain().collect();
+        let mut rows = std::mem::take(&mut self.counts);
         // IPv4 first, then by count, largest first (then the key, for a stable order).
         agent_core::sort::sort_by(&mut rows, |a, b| {
             a.0 .0
