@@ -16,17 +16,17 @@ pub const AF_INET6: u16 = 10;
 crate::pod! {
     /// `struct net_tuple`: a connection from our side (local, remote), ports in host order.
     pub struct Tuple = "net_tuple" {
-        pub laddr: [u8; 16],
-        pub raddr: [u8; 16],
-        pub family: u16,
-        pub lport: u16,
-        pub rport: u16,
-        pub pad: u16,
+        laddr: [u8; 16],
+        raddr: [u8; 16],
+        family: u16,
+        lport: u16,
+        rport: u16,
+        pad: u16,
     }
 
     /// `struct net_ports`: a set of ports, one bit each.
     pub struct Ports = "net_ports" {
-        pub bits: [u8; 8192],
+        bits: [u8; 8192],
     }
 }
 

@@ -38,26 +38,26 @@ fn selftest_workload(_marker: &str) -> std::io::Result<Vec<String>> {
 agent_core::pod! {
     /// `struct tcpaccept_event`.
     pub struct Event = "tcpaccept_event" {
-        pub time_ns: u64,
-        pub tuple: Tuple,
-        pub pid: u32,
-        pub tid: u32,
-        pub uid: u32,
-        pub pad: u32,
-        pub comm: [u8; 16],
+        time_ns: u64,
+        tuple: Tuple,
+        pid: u32,
+        tid: u32,
+        uid: u32,
+        pad: u32,
+        comm: [u8; 16],
     }
 
     /// `struct tcpaccept_config`, the options in .rodata.
     pub struct Config = "tcpaccept_config" {
-        pub target_pid: u32,
-        pub family: u16,
-        pub filter_pid: u8,
-        pub filter_ports: u8,
-        pub ports: Ports,
+        target_pid: u32,
+        family: u16,
+        filter_pid: u8,
+        filter_ports: u8,
+        ports: Ports,
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace TCP connections accepted by processes (IPv4 and IPv6): one line per accept, with
 /// the accepting process, the remote and the local address and port.
 pub struct Args {

@@ -114,28 +114,28 @@ fn storm(_marker: &str, until: std::time::Instant) -> std::io::Result<u64> {
 agent_core::pod! {
     /// `struct tcpconnect_event`.
     pub struct Event = "tcpconnect_event" {
-        pub time_ns: u64,
-        pub done_ns: u64,
-        pub tuple: Tuple,
-        pub pid: u32,
-        pub tid: u32,
-        pub uid: u32,
-        pub error: i32,
-        pub result: u32,
-        pub followup: u32,
-        pub comm: [u8; 16],
+        time_ns: u64,
+        done_ns: u64,
+        tuple: Tuple,
+        pid: u32,
+        tid: u32,
+        uid: u32,
+        error: i32,
+        result: u32,
+        followup: u32,
+        comm: [u8; 16],
     }
 
     /// `struct tcpconnect_config`, the options in .rodata.
     pub struct Config = "tcpconnect_config" {
-        pub target_pid: u32,
-        pub target_uid: u32,
-        pub family: u16,
-        pub filter_pid: u8,
-        pub filter_uid: u8,
-        pub filter_ports: u8,
-        pub pad: [u8; 3],
-        pub ports: Ports,
+        target_pid: u32,
+        target_uid: u32,
+        family: u16,
+        filter_pid: u8,
+        filter_uid: u8,
+        filter_ports: u8,
+        pad: [u8; 3],
+        ports: Ports,
     }
 }
 
@@ -152,7 +152,7 @@ fn result_name(e: &Event) -> std::borrow::Cow<'static, str> {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace active TCP connects (IPv4 and IPv6): one line per attempt, with its process, its
 /// addresses and ports (and, in JSON, its result: later, in a line of its own, for an attempt
 /// still pending when reported). -c counts them instead.

@@ -61,26 +61,26 @@ fn selftest_workload(_marker: &str) -> std::io::Result<Vec<String>> {
 agent_core::pod! {
     /// `struct tcplife_event`.
     pub struct Event = "tcplife_event" {
-        pub time_ns: u64,
-        pub span_ns: u64,
-        pub tx_bytes: u64,
-        pub rx_bytes: u64,
-        pub tuple: Tuple,
-        pub pid: u32,
-        pub owner: u32,
-        pub comm: [u8; 16],
+        time_ns: u64,
+        span_ns: u64,
+        tx_bytes: u64,
+        rx_bytes: u64,
+        tuple: Tuple,
+        pid: u32,
+        owner: u32,
+        comm: [u8; 16],
     }
 
     /// `struct tcplife_config`, the options in .rodata.
     pub struct Config = "tcplife_config" {
-        pub target_pid: u32,
-        pub family: u16,
-        pub filter_pid: u8,
-        pub filter_lports: u8,
-        pub filter_rports: u8,
-        pub pad: [u8; 3],
-        pub lports: Ports,
-        pub rports: Ports,
+        target_pid: u32,
+        family: u16,
+        filter_pid: u8,
+        filter_lports: u8,
+        filter_rports: u8,
+        pad: [u8; 3],
+        lports: Ports,
+        rports: Ports,
     }
 }
 
@@ -94,7 +94,7 @@ fn owner_name(o: u32) -> &'static str {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace the lifespan of TCP connections (IPv4 and IPv6): one line per connection when it
 /// closes, with its process, addresses, ports, kilobytes sent and received, and duration.
 pub struct Args {

@@ -70,29 +70,29 @@ fn storm(_marker: &str, until: std::time::Instant) -> std::io::Result<u64> {
 agent_core::pod! {
     /// `struct tcpsend_event`.
     pub struct Event = "tcpsend_event" {
-        pub time_ns: u64,
-        pub tuple: Tuple,
-        pub pid: u32,
-        pub tid: u32,
-        pub bytes: u32,
-        pub pad: u32,
-        pub comm: [u8; 16],
+        time_ns: u64,
+        tuple: Tuple,
+        pid: u32,
+        tid: u32,
+        bytes: u32,
+        pad: u32,
+        comm: [u8; 16],
     }
 
     /// `struct tcpsend_config`, the options in .rodata.
     pub struct Config = "tcpsend_config" {
-        pub target_pid: u32,
-        pub family: u16,
-        pub filter_pid: u8,
-        pub filter_lports: u8,
-        pub filter_rports: u8,
-        pub pad: [u8; 3],
-        pub lports: Ports,
-        pub rports: Ports,
+        target_pid: u32,
+        family: u16,
+        filter_pid: u8,
+        filter_lports: u8,
+        filter_rports: u8,
+        pad: [u8; 3],
+        lports: Ports,
+        rports: Ports,
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace sends on TCP sockets (IPv4 and IPv6): one line per send that queued bytes, with the
 /// process, the connection (local -> remote) and the bytes.
 pub struct Args {

@@ -65,23 +65,23 @@ pub const ROWS_LIMIT: usize = 10240;
 agent_core::pod! {
     /// `struct tcptop_key`.
     pub struct Key = "tcptop_key" {
-        pub tuple: Tuple,
-        pub pid: u32,
-        pub comm: [u8; 16],
+        tuple: Tuple,
+        pid: u32,
+        comm: [u8; 16],
     }
 
     /// `struct tcptop_value`.
     pub struct Value = "tcptop_value" {
-        pub sent: u64,
-        pub received: u64,
+        sent: u64,
+        received: u64,
     }
 
     /// `struct tcptop_config`, the options in .rodata.
     pub struct Config = "tcptop_config" {
-        pub target_pid: u32,
-        pub family: u16,
-        pub filter_pid: u8,
-        pub pad: u8,
+        target_pid: u32,
+        family: u16,
+        filter_pid: u8,
+        pad: u8,
     }
 }
 
@@ -102,7 +102,7 @@ fn parse_sort(s: &str) -> std::result::Result<Sort, String> {
     })
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// TCP bytes sent and received per process and connection (IPv4 and IPv6), every interval
 /// (default 1 s), largest first.
 pub struct Args {
