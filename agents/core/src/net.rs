@@ -197,6 +197,14 @@ impl Ports {
         set
     }
 
+    /// A port option as the kernel side's pair: (1, its set) when given, else (0, empty).
+    pub fn filter(list: &Option<PortList>) -> (u8, Ports) {
+        match list {
+            Some(l) => (1, Ports::of(l)),
+            None => (0, Ports::default()),
+        }
+    }
+
     pub fn contains(&self, port: u16) -> bool {
         self.bits[usize::from(port >> 3)] & (1 << (port & 7)) != 0
     }

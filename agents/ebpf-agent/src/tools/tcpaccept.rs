@@ -107,37 +107,24 @@ impl Handler for Tcpaccept {
     }
 
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
-        let a = &self.args;
-        let mut c = Config {
-            target_pid: a.pid.unwrap_or(0),
+        let (target_pid, filter_pid) = pid_filter(self.args.pid);
+        let (filter_ports, ports) = Ports::filter(&self.args.port);
+        let c = Config {
+            target_pid,
             family: self.family,
-            filter_pid: a.pid.is_some() as u8,
-            filter_ports: a.port.is_some() as u8,
-            ..Default::default()
+            filter_pid,
+            filter_ports,
+            ports,
         };
-        if let Some(p) = &a.port {
-            c.ports = Ports::of(p);
-        }
         obj.set_rodata("config", &c)
     }
 
     fn header(&mut self, out: &mut Out) {
-        if out.json() {
-            return;
-        }
-        let mut h = String::new();
-        if self.args.time {
-            h.push_str("TIME     ");
-        }
-        if self.args.timestamp {
-            h.push_str("TIME(s)  ");
-        }
-        let _ = writeln!(
-            h,
-            "{:<7} {:<12} {:<2} {:<16} {:<5} {:<16} {:<5}",
-            "PID", "COMM", "IP", "RADDR", "RPORT", "LADDR", "LPORT"
-        );
-        out.push(&h);
+        out.columns(&[
+            (self.args.time, "TIME     "),
+            (self.args.timestamp, "TIME(s)  "),
+            (true, "PID     COMM         IP RADDR            RPORT LADDR            LPORT\n"),
+        ]);
     }
 
     fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {

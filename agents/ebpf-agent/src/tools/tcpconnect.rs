@@ -217,42 +217,32 @@ impl Tool for Tcpconnect {
 impl Handler for Tcpconnect {
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
         let a = &self.args;
-        let mut c = Config {
-            target_pid: a.pid.unwrap_or(0),
+        let (target_pid, filter_pid) = pid_filter(a.pid);
+        let (filter_ports, ports) = Ports::filter(&a.port);
+        let c = Config {
+            target_pid,
             target_uid: a.uid.unwrap_or(0),
             family: self.family,
-            filter_pid: a.pid.is_some() as u8,
+            filter_pid,
             filter_uid: a.uid.is_some() as u8,
-            filter_ports: a.port.is_some() as u8,
+            filter_ports,
+            ports,
             ..Default::default()
         };
-        if let Some(p) = &a.port {
-            c.ports = Ports::of(p);
-        }
         obj.set_rodata("config", &c)
     }
 
     fn header(&mut self, out: &mut Out) {
-        if out.json() || self.args.count {
+        if self.args.count {
             return;
         }
-        let mut h = String::new();
-        if self.args.timestamp {
-            h.push_str("TIME(s)  ");
-        }
-        if self.args.print_uid {
-            h.push_str("UID   ");
-        }
-        let _ = write!(
-            h,
-            "{:<6} {:<16} {:<2} {:<16} {:<16}",
-            "PID", "COMM", "IP", "SADDR", "DADDR"
-        );
-        if self.lport {
-            let _ = write!(h, " {:<5}", "SPORT");
-        }
-        let _ = writeln!(h, " {:<5}", "DPORT");
-        out.push(&h);
+        out.columns(&[
+            (self.args.timestamp, "TIME(s)  "),
+            (self.args.print_uid, "UID   "),
+            (true, "PID    COMM             IP SADDR            DADDR           "),
+            (self.lport, " SPORT"),
+            (true, " DPORT\n"),
+        ]);
     }
 
     fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {

@@ -155,20 +155,19 @@ impl Handler for Tcplife {
 
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
         let a = &self.args;
-        let mut c = Config {
-            target_pid: a.pid.unwrap_or(0),
+        let (target_pid, filter_pid) = pid_filter(a.pid);
+        let (filter_lports, lports) = Ports::filter(&a.localport);
+        let (filter_rports, rports) = Ports::filter(&a.remoteport);
+        let c = Config {
+            target_pid,
             family: self.family,
-            filter_pid: a.pid.is_some() as u8,
-            filter_lports: a.localport.is_some() as u8,
-            filter_rports: a.remoteport.is_some() as u8,
+            filter_pid,
+            filter_lports,
+            filter_rports,
+            lports,
+            rports,
             ..Default::default()
         };
-        if let Some(p) = &a.localport {
-            c.lports = Ports::of(p);
-        }
-        if let Some(p) = &a.remoteport {
-            c.rports = Ports::of(p);
-        }
         obj.set_rodata("config", &c)
     }
 

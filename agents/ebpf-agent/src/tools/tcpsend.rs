@@ -144,37 +144,27 @@ impl Handler for Tcpsend {
 
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
         let a = &self.args;
-        let mut c = Config {
-            target_pid: a.pid.unwrap_or(0),
+        let (target_pid, filter_pid) = pid_filter(a.pid);
+        let (filter_lports, lports) = Ports::filter(&a.localport);
+        let (filter_rports, rports) = Ports::filter(&a.remoteport);
+        let c = Config {
+            target_pid,
             family: self.family,
-            filter_pid: a.pid.is_some() as u8,
-            filter_lports: a.localport.is_some() as u8,
-            filter_rports: a.remoteport.is_some() as u8,
+            filter_pid,
+            filter_lports,
+            filter_rports,
+            lports,
+            rports,
             ..Default::default()
         };
-        if let Some(p) = &a.localport {
-            c.lports = Ports::of(p);
-        }
-        if let Some(p) = &a.remoteport {
-            c.rports = Ports::of(p);
-        }
         obj.set_rodata("config", &c)
     }
 
     fn header(&mut self, out: &mut Out) {
-        if out.json() {
-            return;
-        }
-        let mut h = String::new();
-        if self.args.time {
-            h.push_str("TIME     ");
-        }
-        let _ = writeln!(
-            h,
-            "{:<7} {:<16} {:<21}    {:<21} BYTES",
-            "PID", "COMM", "LADDR:LPORT", "RADDR:RPORT"
-        );
-        out.push(&h);
+        out.columns(&[
+            (self.args.time, "TIME     "),
+            (true, "PID     COMM             LADDR:LPORT              RADDR:RPORT           BYTES\n"),
+        ]);
     }
 
     fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {

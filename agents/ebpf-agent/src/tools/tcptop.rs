@@ -181,16 +181,14 @@ impl Handler for Tcptop {
     }
 
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
-        let a = &self.args;
-        obj.set_rodata(
-            "config",
-            &Config {
-                target_pid: a.pid.unwrap_or(0),
-                family: self.family,
-                filter_pid: a.pid.is_some() as u8,
-                pad: 0,
-            },
-        )
+        let (target_pid, filter_pid) = pid_filter(self.args.pid);
+        let c = Config {
+            target_pid,
+            family: self.family,
+            filter_pid,
+            pad: 0,
+        };
+        obj.set_rodata("config", &c)
     }
 
     fn schedule(&self) -> Option<IntervalOptions> {
