@@ -5,7 +5,8 @@ their data with ebpf-field, and checks what a fleet needs:
 
   - every board boots from its card and answers ssh; the .deb installs with apt on the
     systemd board, its collector runs from our unit as a user with CAP_BPF and CAP_PERFMON
-    (and CAP_DAC_READ_SEARCH for tracefs, nothing else), and
+    (and CAP_DAC_READ_SEARCH for tracefs, CAP_SYS_ADMIN for Debian's perf_event_paranoid = 3,
+    nothing else), and
     its verification runs once (not again at the next boot);
   - Prometheus: every target up == 1, and each board's event counter grows between scrapes;
   - ebpf-field pull from every board; verify reports collected from all; no seq gap across a
@@ -147,13 +148,14 @@ class Fleet:
         eff = int(fields.get("CapEff", "0").strip() or "0", 16)
         uid = (fields.get("Uid", "").split() or ["?"])[0]
         # CAP_BPF and CAP_PERFMON load and attach; the unit may add CAP_DAC_READ_SEARCH, which
-        # reads tracefs (mode 0700 on Debian) to find tracepoints, and nothing else.
-        names = {2: "dac_read_search", 38: "perfmon", 39: "bpf"}
+        # reads tracefs (mode 0700 on Debian) to find tracepoints, and CAP_SYS_ADMIN, which
+        # Debian's perf_event_paranoid = 3 asks of perf_event_open(); nothing else.
+        names = {2: "dac_read_search", 21: "sys_admin", 38: "perfmon", 39: "bpf"}
         need = (1 << 38) | (1 << 39)
-        allowed = need | (1 << 2)
+        allowed = need | (1 << 2) | (1 << 21)
         have = [names.get(i, str(i)) for i in range(64) if eff >> i & 1]
         self.check(f"{b['name']}: collector runs as a user with CAP_BPF and CAP_PERFMON "
-                   "(and at most CAP_DAC_READ_SEARCH for tracefs)",
+                   "(and at most CAP_DAC_READ_SEARCH and CAP_SYS_ADMIN)",
                    uid not in ("0", "?") and eff & need == need and eff & ~allowed == 0,
                    f"uid {uid}, effective capabilities: {', '.join(have) or 'none'}; "
                    f"NoNewPrivs {fields.get('NoNewPrivs', '?').strip()}")
