@@ -6,8 +6,10 @@
 //! their maps ([`maps`]) as plain old data ([`pod`]); output in text and JSON Lines
 //! ([`output`], [`json`], [`text`]) with histograms ([`hist`]) and time ([`time`]); what the
 //! kernel offers ([`probe`], [`kconfig`], [`btf`]); command lines ([`cli`]); diagnostics
-//! ([`logging`]) and errors that name their fix ([`error`]).
+//! ([`logging`]) and errors that name their fix ([`error`]); what block I/O tools share
+//! ([`block`]).
 
+pub mod block;
 pub mod bpf;
 pub mod btf;
 pub mod cli;

@@ -104,6 +104,19 @@ impl Out {
         s.push_str(std::str::from_utf8(&b).unwrap_or("??:??:??"));
     }
 
+    /// The first lines of a top-style report (filetop, biotop): the screen cleared unless
+    /// `noclear`, then `HH:MM:SS loadavg: <loadavg>` and a blank line (BCC prints
+    /// /proc/loadavg with its own newline, then one more), into `s`.
+    pub fn push_top_banner(&mut self, s: &mut String, end_ns: u64, noclear: bool, loadavg: &str) {
+        if !noclear {
+            s.push_str("\x1b[H\x1b[2J");
+        }
+        self.push_hms(s, end_ns);
+        s.push_str(" loadavg: ");
+        s.push_str(loadavg);
+        s.push_str("\n\n");
+    }
+
     /// Starts the JSON line of an event: `{"type":ty,"ts":...,"time_ns":boot_ns`, with the
     /// fields every event has (docs/json.md). The caller adds its own and calls `end()`.
     pub fn event(&mut self, ty: &str, boot_ns: u64) -> Obj<'_> {
@@ -232,6 +245,13 @@ fn write_until_stopped(out: &mut impl Write, mut bytes: &[u8]) -> std::io::Resul
         }
     }
     Ok(())
+}
+
+/// /proc/loadavg without its newline, for the banner of top-style reports.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.trim_end().to_string())
+        .unwrap_or_default()
 }
 
 /// The bytes of a C string buffer before its first NUL (all of it if there is none).

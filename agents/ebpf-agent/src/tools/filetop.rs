@@ -284,16 +284,9 @@ impl Handler for Filetop {
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {
         let rows = maps::drain_hash::<Key, Value>(obj, "entries")?;
-        self.interval(tick, rows, &loadavg(), out);
+        self.interval(tick, rows, &agent_core::output::loadavg(), out);
         Ok(())
     }
-}
-
-/// /proc/loadavg without its newline, for the header line.
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.trim_end().to_string())
-        .unwrap_or_default()
 }
 
 impl Filetop {
@@ -326,12 +319,7 @@ impl Filetop {
 
     fn text(&self, tick: &Tick, rows: &[(Key, Value)], loadavg: &str, out: &mut Out) {
         let mut s = String::new();
-        if !self.args.noclear {
-            s.push_str("\x1b[H\x1b[2J");
-        }
-        out.push_hms(&mut s, tick.end_ns);
-        // libbpf-tools prints /proc/loadavg with its newline, then one more: a blank line.
-        let _ = write!(s, " loadavg: {loadavg}\n\n");
+        out.push_top_banner(&mut s, tick.end_ns, self.args.noclear, loadavg);
         s.push_str(&format!(
             "{:<7} {:<16} {:<6} {:<6} {:<7} {:<7} {:1} {}\n",
             "TID", "COMM", "READS", "WRITES", "R_Kb", "W_Kb", "T", "FILE"
