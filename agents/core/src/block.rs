@@ -155,7 +155,8 @@ impl KernelFacts {
     /// From this kernel's BTF; where it says nothing (no BTF of its own, a trimmed BTF file),
     /// from the kernel release: the rules below held for every kernel we know of.
     pub fn read() -> KernelFacts {
-        let btf = KernelBtf::load();
+        // The kernel's own BTF is the truth; a shipped file for a kernel without it, else.
+        let btf = crate::probe::kernel_btf().or_else(|| KernelBtf::load().map(std::rc::Rc::new));
         KernelFacts::from(btf.as_ref().map(|b| b.view()).as_ref(), &release())
     }
 

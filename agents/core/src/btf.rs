@@ -14,6 +14,7 @@ const BTF_KIND_STRUCT: u32 = 4;
 const BTF_KIND_UNION: u32 = 5;
 const BTF_KIND_ENUM: u32 = 6;
 const BTF_KIND_TYPEDEF: u32 = 8;
+const BTF_KIND_FUNC: u32 = 12;
 const BTF_KIND_FUNC_PROTO: u32 = 13;
 const BTF_KIND_VAR: u32 = 14;
 const BTF_KIND_DATASEC: u32 = 15;
@@ -114,6 +115,16 @@ impl<'a> Btf<'a> {
             raw,
             _owner: std::marker::PhantomData,
         }
+    }
+
+    /// The id of `typedef <name>`.
+    pub fn typedef_id(&self, name: &str) -> Option<u32> {
+        self.find(name, BTF_KIND_TYPEDEF)
+    }
+
+    /// The id of function `<name>`.
+    pub fn func_id(&self, name: &str) -> Option<u32> {
+        self.find(name, BTF_KIND_FUNC)
     }
 
     fn find(&self, name: &str, kind: u32) -> Option<u32> {
@@ -268,14 +279,26 @@ pub struct KernelBtf {
 }
 
 impl KernelBtf {
-    /// None if the kernel has no BTF to read (or it does not parse).
+    /// The BTF CO-RE relocates against: the shipped file if one is set (see
+    /// [`crate::probe::custom_btf`]), else the kernel's own. None if there is none (or it does
+    /// not parse).
     pub fn load() -> Option<KernelBtf> {
-        let raw = match crate::probe::custom_btf_cstr() {
+        match crate::probe::custom_btf_cstr() {
             // SAFETY: a NUL-terminated path; no base BTF.
-            Some(path) => unsafe { sys::btf__parse(path.as_ptr(), std::ptr::null_mut()) },
-            // SAFETY: no arguments; libbpf reads /sys/kernel/btf/vmlinux (or other known paths).
-            None => unsafe { sys::btf__load_vmlinux_btf() },
-        };
+            Some(path) => {
+                Self::own(unsafe { sys::btf__parse(path.as_ptr(), std::ptr::null_mut()) })
+            }
+            None => Self::vmlinux(),
+        }
+    }
+
+    /// The kernel's own BTF (`/sys/kernel/btf/vmlinux`): what BTF-typed programs attach by.
+    pub fn vmlinux() -> Option<KernelBtf> {
+        // SAFETY: no arguments; libbpf reads /sys/kernel/btf/vmlinux (or other known paths).
+        Self::own(unsafe { sys::btf__load_vmlinux_btf() })
+    }
+
+    fn own(raw: *mut sys::btf) -> Option<KernelBtf> {
         // libbpf returns NULL on error (an error-encoded pointer in old versions).
         // SAFETY: libbpf_get_error only inspects the pointer value.
         if raw.is_null() || unsafe { sys::libbpf_get_error(raw as *const _) } != 0 {

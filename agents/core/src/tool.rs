@@ -282,6 +282,8 @@ pub fn load_object(
     handler.plan(&mut plan, &kernel)?;
     handler.configure(&mut obj, &plan)?;
     hooks::select(&mut obj, &plan)?;
+    // libbpf parses the kernel's BTF itself: ours goes first, so the peak holds one copy.
+    probe::release_kernel_btf();
     obj.load()?;
     handler.loaded(&mut obj)?;
     hooks::attach(&mut obj, &plan)?;

@@ -218,6 +218,8 @@ pub fn run_tools(only: Option<&[&str]>, features_ok: bool) -> Vec<ToolResult> {
         .map(|t| {
             let start = Instant::now();
             let missing = t.missing(&kernel);
+            // The probes' BTF is not kept while the tool runs.
+            agent_core::probe::release_kernel_btf();
             let (status, reason) = if !features_ok {
                 (
                     Status::Skip,
