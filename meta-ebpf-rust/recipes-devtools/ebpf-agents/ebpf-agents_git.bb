@@ -32,8 +32,11 @@ inherit cargo cargo-update-recipe-crates pkgconfig systemd update-rc.d
 # feature of agents/ebpf-agent/Cargo.toml. meta-ebpf-rust/scripts/update-tools rewrites
 # these lines from it, ci/yocto-check compares. An image that wants fewer tools sets
 # PACKAGECONFIG:pn-ebpf-agents.
-EBPF_AGENT_TOOLS = "execsnoop exitsnoop filetop filewatch opensnoop statsnoop syscount"
+EBPF_AGENT_TOOLS = "biolatency biosnoop biotop execsnoop exitsnoop filetop filewatch opensnoop statsnoop syscount"
 PACKAGECONFIG ??= "${EBPF_AGENT_TOOLS}"
+PACKAGECONFIG[biolatency] = "--features biolatency"
+PACKAGECONFIG[biosnoop] = "--features biosnoop"
+PACKAGECONFIG[biotop] = "--features biotop"
 PACKAGECONFIG[execsnoop] = "--features execsnoop"
 PACKAGECONFIG[exitsnoop] = "--features exitsnoop"
 PACKAGECONFIG[filetop] = "--features filetop"
