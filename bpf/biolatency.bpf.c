@@ -38,7 +38,7 @@ static struct hist zero_hist;
 
 static __noinline int on_issue(struct request *rq)
 {
-	struct block_origin o;
+	struct block_origin o = {};
 	__u64 key = (__u64)rq, ts;
 	bool known = take_origin(rq, &o);
 

@@ -29,7 +29,7 @@ struct biosnoop_event biosnoop_event_btf __attribute__((unused));
 static __noinline int on_issue(struct request *rq)
 {
 	struct block_issued s = {};
-	struct block_origin o;
+	struct block_origin o = {};
 	__u64 key = (__u64)rq;
 	bool known = take_origin(rq, &o);
 

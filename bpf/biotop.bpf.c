@@ -37,7 +37,7 @@ struct biotop_value biotop_value_btf __attribute__((unused));
 static __noinline int on_issue(struct request *rq)
 {
 	struct block_issued s = {};
-	struct block_origin o;
+	struct block_origin o = {};
 	__u64 key = (__u64)rq;
 	bool known = take_origin(rq, &o);
 

@@ -104,11 +104,22 @@ static __always_inline dev_t disk_dev(struct gendisk *disk)
  * Argument `pos` (0 or 1) of a raw or BTF-typed tracepoint, counted after the hidden `__data`
  * one. `pos` comes from .rodata, a constant at load time: the verifier prunes the branch not
  * taken, so a program never reads past the arguments the tracepoint really has (the kernel
- * would refuse to attach it, and tp_btf would not load).
+ * would refuse to attach it, and tp_btf would not load). The barriers keep each load at its
+ * own constant offset: clang would otherwise compute ctx + 8 * pos and load from there, and
+ * the verifier refuses an access through a modified context pointer.
  */
 static __always_inline __u64 tp_arg(__u64 *ctx, __u32 pos)
 {
-	return pos ? ctx[1] : ctx[0];
+	__u64 v;
+
+	if (pos) {
+		v = ctx[1];
+		barrier_var(v);
+	} else {
+		v = ctx[0];
+		barrier_var(v);
+	}
+	return v;
 }
 
 /* The context of sock:inet_sock_set_state (the fields the tools read). */
