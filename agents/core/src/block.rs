@@ -244,9 +244,10 @@ impl Disk {
     }
 }
 
-/// The disks of /proc/partitions, by dev_t and by name; read again (at most once a second)
-/// when a dev_t is not there, for disks that came after the start (a loop device, a USB
-/// stick).
+/// The disks and partitions of /proc/partitions and of sysfs (`/sys/class/block/*/dev`:
+/// disks whose driver keeps them out of /proc/partitions, such as null_blk, are there), by
+/// dev_t and by name; read again (at most once a second) when a dev_t is not there, for disks
+/// that came after the start (a loop device, a USB stick).
 #[derive(Debug)]
 pub struct Disks {
     list: Vec<Disk>,
@@ -254,6 +255,14 @@ pub struct Disks {
 }
 
 const PARTITIONS: &str = "/proc/partitions";
+const SYSFS_BLOCK: &str = "/sys/class/block";
+
+/// `/sys/class/block/<name>/<file>` (a `/` in a name is a `!` there).
+fn sysfs_block(name: &str, file: &str) -> std::path::PathBuf {
+    std::path::Path::new(SYSFS_BLOCK)
+        .join(name.replace('/', "!"))
+        .join(file)
+}
 
 impl Disks {
     pub fn load() -> Disks {
@@ -282,9 +291,31 @@ impl Disks {
     }
 
     fn reload(&mut self) {
-        if let Ok(text) = std::fs::read_to_string(PARTITIONS) {
-            self.list = Disks::parse(&text).list;
+        let mut list = std::fs::read_to_string(PARTITIONS)
+            .map(|text| Disks::parse(&text).list)
+            .unwrap_or_default();
+        if let Ok(dir) = std::fs::read_dir(SYSFS_BLOCK) {
+            let mut more: Vec<Disk> = dir
+                .filter_map(|e| {
+                    let name = e.ok()?.file_name().to_string_lossy().replace('!', "/");
+                    // Not there already, and not empty (a loop device with no file).
+                    let size = std::fs::read_to_string(sysfs_block(&name, "size")).ok()?;
+                    if list.iter().any(|d| d.name == name) || size.trim() == "0" {
+                        return None;
+                    }
+                    let dev = std::fs::read_to_string(sysfs_block(&name, "dev")).ok()?;
+                    let (major, minor) = dev.trim().split_once(':')?;
+                    Some(Disk {
+                        name,
+                        major: major.parse().ok()?,
+                        minor: minor.parse().ok()?,
+                    })
+                })
+                .collect();
+            crate::sort::sort_by(&mut more, |a, b| a.name.cmp(&b.name));
+            list.append(&mut more);
         }
+        self.list = list;
         self.read_at = Some(Instant::now());
     }
 
@@ -312,11 +343,7 @@ impl Disks {
     /// are made for whole disks).
     pub fn disk(&self, name: &str) -> Result<Disk> {
         let plain = name.strip_prefix("/dev/").unwrap_or(name);
-        let sysfs = |n: &str, f: &str| {
-            std::path::Path::new("/sys/class/block")
-                .join(n.replace('/', "!"))
-                .join(f)
-        };
+        let sysfs = sysfs_block;
         let is_partition = |n: &str| sysfs(n, "partition").exists();
         match self.list.iter().find(|d| d.name == plain) {
             Some(d) if is_partition(&d.name) => {
@@ -343,7 +370,7 @@ impl Disks {
                     .map(|d| d.name.as_str())
                     .collect();
                 Err(Error::usage(if disks.is_empty() {
-                    format!("-d {name}: no such disk, and {PARTITIONS} lists none")
+                    format!("-d {name}: no such disk, and neither {PARTITIONS} nor {SYSFS_BLOCK} lists one")
                 } else {
                     format!(
                         "-d {name}: no such disk; the disks here are {}",
