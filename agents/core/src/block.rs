@@ -134,10 +134,10 @@ impl HookChoice {
 crate::pod! {
     /// `struct block_config` (bpf/block.h), `.rodata` variable `block_config`.
     pub struct Config = "block_config" {
-        pub rq_arg: u8,
-        pub origin_arg: u8,
-        pub origin_by_bio: u8,
-        pub origins: u8,
+        rq_arg: u8,
+        origin_arg: u8,
+        origin_by_bio: u8,
+        origins: u8,
     }
 }
 

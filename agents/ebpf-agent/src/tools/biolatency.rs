@@ -41,26 +41,26 @@ pub const TOOL: Spec = Spec {
 agent_core::pod! {
     /// `struct biolatency_key`.
     pub struct Key = "biolatency_key" {
-        pub dev: u32,
-        pub flags: u32,
+        dev: u32,
+        flags: u32,
     }
 
     /// `struct hist` (bpf/hist.h).
     pub struct Hist = "hist" {
-        pub slots: [u64; hist::LOG2_SLOTS],
+        slots: [u64; hist::LOG2_SLOTS],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "biolatency_config" {
-        pub dev: u32,
-        pub filter_dev: u8,
-        pub per_disk: u8,
-        pub per_flags: u8,
-        pub milliseconds: u8,
+        dev: u32,
+        filter_dev: u8,
+        per_disk: u8,
+        per_flags: u8,
+        milliseconds: u8,
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Summarize block device I/O latency as a histogram: from issue to completion (-Q: from when
 /// the request was made), once at the end or every interval.
 pub struct Args {

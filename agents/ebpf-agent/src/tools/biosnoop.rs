@@ -48,25 +48,25 @@ pub const TOOL: Spec = Spec {
 agent_core::pod! {
     /// Sent at the completion of each request.
     pub struct Event = "biosnoop_event" {
-        pub time_ns: u64,
-        pub latency_ns: u64,
-        pub queue_ns: u64,
-        pub sector: u64,
-        pub bytes: u32,
-        pub cmd_flags: u32,
-        pub dev: u32,
-        pub pid: u32,
-        pub origin: u32,
-        pub pad: u32,
-        pub comm: [u8; 16],
+        time_ns: u64,
+        latency_ns: u64,
+        queue_ns: u64,
+        sector: u64,
+        bytes: u32,
+        cmd_flags: u32,
+        dev: u32,
+        pid: u32,
+        origin: u32,
+        pad: u32,
+        comm: [u8; 16],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "biosnoop_config" {
-        pub min_ns: u64,
-        pub dev: u32,
-        pub filter_dev: u8,
-        pub pad: [u8; 3],
+        min_ns: u64,
+        dev: u32,
+        filter_dev: u8,
+        pad: [u8; 3],
     }
 }
 
@@ -80,7 +80,7 @@ fn parse_min_ms(s: &str) -> std::result::Result<u64, String> {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace block I/O: one line per request at its completion, with the process that made it
 /// (not whoever ran when it completed), disk, direction and flags, sector, size and latency.
 pub struct Args {

@@ -60,25 +60,25 @@ pub const ROWS_LIMIT: usize = 10240;
 agent_core::pod! {
     /// `struct biotop_key`.
     pub struct Key = "biotop_key" {
-        pub pid: u32,
-        pub dev: u32,
-        pub write: u32,
-        pub pad: u32,
-        pub comm: [u8; 16],
+        pid: u32,
+        dev: u32,
+        write: u32,
+        pad: u32,
+        comm: [u8; 16],
     }
 
     /// `struct biotop_value`.
     pub struct Value = "biotop_value" {
-        pub io: u64,
-        pub bytes: u64,
-        pub ns: u64,
+        io: u64,
+        bytes: u64,
+        ns: u64,
     }
 
     /// The program's options in .rodata.
     pub struct Config = "biotop_config" {
-        pub target_pid: u32,
-        pub filter_pid: u8,
-        pub pad: [u8; 3],
+        target_pid: u32,
+        filter_pid: u8,
+        pad: [u8; 3],
     }
 }
 
@@ -101,7 +101,7 @@ fn parse_sort(s: &str) -> std::result::Result<Sort, String> {
     })
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Block I/O by process, disk and direction, every interval (default 1 s), largest first:
 /// requests, Kbytes and average latency (issue to completion), for the process that made them.
 pub struct Args {
