@@ -28,33 +28,31 @@ static __always_inline __u32 log2_slot(__u64 v)
 	return r;
 }
 
-_Static_assert((HIST_SLOTS & (HIST_SLOTS - 1)) == 0, "HIST_SLOTS is a power of two");
-
-/*
- * Counts one value in `slot`, the last slot taking everything above. The mask after the
- * barrier bounds the very register the access uses: clang otherwise compares a copy (a
- * zero-extended one, for a 32-bit slot), and the verifiers of 5.10 and 6.1 do not carry the
- * bound over ("R0 unbounded memory access"); 6.12 does.
- */
-static __always_inline void hist_add_slot(struct hist *h, __u64 slot)
-{
-	if (slot >= HIST_SLOTS)
-		slot = HIST_SLOTS - 1;
-	barrier_var(slot);
-	slot &= HIST_SLOTS - 1;
-	__sync_fetch_and_add(&h->slots[slot], 1);
-}
-
 /* Counts `v` in its log2 slot. */
 static __always_inline void hist_add_log2(struct hist *h, __u64 v)
 {
-	hist_add_slot(h, log2_slot(v));
+	__u32 slot = log2_slot(v);
+
+	if (slot >= HIST_SLOTS)
+		slot = HIST_SLOTS - 1;
+	/*
+	 * clang knows the slot is below 64 and drops any bound; the verifiers of 5.10 and 6.1
+	 * cannot follow log2_slot() and refuse the access. barrier_var() hides the value from
+	 * clang, so the mask (a no-op) stays for the verifier to see.
+	 */
+	barrier_var(slot);
+	__sync_fetch_and_add(&h->slots[slot & (HIST_SLOTS - 1)], 1);
 }
 
 /* Counts `v` in linear slot (v - base) / step, the last slot taking everything above. */
 static __always_inline void hist_add_linear(struct hist *h, __u64 v, __u64 base, __u64 step)
 {
-	hist_add_slot(h, v > base && step ? (v - base) / step : 0);
+	__u64 slot = v > base && step ? (v - base) / step : 0;
+
+	if (slot >= HIST_SLOTS)
+		slot = HIST_SLOTS - 1;
+	barrier_var(slot);
+	__sync_fetch_and_add(&h->slots[slot & (HIST_SLOTS - 1)], 1);
 }
 
 #endif
