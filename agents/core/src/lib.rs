@@ -8,7 +8,7 @@
 //! kernel offers ([`probe`], [`kconfig`], [`btf`]); stacks and symbols ([`stacks`],
 //! [`symbolize`] over [`ksyms`] and [`elf`]) and name patterns ([`pattern`]); command lines ([`cli`]); diagnostics
 //! ([`logging`]) and errors that name their fix ([`error`]); what block I/O tools share
-//! ([`block`]).
+//! ([`block`]); what the TCP tools decode alike ([`net`]).
 
 pub mod block;
 pub mod bpf;
@@ -26,6 +26,7 @@ pub mod ksyms;
 pub mod logging;
 pub mod maps;
 pub mod names;
+pub mod net;
 pub mod openflags;
 pub mod output;
 pub mod pattern;

@@ -275,13 +275,6 @@ fn write_until_stopped(out: &mut impl Write, mut bytes: &[u8]) -> std::io::Resul
     Ok(())
 }
 
-/// /proc/loadavg without its newline, for the banner of top-style reports.
-pub fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.trim_end().to_string())
-        .unwrap_or_default()
-}
-
 /// The bytes of a C string buffer before its first NUL (all of it if there is none).
 pub fn cstr(b: &[u8]) -> &[u8] {
     &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]

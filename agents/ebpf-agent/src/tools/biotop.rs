@@ -184,7 +184,7 @@ impl Handler for Biotop {
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {
         let rows = maps::drain_hash::<Key, Value>(obj, "counts")?;
-        self.interval(tick, rows, &agent_core::output::loadavg(), out);
+        self.interval(tick, rows, &agent_core::interval::loadavg(), out);
         Ok(())
     }
 }

@@ -260,7 +260,7 @@ impl Handler for Filetop {
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {
         let rows = maps::drain_hash::<Key, Value>(obj, "entries")?;
-        self.interval(tick, rows, &agent_core::output::loadavg(), out);
+        self.interval(tick, rows, &agent_core::interval::loadavg(), out);
         Ok(())
     }
 }
