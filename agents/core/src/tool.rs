@@ -174,6 +174,11 @@ impl Entry {
     /// Why `kernel` cannot run the tool with its default options (empty: it can).
     pub fn missing(&self, kernel: &dyn Kernel) -> Vec<String> {
         let mut why = Vec::new();
+        if !probe::bpf_privileged() {
+            // Without privileges tracefs and trial loads fail too: name the cause, not them.
+            why.push(probe::NEEDS_PRIVILEGES.to_string());
+            return why;
+        }
         if let Some(b) = probe::btf_missing() {
             why.push(b);
         }
@@ -203,6 +208,7 @@ impl Kernel for AllHooks {
 
 /// Runs a tool as the command `ebpf-agent <tool> ARGS` (or its symlink): output on stdout.
 pub fn main(entry: &Entry, argv: &[String]) -> Result<()> {
+    crate::output::require_stdout()?;
     let started = (entry.spec.start)(entry.spec.name, argv)?;
     crate::logging::verbose(started.common.verbose);
     let out = Out::stdout(started.common.json);
@@ -560,10 +566,13 @@ impl Source for Instance {
             if e.kind() != std::io::ErrorKind::BrokenPipe
                 && e.kind() != std::io::ErrorKind::Interrupted
             {
-                self.error = Some(
-                    Error::new(format!("{}: cannot write the output: {e}", self.name))
-                        .code(EXIT_FAILURE),
-                );
+                // The log line names the tool already.
+                let err = Error::new(format!("cannot write the output: {e}")).code(EXIT_FAILURE);
+                self.error = Some(if e.raw_os_error() == Some(libc::ENOSPC) {
+                    err.hint("free space where the output goes, or send it elsewhere")
+                } else {
+                    err
+                });
             }
         }
     }

@@ -71,6 +71,7 @@ fn run(argv: &[String]) -> Result<(), Error> {
         name if COMMANDS.iter().any(|(c, _)| *c == name) => {
             let (cmd, main) = COMMANDS.iter().find(|(c, _)| *c == name).unwrap();
             logging::init(cmd);
+            agent_core::output::require_stdout()?;
             main(rest)
         }
         name => match tools::find(name) {
@@ -113,5 +114,7 @@ fn main() {
             e.exit_code
         }
     };
+    // A tracefs mounted to find tracepoints goes again: the system is left as found.
+    agent_core::probe::unmount_ours();
     std::process::exit(code);
 }
