@@ -51,14 +51,30 @@ enum {
 #if defined(__TARGET_ARCH_x86)
 #define __VMLINUX_H__ /* tells bpf_tracing.h to use the kernel's names (di, ax), not uapi's */
 struct pt_regs {
-	unsigned long di;
+	unsigned long bp;
+	unsigned long bx;
+	unsigned long r10;
+	unsigned long r9;
+	unsigned long r8;
 	unsigned long ax;
+	unsigned long cx;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
+	unsigned long orig_ax;
 } __attribute__((preserve_access_index));
 #elif defined(__TARGET_ARCH_arm64)
 struct user_pt_regs {
 	__u64 regs[31];
 	__u64 sp;
 	__u64 pc;
+} __attribute__((preserve_access_index));
+/* The kernel's own (user_pt_regs is its first part): the saved state of a syscall. */
+struct pt_regs {
+	__u64 regs[31];
+	__u64 pstate;
+	__u64 orig_x0;
+	__s32 syscallno;
 } __attribute__((preserve_access_index));
 #elif defined(__TARGET_ARCH_arm)
 #define __VMLINUX_H__

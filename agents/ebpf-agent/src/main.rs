@@ -11,6 +11,7 @@ use agent_core::logging;
 use agent_core::tool;
 
 mod check;
+mod syscalls;
 mod list;
 mod overhead;
 mod tools;
