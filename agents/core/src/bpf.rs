@@ -565,6 +565,45 @@ impl Object {
         Ok(())
     }
 
+    /// Reads one entry of a loaded map: None if the key is not there. `K` and `V` must have
+    /// the sizes of the map's key and value, which libbpf checks.
+    pub fn map_lookup<K: Pod, V: Pod>(&self, map: &str, key: &K) -> Result<Option<V>> {
+        let m = self.map_ptr(map)?;
+        let k = pod::bytes_of(key);
+        let mut value = pod::zeroed::<V>();
+        // SAFETY: the key points to k.len() initialized bytes and `value` has room for a V
+        // (Pod: valid for whatever the kernel writes); libbpf refuses sizes that differ.
+        let rc = unsafe {
+            sys::bpf_map__lookup_elem(
+                m,
+                k.as_ptr() as *const c_void,
+                k.len() as sys::size_t,
+                &mut value as *mut V as *mut c_void,
+                std::mem::size_of::<V>() as sys::size_t,
+                0,
+            )
+        };
+        match rc {
+            0 => Ok(Some(value)),
+            rc if -rc == libc::ENOENT => Ok(None),
+            rc => Err(Error::os(format!("{}: cannot read map {map}", self.name), -rc)),
+        }
+    }
+
+    /// Deletes one entry of a loaded map (none there is no error).
+    pub fn map_delete<K: Pod>(&self, map: &str, key: &K) -> Result<()> {
+        let m = self.map_ptr(map)?;
+        let k = pod::bytes_of(key);
+        // SAFETY: the key points to k.len() initialized bytes; libbpf checks the size.
+        let rc = unsafe {
+            sys::bpf_map__delete_elem(m, k.as_ptr() as *const c_void, k.len() as sys::size_t, 0)
+        };
+        if rc != 0 && -rc != libc::ENOENT {
+            return Err(Error::os(format!("{}: cannot write map {map}", self.name), -rc));
+        }
+        Ok(())
+    }
+
     /// The values of every CPU at index `key` of the per-CPU u64 array `map`.
     pub fn percpu_u64(&self, map: &str, key: u32) -> Result<Vec<u64>> {
         let fd = self.map_fd(map)?;

@@ -45,6 +45,11 @@ pub trait Handler {
     fn loaded(&mut self, _obj: &mut Object) -> Result<()> {
         Ok(())
     }
+    /// Once attached, before the `-v` line: what needs the programs running (a tool that
+    /// learns kernel objects from its own calls).
+    fn attached(&mut self, _obj: &mut Object) -> Result<()> {
+        Ok(())
+    }
     /// The fix to suggest when this kernel lacks the hooks the tool's options chose.
     fn unsupported_hint(&self) -> Option<String> {
         None
@@ -311,6 +316,7 @@ pub fn load_object(
     obj.load()?;
     handler.loaded(&mut obj)?;
     hooks::attach(&mut obj, &plan)?;
+    handler.attached(&mut obj)?;
     let note = handler.note();
     log::debug!(
         "tracing: {}{}{}",
