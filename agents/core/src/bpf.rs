@@ -586,7 +586,10 @@ impl Object {
         match rc {
             0 => Ok(Some(value)),
             rc if -rc == libc::ENOENT => Ok(None),
-            rc => Err(Error::os(format!("{}: cannot read map {map}", self.name), -rc)),
+            rc => Err(Error::os(
+                format!("{}: cannot read map {map}", self.name),
+                -rc,
+            )),
         }
     }
 
@@ -599,7 +602,10 @@ impl Object {
             sys::bpf_map__delete_elem(m, k.as_ptr() as *const c_void, k.len() as sys::size_t, 0)
         };
         if rc != 0 && -rc != libc::ENOENT {
-            return Err(Error::os(format!("{}: cannot write map {map}", self.name), -rc));
+            return Err(Error::os(
+                format!("{}: cannot write map {map}", self.name),
+                -rc,
+            ));
         }
         Ok(())
     }

@@ -219,8 +219,10 @@ static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
 /// Err when standard output was closed at start: a tool must not run with nowhere to print.
 pub fn require_stdout() -> crate::Result<()> {
     if STDOUT_CLOSED.load(Ordering::SeqCst) {
-        return Err(crate::Error::new("standard output is closed: there is nowhere to print")
-            .hint("give it somewhere to go: > FILE, | COMMAND, or >/dev/null to discard it"));
+        return Err(
+            crate::Error::new("standard output is closed: there is nowhere to print")
+                .hint("give it somewhere to go: > FILE, | COMMAND, or >/dev/null to discard it"),
+        );
     }
     Ok(())
 }

@@ -60,7 +60,8 @@ fn has_events(dir: &Path) -> bool {
 }
 
 /// The fix when tracefs is there but this process may not read it.
-pub const TRACEFS_DENIED_FIX: &str = "needs root or CAP_BPF+CAP_PERFMON, and CAP_DAC_READ_SEARCH for tracefs (mode 0700)";
+pub const TRACEFS_DENIED_FIX: &str =
+    "needs root or CAP_BPF+CAP_PERFMON, and CAP_DAC_READ_SEARCH for tracefs (mode 0700)";
 
 /// What this process finds of tracefs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +104,10 @@ pub fn tracefs() -> &'static Tracefs {
         match mounted {
             Ok(()) => {
                 MOUNTED_BY_US.store(true, std::sync::atomic::Ordering::SeqCst);
-                log::debug!("mounted tracefs at {} (unmounted at exit)", target.display());
+                log::debug!(
+                    "mounted tracefs at {} (unmounted at exit)",
+                    target.display()
+                );
                 if has_events(target) {
                     Tracefs::At(target.to_path_buf())
                 } else {
@@ -137,9 +141,9 @@ pub fn tracefs_missing() -> Option<String> {
             "cannot read tracefs at {}: {TRACEFS_DENIED_FIX}",
             p.display()
         )),
-        Tracefs::Absent => Some(
-            "no tracefs: mount -t tracefs tracefs /sys/kernel/tracing (CONFIG_TRACING)".into(),
-        ),
+        Tracefs::Absent => {
+            Some("no tracefs: mount -t tracefs tracefs /sys/kernel/tracing (CONFIG_TRACING)".into())
+        }
     }
 }
 
@@ -240,8 +244,9 @@ fn raw_tp_in_btf(name: &str) -> bool {
     };
     // SAFETY: a NUL-terminated name; libbpf reads the kernel's BTF (world-readable) to find it.
     kernel_btf_present()
-        && unsafe { libbpf_sys::libbpf_find_vmlinux_btf_id(n.as_ptr(), libbpf_sys::BPF_TRACE_RAW_TP) }
-            > 0
+        && unsafe {
+            libbpf_sys::libbpf_find_vmlinux_btf_id(n.as_ptr(), libbpf_sys::BPF_TRACE_RAW_TP)
+        } > 0
 }
 
 /// Can this kernel load a BTF-typed raw tracepoint program for `name` (tp_btf)? A trial load

@@ -48,21 +48,33 @@ fn opensnoop_sees_32_bit_opens() {
     let a = of_pid(&events, pids.0);
     assert_eq!(a.len(), 1, "{a:?}");
     assert_eq!(
-        (a[0]["syscall"].as_str(), a[0]["abi"].as_str(), a[0]["path"].as_str()),
+        (
+            a[0]["syscall"].as_str(),
+            a[0]["abi"].as_str(),
+            a[0]["path"].as_str()
+        ),
         (Some("open"), Some("i386"), Some(p1.as_str()))
     );
-    assert_eq!((a[0]["ret"].as_i64(), a[0]["dfd"].as_i64()), (Some(-2), Some(-100)));
+    assert_eq!(
+        (a[0]["ret"].as_i64(), a[0]["dfd"].as_i64()),
+        (Some(-2), Some(-100))
+    );
     let b = of_pid(&events, pids.1);
     assert_eq!(b.len(), 1, "{b:?}");
     assert_eq!(
-        (b[0]["syscall"].as_str(), b[0]["abi"].as_str(), b[0]["path"].as_str()),
+        (
+            b[0]["syscall"].as_str(),
+            b[0]["abi"].as_str(),
+            b[0]["path"].as_str()
+        ),
         (Some("openat"), Some("i386"), Some(p2.as_str()))
     );
     assert_eq!(b[0]["dfd"], -100, "a 32-bit AT_FDCWD read as an int");
     // The 64-bit opens of the same run are named as such.
     assert!(events
         .iter()
-        .filter(|e| e["pid"].as_u64() != Some(pids.0 as u64) && e["pid"].as_u64() != Some(pids.1 as u64))
+        .filter(|e| e["pid"].as_u64() != Some(pids.0 as u64)
+            && e["pid"].as_u64() != Some(pids.1 as u64))
         .all(|e| e["abi"] == "x86_64" || e["comm"] == "compat32"));
 }
 
@@ -83,13 +95,21 @@ fn statsnoop_sees_32_bit_stats() {
     let a = of_pid(&events, pids.0);
     assert_eq!(a.len(), 1, "{a:?}");
     assert_eq!(
-        (a[0]["syscall"].as_str(), a[0]["abi"].as_str(), a[0]["path"].as_str()),
+        (
+            a[0]["syscall"].as_str(),
+            a[0]["abi"].as_str(),
+            a[0]["path"].as_str()
+        ),
         (Some("stat64"), Some("i386"), Some(p1.as_str()))
     );
     let b = of_pid(&events, pids.1);
     assert_eq!(b.len(), 1, "{b:?}");
     assert_eq!(
-        (b[0]["syscall"].as_str(), b[0]["abi"].as_str(), b[0]["fd"].as_i64()),
+        (
+            b[0]["syscall"].as_str(),
+            b[0]["abi"].as_str(),
+            b[0]["fd"].as_i64()
+        ),
         (Some("fstatat64"), Some("i386"), Some(-100))
     );
     assert_eq!(b[0]["ret"], -2);
@@ -105,7 +125,10 @@ fn execsnoop_sees_32_bit_execs_and_their_argv() {
     let mut pids = (0, 0);
     let events = run_tool(&bin, &["execsnoop", "-x"], || {
         pids.0 = run_compat32(&c32, &["exec", "/bin/true", &m, "two words"]);
-        let out = Command::new(&c32).args(["exec", &missing, &m]).status().unwrap();
+        let out = Command::new(&c32)
+            .args(["exec", &missing, &m])
+            .status()
+            .unwrap();
         assert_eq!(out.code(), Some(1), "the exec of a missing file fails");
     });
     // The first exec of each: the 64-bit one of compat32 itself, then its 32-bit one.
@@ -114,9 +137,16 @@ fn execsnoop_sees_32_bit_execs_and_their_argv() {
         .filter(|e| e["abi"] == "i386")
         .collect();
     assert_eq!(ok.len(), 1, "{events:?}");
-    assert_eq!(ok[0]["args"], serde_json::json!(["/bin/true", m, "two words"]));
     assert_eq!(
-        (ok[0]["ret"].as_i64(), ok[0]["comm"].as_str(), &ok[0]["args_truncated"]),
+        ok[0]["args"],
+        serde_json::json!(["/bin/true", m, "two words"])
+    );
+    assert_eq!(
+        (
+            ok[0]["ret"].as_i64(),
+            ok[0]["comm"].as_str(),
+            &ok[0]["args_truncated"]
+        ),
         (Some(0), Some("true"), &false.into())
     );
     let failed: Vec<&Value> = events
@@ -150,7 +180,10 @@ fn syscount_names_32_bit_calls_from_their_own_table() {
         .collect();
     assert_eq!(getpid.len(), 1, "{rows:?}");
     assert_eq!(getpid[0]["id"], 20);
-    assert_eq!(getpid[0]["count"], 777, "777 int $0x80 getpid calls, none lost");
+    assert_eq!(
+        getpid[0]["count"], 777,
+        "777 int $0x80 getpid calls, none lost"
+    );
     // Not taken for x86_64's 20, writev.
     assert!(
         rows.iter()
@@ -203,7 +236,11 @@ fn filewatch_sees_32_bit_opens_creates_and_unlinks() {
     let open = of_pid(&events, pids.0);
     assert_eq!(open.len(), 1, "{events:?}");
     assert_eq!(
-        (open[0]["op"].as_str(), open[0]["syscall"].as_str(), open[0]["abi"].as_str()),
+        (
+            open[0]["op"].as_str(),
+            open[0]["syscall"].as_str(),
+            open[0]["abi"].as_str()
+        ),
         (Some("open"), Some("open"), Some("i386"))
     );
     assert_eq!(open[0]["path"], format!("{d}/secret"));
@@ -211,14 +248,26 @@ fn filewatch_sees_32_bit_opens_creates_and_unlinks() {
     let creat = of_pid(&events, pids.1);
     assert_eq!(creat.len(), 1, "{events:?}");
     assert_eq!(
-        (creat[0]["syscall"].as_str(), creat[0]["abi"].as_str(), creat[0]["flags_text"].as_str()),
-        (Some("creat"), Some("i386"), Some("O_WRONLY|O_CREAT|O_TRUNC"))
+        (
+            creat[0]["syscall"].as_str(),
+            creat[0]["abi"].as_str(),
+            creat[0]["flags_text"].as_str()
+        ),
+        (
+            Some("creat"),
+            Some("i386"),
+            Some("O_WRONLY|O_CREAT|O_TRUNC")
+        )
     );
     assert_eq!(creat[0]["path"], format!("{d}/new-1"));
     let unlink = of_pid(&events, pids.2);
     assert_eq!(unlink.len(), 1, "{events:?}");
     assert_eq!(
-        (unlink[0]["op"].as_str(), unlink[0]["syscall"].as_str(), unlink[0]["abi"].as_str()),
+        (
+            unlink[0]["op"].as_str(),
+            unlink[0]["syscall"].as_str(),
+            unlink[0]["abi"].as_str()
+        ),
         (Some("unlink"), Some("unlink"), Some("i386"))
     );
     assert_eq!(unlink[0]["path"], format!("{d}/dir/doomed"));

@@ -224,7 +224,14 @@ fn nonexistent_pid_bad_flags_and_symlink() {
     assert_eq!(
         common::run_to_end(
             &bin,
-            &["statsnoop", "--json", "-p", &common::gone_pid(), "--duration", "1"]
+            &[
+                "statsnoop",
+                "--json",
+                "-p",
+                &common::gone_pid(),
+                "--duration",
+                "1"
+            ]
         ),
         ""
     );

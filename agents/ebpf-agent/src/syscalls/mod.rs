@@ -9,17 +9,17 @@
 pub mod errnos;
 
 #[cfg(target_arch = "x86_64")]
-#[path = "x86_64.rs"]
-mod native;
-#[cfg(target_arch = "x86_64")]
 #[path = "i386.rs"]
 mod compat;
 #[cfg(target_arch = "aarch64")]
-#[path = "aarch64.rs"]
-mod native;
-#[cfg(target_arch = "aarch64")]
 #[path = "arm.rs"]
 mod compat;
+#[cfg(target_arch = "x86_64")]
+#[path = "x86_64.rs"]
+mod native;
+#[cfg(target_arch = "aarch64")]
+#[path = "aarch64.rs"]
+mod native;
 #[cfg(target_arch = "arm")]
 #[path = "arm.rs"]
 mod native;

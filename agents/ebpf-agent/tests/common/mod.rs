@@ -41,7 +41,7 @@ pub fn agent_bin() -> Option<PathBuf> {
 /// A tool running in the background with its stdout collected.
 pub struct Running {
     pub child: Child,
-    stdout: Option<ChildStdout>,
+    pub stdout: Option<ChildStdout>,
     pub stderr: mpsc::Receiver<String>,
     stderr_seen: Vec<String>,
 }
@@ -488,9 +488,17 @@ pub fn compat32() -> Option<PathBuf> {
                 return None;
             }
             let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat32.c");
-            let out = std::env::temp_dir().join(format!("ebpf-rust-compat32-{}", std::process::id()));
+            let out =
+                std::env::temp_dir().join(format!("ebpf-rust-compat32-{}", std::process::id()));
             let status = Command::new("cc")
-                .args(["-m32", "-nostdlib", "-static", "-ffreestanding", "-fno-pie", "-no-pie"])
+                .args([
+                    "-m32",
+                    "-nostdlib",
+                    "-static",
+                    "-ffreestanding",
+                    "-fno-pie",
+                    "-no-pie",
+                ])
                 .args(["-fno-stack-protector", "-O2", "-o"])
                 .arg(&out)
                 .arg(&src)
