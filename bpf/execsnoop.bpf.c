@@ -70,7 +70,7 @@ static __always_inline void read_argv(struct execsnoop_enter *e, const void *arg
 
 	for (i = 0; i < EXECSNOOP_MAX_ARGS_LIMIT; i++) {
 		const char *argp = NULL;
-		__u32 p32 = 0;
+		__u32 p32 = 0, full;
 		char last = 0;
 		long n;
 
@@ -97,9 +97,12 @@ static __always_inline void read_argv(struct execsnoop_enter *e, const void *arg
 			break;
 		}
 		/* A full read ends with the NUL the helper wrote: the argument was cut unless its
-		 * own NUL is right there. */
-		if (n == EXECSNOOP_ARG_MAX &&
-		    (bpf_probe_read_user(&last, 1, argp + EXECSNOOP_ARG_MAX - 1) || last))
+		 * own NUL is right there. Tested on a value derived from n, not on n itself: a
+		 * branch on n would split the verifier's bounds of `off` in two at every argument
+		 * and make the loop too large to verify. */
+		full = (__u32)n / EXECSNOOP_ARG_MAX;
+		barrier_var(full);
+		if (full && (bpf_probe_read_user(&last, 1, argp + EXECSNOOP_ARG_MAX - 1) || last))
 			e->flags |= EXECSNOOP_F_TRUNCATED;
 		off += n;
 		e->args_count++;
