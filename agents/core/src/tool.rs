@@ -217,8 +217,10 @@ pub fn main(entry: &Entry, argv: &[String]) -> Result<()> {
     let started = (entry.spec.start)(entry.spec.name, argv)?;
     crate::logging::verbose(started.common.verbose);
     let out = Out::stdout(started.common.json);
-    let mut inst = Instance::start(entry, started, out)?;
+    // Before the programs are loaded: a signal that comes once the `-v` line is out (or
+    // while loading) ends the run cleanly instead of killing the process.
     let signals = evloop::Signals::install()?;
+    let mut inst = Instance::start(entry, started, out)?;
     evloop::run(&mut [&mut inst], &signals, evloop::stop_on_any)?;
     inst.result()
 }
