@@ -11,9 +11,11 @@ use agent_core::logging;
 use agent_core::tool;
 
 mod check;
-mod syscalls;
+#[cfg(test)]
+mod fuzz;
 mod list;
 mod overhead;
+mod syscalls;
 mod tools;
 mod verify;
 
