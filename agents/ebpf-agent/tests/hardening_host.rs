@@ -15,6 +15,8 @@ fn run_args(tool: &str) -> Vec<&'static str> {
     match tool {
         "filetop" => vec!["--duration", "3", "1"],
         "filewatch" => vec!["--duration", "3", "/nonexistent/never"],
+        // Without -i syscount prints only at the end.
+        "syscount" => vec!["-i", "1", "--duration", "3"],
         _ => vec!["--duration", "3"],
     }
 }
