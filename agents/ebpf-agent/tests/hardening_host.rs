@@ -245,6 +245,9 @@ fn tracefs_mounted_for_a_run_is_unmounted_after_it() {
     );
 }
 
+/// (tool, arguments, extra capability, workload, what its output must hold)
+type CapsCase = (&'static str, Vec<String>, &'static str, Vec<&'static str>, String);
+
 /// Each tool with no more than it needs: CAP_BPF and CAP_PERFMON as uid 65534, and
 /// CAP_DAC_READ_SEARCH only for the tools that attach tracepoints (tracefs is mode 0700).
 #[test]
@@ -257,7 +260,7 @@ fn every_tool_runs_with_cap_bpf_and_cap_perfmon() {
     std::fs::write(format!("{dir}/watched"), b"x").unwrap();
     std::fs::write(format!("{dir}/read-{m}"), b"x").unwrap();
     // (tool, arguments, extra capability, workload, what its output must hold)
-    let cases: Vec<(&str, Vec<String>, &str, Vec<&str>, String)> = vec![
+    let cases: Vec<CapsCase> = vec![
         (
             "opensnoop",
             vec![],
