@@ -12,13 +12,7 @@
  * ring buffer) or could not be counted (a full map). The agent reports them: nothing is lost
  * silently.
  */
-#define DEFINE_LOST_COUNTER()                                \
-	struct {                                             \
-		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);     \
-		__uint(max_entries, 1);                      \
-		__type(key, __u32);                          \
-		__type(value, __u64);                        \
-	} lost_events SEC(".maps")
+#define DEFINE_LOST_COUNTER() DEFINE_SCRATCH(__u64, lost_events)
 
 static __always_inline void count_lost_event(void *lost_map)
 {

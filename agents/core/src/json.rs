@@ -21,7 +21,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// Appends `s` to `buf`. The pieces of a JSON line are short (keys, digits, names): for them the
 /// C library's memcpy is the cost of the line (musl's x86_64 memcpy starts a `rep movs` for any
 /// size), so up to 32 bytes are copied with fixed-size moves the compiler inlines.
-#[inline(always)]
+#[inline(never)]
 pub fn put(buf: &mut Vec<u8>, s: &[u8]) {
     let n = s.len();
     if n > 32 {
@@ -279,16 +279,7 @@ impl<'a> Obj<'a> {
         k: &str,
         items: impl IntoIterator<Item = &'b str>,
     ) -> &mut Self {
-        self.key(k);
-        self.buf.push(b'[');
-        for (i, item) in items.into_iter().enumerate() {
-            if i > 0 {
-                self.buf.push(b',');
-            }
-            push_str(self.buf, item);
-        }
-        self.buf.push(b']');
-        self
+        self.array(k, items, push_str)
     }
 
     /// A nested object, written by `f`.
@@ -307,15 +298,27 @@ impl<'a> Obj<'a> {
         items: impl IntoIterator<Item = T>,
         mut f: impl FnMut(&mut Obj, T),
     ) -> &mut Self {
+        self.array(k, items, |buf, item| {
+            let mut o = Obj::new(buf);
+            f(&mut o, item);
+            o.buf.push(b'}');
+        })
+    }
+
+    /// An array under `k`, each item written by `f`.
+    fn array<T>(
+        &mut self,
+        k: &str,
+        items: impl IntoIterator<Item = T>,
+        mut f: impl FnMut(&mut Vec<u8>, T),
+    ) -> &mut Self {
         self.key(k);
         self.buf.push(b'[');
         for (i, item) in items.into_iter().enumerate() {
             if i > 0 {
                 self.buf.push(b',');
             }
-            let mut o = Obj::new(self.buf);
-            f(&mut o, item);
-            o.buf.push(b'}');
+            f(self.buf, item);
         }
         self.buf.push(b']');
         self

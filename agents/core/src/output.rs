@@ -84,6 +84,19 @@ impl Out {
         json::put(&mut self.buf, s.as_bytes());
     }
 
+    /// The column header of text mode (nothing in JSON mode): each piece whose flag is set,
+    /// in order.
+    pub fn columns(&mut self, pieces: &[(bool, &str)]) {
+        if self.json() {
+            return;
+        }
+        for (on, piece) in pieces {
+            if *on {
+                self.push(piece);
+            }
+        }
+    }
+
     /// A scratch line for text mode, empty; hand it back with [`Out::put_line`].
     pub fn take_line(&mut self) -> String {
         let mut l = std::mem::take(&mut self.line);

@@ -75,6 +75,15 @@ pub fn read<T: Pod>(data: &[u8]) -> Option<T> {
     Some(unsafe { std::ptr::read_unaligned(data.as_ptr() as *const T) })
 }
 
+/// A record that is a `T` followed by a variable buffer: the head, and the first
+/// `min(len(head), max)` bytes after it (fewer if the record is shorter).
+pub fn read_tail<T: Pod>(data: &[u8], max: usize, len: impl Fn(&T) -> usize) -> Option<(T, &[u8])> {
+    let head = read::<T>(data)?;
+    let rest = &data[std::mem::size_of::<T>()..];
+    let n = len(&head).min(max).min(rest.len());
+    Some((head, &rest[..n]))
+}
+
 /// The bytes of a value, to hand to the kernel.
 pub fn bytes_of<T: Pod>(v: &T) -> &[u8] {
     // SAFETY: T has no padding (Pod), so all size_of::<T>() bytes behind `v` are initialized,

@@ -88,7 +88,7 @@ pub trait Handler {
 
 /// How a tool is built from its command line.
 pub trait Tool: Handler + Sized + 'static {
-    type Args: argh::FromArgs + argh::ArgsInfo;
+    type Args: argh::FromArgs;
     /// BCC's short flag for the duration, where the tool has one (`-d`).
     const DURATION_SHORT: Option<char> = None;
     /// Checks the arguments (usage errors name the flag) and builds the tool.
@@ -147,6 +147,38 @@ pub struct SelfTest {
     /// Makes the tool's events as fast as it can until `until`; returns how many operations
     /// it made (each one event or more). None: the workload, repeated.
     pub storm: Option<fn(marker: &str, until: Instant) -> std::io::Result<u64>>,
+}
+
+impl SelfTest {
+    /// A self-test of `workload`, with no arguments of its own; its storm is the workload,
+    /// repeated.
+    pub const fn new(workload: fn(marker: &str) -> std::io::Result<Vec<String>>) -> SelfTest {
+        SelfTest {
+            args: |_| Vec::new(),
+            workload,
+            storm: None,
+        }
+    }
+    /// With these arguments.
+    pub const fn args(mut self, args: fn(marker: &str) -> Vec<String>) -> SelfTest {
+        self.args = args;
+        self
+    }
+    /// With a storm of its own.
+    pub const fn storm(
+        mut self,
+        storm: fn(marker: &str, until: Instant) -> std::io::Result<u64>,
+    ) -> SelfTest {
+        self.storm = Some(storm);
+        self
+    }
+}
+
+/// Self-test arguments that trace the agent's own process (`-p PID`), then `more`.
+pub fn own_pid_and(more: &[&dyn std::fmt::Display]) -> Vec<String> {
+    let mut v = vec!["-p".to_string(), std::process::id().to_string()];
+    v.extend(more.iter().map(|m| m.to_string()));
+    v
 }
 
 /// Everything the agent knows of a tool before running it.

@@ -197,8 +197,13 @@ fn selftest(tool: &Entry) -> std::result::Result<(), String> {
         .filter(|e| !out.contains(e.as_str()))
         .collect();
     if !missing.is_empty() {
+        // What the tool did say about the marker, if anything: the field engineer's clue.
+        let near = match out.lines().find(|l| l.contains(m.as_str())) {
+            Some(l) => format!("; the line naming it: {l:.400}"),
+            None => "; no line names it".to_string(),
+        };
         return Err(format!(
-            "its own events were not seen (looked for {missing:?} in {} lines)",
+            "its own events were not seen (looked for {missing:?} in {} lines{near})",
             out.lines().count()
         ));
     }

@@ -18,11 +18,7 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[EnterHead::LAYOUT, ExitEvent::LAYOUT, Config::LAYOUT],
     start: tool::start::<Execsnoop>,
-    selftest: SelfTest {
-        args: |_| Vec::new(),
-        workload: selftest_workload,
-        storm: None,
-    },
+    selftest: SelfTest::new(selftest_workload),
 };
 
 /// Both halves of every syscall, which pick execve and execveat by number.
@@ -99,7 +95,7 @@ agent_core::pod! {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace exec() syscalls: every new program with its arguments, parent and result.
 /// By default only successful execs are shown (-x adds failed ones).
 pub struct Args {
@@ -135,12 +131,7 @@ pub struct Args {
 impl Tool for Execsnoop {
     type Args = Args;
     fn new(args: Args, _: &Common) -> Result<Self> {
-        if args.max_args == 0 || args.max_args > MAX_ARGS_LIMIT {
-            return Err(Error::usage(format!(
-                "--max-args must be 1..={MAX_ARGS_LIMIT}, not {}",
-                args.max_args
-            )));
-        }
+        check_range("--max-args", args.max_args.into(), 1, MAX_ARGS_LIMIT.into())?;
         Ok(Execsnoop {
             args,
             pending: HashMap::new(),
@@ -170,21 +161,13 @@ impl Handler for Execsnoop {
     }
 
     fn header(&mut self, out: &mut Out) {
-        if out.json() {
-            return;
-        }
-        let mut h = String::new();
-        if self.args.time {
-            h.push_str("TIME     ");
-        }
-        if self.args.timestamp {
-            h.push_str("TIME(s)  ");
-        }
-        if self.args.print_uid {
-            h.push_str("UID    ");
-        }
-        h.push_str("PCOMM            PID    PPID   RET ARGS\n");
-        out.push(&h);
+        let a = &self.args;
+        out.columns(&[
+            (a.time, "TIME     "),
+            (a.timestamp, "TIME(s)  "),
+            (a.print_uid, "UID    "),
+            (true, "PCOMM            PID    PPID   RET ARGS\n"),
+        ]);
     }
 
     fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {

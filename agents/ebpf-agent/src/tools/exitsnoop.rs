@@ -16,11 +16,7 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[Event::LAYOUT, Config::LAYOUT],
     start: tool::start::<Exitsnoop>,
-    selftest: SelfTest {
-        args: |_| Vec::new(),
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload).storm(storm),
 };
 
 /// Exit status of the self-test's shell: unlikely to be anything else's at that instant.
@@ -80,7 +76,7 @@ agent_core::pod! {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace process exits: exit status or the signal that killed it, parent, and age.
 /// By default one line per process, when its last thread exits (-T: every thread).
 pub struct Args {
@@ -123,15 +119,10 @@ impl Handler for Exitsnoop {
     }
 
     fn header(&mut self, out: &mut Out) {
-        if out.json() {
-            return;
-        }
-        let mut h = String::new();
-        if self.args.timestamp {
-            h.push_str("TIME     ");
-        }
-        h.push_str("PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE\n");
-        out.push(&h);
+        out.columns(&[
+            (self.args.timestamp, "TIME     "),
+            (true, "PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE\n"),
+        ]);
     }
 
     fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {

@@ -37,18 +37,9 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[Key::LAYOUT, Value::LAYOUT, Config::LAYOUT],
     start: tool::start::<Filetop>,
-    selftest: SelfTest {
-        args: |_| {
-            vec![
-                "-p".into(),
-                std::process::id().to_string(),
-                "-r".into(),
-                ROWS_LIMIT.to_string(),
-            ]
-        },
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload)
+        .args(|_| tool::own_pid_and(&[&"-r", &ROWS_LIMIT]))
+        .storm(storm),
 };
 
 /// One-byte reads of a file named after the marker, as fast as they go.
@@ -185,7 +176,7 @@ fn parse_hook(s: &str) -> std::result::Result<HookChoice, String> {
     })
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// File reads and writes by file and thread, every interval (default 1 s), largest first.
 /// Only regular files unless -a.
 pub struct Args {
@@ -224,12 +215,7 @@ impl Tool for Filetop {
     type Args = Args;
     fn new(args: Args, _: &Common) -> Result<Self> {
         let (interval, count) = interval_count("filetop", &args.positional)?;
-        if args.rows == 0 || args.rows > ROWS_LIMIT {
-            return Err(Error::usage(format!(
-                "-r/--rows must be 1..={ROWS_LIMIT}, not {}",
-                args.rows
-            )));
-        }
+        check_range("-r/--rows", args.rows as u64, 1, ROWS_LIMIT as u64)?;
         Ok(Filetop {
             args,
             interval,

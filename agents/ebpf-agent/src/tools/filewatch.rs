@@ -41,11 +41,9 @@ pub const TOOL: Spec = Spec {
         Fail::LAYOUT,
     ],
     start: tool::start::<Filewatch>,
-    selftest: SelfTest {
-        args: |marker| vec![selftest_path(marker)],
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload)
+        .args(|marker| vec![selftest_path(marker)])
+        .storm(storm),
 };
 
 /// Where the kernel's syscall numbers are read (raw tracepoints), one program on every
@@ -234,7 +232,7 @@ pub fn config_of(list: &[Watch]) -> Config {
     c
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Alert when watched paths are opened, unlinked or renamed, by any process and under any name,
 /// with who did it and the result. PATH is exact (/etc/shadow), a directory and all below it
 /// (/etc/ssh/), or a prefix (/etc/ssh/ssh_host_*). Without paths: /etc/shadow, /etc/gshadow,

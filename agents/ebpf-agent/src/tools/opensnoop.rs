@@ -16,11 +16,7 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[EventHead::LAYOUT, Config::LAYOUT],
     start: tool::start::<Opensnoop>,
-    selftest: SelfTest {
-        args: |_| Vec::new(),
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload).storm(storm),
 };
 
 /// Opens a path that cannot exist, named after the marker: the failed open is the event, and
@@ -97,7 +93,7 @@ agent_core::pod! {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace open family syscalls (open, openat, openat2): who opened which path, with which
 /// flags, and the file descriptor or error it got.
 pub struct Args {
@@ -167,31 +163,21 @@ impl Handler for Opensnoop {
     }
 
     fn header(&mut self, out: &mut Out) {
-        if out.json() {
-            return;
-        }
-        let mut h = String::new();
-        if self.args.timestamp {
-            h.push_str("TIME     ");
-        }
-        if self.args.print_uid {
-            h.push_str("UID     ");
-        }
-        h.push_str("PID    COMM              FD ERR ");
-        if self.args.extended_fields {
-            h.push_str("FLAGS    ");
-        }
-        h.push_str("PATH\n");
-        out.push(&h);
+        let a = &self.args;
+        out.columns(&[
+            (a.timestamp, "TIME     "),
+            (a.print_uid, "UID     "),
+            (true, "PID    COMM              FD ERR "),
+            (a.extended_fields, "FLAGS    "),
+            (true, "PATH\n"),
+        ]);
     }
 
     fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {
-        let Some(head) = pod::read::<EventHead>(data) else {
+        let Some((head, path)) = pod::read_tail(data, PATH_BUF, |h: &EventHead| h.path_len as usize)
+        else {
             return;
         };
-        let start = std::mem::size_of::<EventHead>();
-        let end = (start + (head.path_len as usize).min(PATH_BUF)).min(data.len());
-        let path = &data[start..end];
         let comm = cstr(&head.comm);
         if let Some(name) = &self.args.name {
             if !contains(comm, name.as_bytes()) {

@@ -17,11 +17,9 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[EventHead::LAYOUT, Config::LAYOUT],
     start: tool::start::<Statsnoop>,
-    selftest: SelfTest {
-        args: |_| vec!["-x".to_string()],
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload)
+        .args(|_| vec!["-x".to_string()])
+        .storm(storm),
 };
 
 /// Failing stats of a path named after the marker, as fast as they go.
@@ -150,7 +148,7 @@ agent_core::pod! {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace stat-family syscalls (stat, lstat, fstat, fstatat, statx, statfs, ...): who asks
 /// about which file, and the result.
 pub struct Args {
@@ -192,29 +190,22 @@ impl Handler for Statsnoop {
     }
 
     fn header(&mut self, out: &mut Out) {
-        if out.json() {
-            return;
-        }
-        let mut h = String::new();
-        if self.args.timestamp {
-            h.push_str("TIME(s)        ");
-        }
-        h.push_str("PID     COMM                 RET  ERR ");
-        if self.args.sysname {
-            h.push_str(" SYSCALL   ");
-        }
-        h.push_str(" PATH\n");
-        out.push(&h);
+        let a = &self.args;
+        out.columns(&[
+            (a.timestamp, "TIME(s)        "),
+            (true, "PID     COMM                 RET  ERR "),
+            (a.sysname, " SYSCALL   "),
+            (true, " PATH\n"),
+        ]);
     }
 
     fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {
-        let Some(e) = pod::read::<EventHead>(data) else {
+        let Some((e, path)) = pod::read_tail(data, PATH_MAX, |e: &EventHead| e.path_size as usize)
+        else {
             return;
         };
-        let start = std::mem::size_of::<EventHead>();
-        let end = (start + (e.path_size as usize).min(PATH_MAX)).min(data.len());
         // The path without its NUL.
-        let path = cstr(&data[start..end]);
+        let path = cstr(path);
         let Some((name, names)) = syscall_of(e.syscall) else {
             return;
         };

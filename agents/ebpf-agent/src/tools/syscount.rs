@@ -29,18 +29,9 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[Value::LAYOUT, Config::LAYOUT],
     start: tool::start::<Syscount>,
-    selftest: SelfTest {
-        args: |_| {
-            vec![
-                "-p".into(),
-                std::process::id().to_string(),
-                "-T".into(),
-                "1000".into(),
-            ]
-        },
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload)
+        .args(|_| tool::own_pid_and(&[&"-T", &1000]))
+        .storm(storm),
 };
 
 /// raw_syscalls as raw tracepoints where bpf/syscalls.h reads the ABI from the registers.
@@ -161,7 +152,7 @@ fn parse_interval(s: &str) -> std::result::Result<Duration, String> {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Count syscalls, per syscall or per process (-P), and with -L the time spent in them.
 /// Prints the top rows when it ends (Ctrl-C, -d) and, with -i, at every interval.
 pub struct Args {

@@ -130,6 +130,12 @@ impl Running {
         );
         (out, std::mem::take(&mut self.stderr_seen))
     }
+
+    /// Gives the tool time to read what the workload made, then stops it: its stdout.
+    pub fn settle_and_stop(self) -> String {
+        std::thread::sleep(Duration::from_millis(300));
+        self.stop().0
+    }
 }
 
 /// Parses JSON Lines output: every line must be one complete object.
@@ -156,6 +162,17 @@ macro_rules! schema {
     };
 }
 
+/// The schema of a typed object: `type`, then the given fields.
+#[macro_export]
+macro_rules! typed_schema {
+    ($($name:ident: $ty:ident),* $(,)?) => {
+        &[
+            ("type", $crate::common::Ty::Str),
+            $((stringify!($name), $crate::common::Ty::$ty)),*
+        ]
+    };
+}
+
 /// An event's schema: docs/json.md's `type`, `ts` and `time_ns`, then the given fields.
 #[macro_export]
 macro_rules! event_schema {
@@ -176,6 +193,8 @@ pub enum Ty {
     Uint,
     Int,
     Bool,
+    /// Any JSON number (integer or not).
+    Num,
     StrArray,
     /// A string, or null when there is nothing to say.
     StrOrNull,
@@ -189,6 +208,7 @@ fn matches(v: &Value, ty: Ty) -> bool {
         Ty::Uint => v.is_u64(),
         Ty::Int => v.is_i64(),
         Ty::Bool => v.is_boolean(),
+        Ty::Num => v.is_number(),
         Ty::StrArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
         Ty::StrOrNull => v.is_string() || v.is_null(),
         Ty::ObjArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_object)),
@@ -414,8 +434,7 @@ pub fn link_named(bin: &std::path::Path, name: &str) -> PathBuf {
 pub fn trace_phase(cmd: Command, w: &mut Phases, phase: &str) -> String {
     let agent = start(cmd);
     w.run(phase);
-    std::thread::sleep(Duration::from_millis(300));
-    agent.stop().0
+    agent.settle_and_stop()
 }
 
 /// Runs `bin <tool> <args>` and asserts a usage error: exit code 2, `flag` named on stderr.
