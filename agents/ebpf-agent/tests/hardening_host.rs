@@ -246,7 +246,13 @@ fn tracefs_mounted_for_a_run_is_unmounted_after_it() {
 }
 
 /// (tool, arguments, extra capability, workload, what its output must hold)
-type CapsCase = (&'static str, Vec<String>, &'static str, Vec<&'static str>, String);
+type CapsCase = (
+    &'static str,
+    Vec<String>,
+    &'static str,
+    Vec<&'static str>,
+    String,
+);
 
 /// Each tool with no more than it needs: CAP_BPF and CAP_PERFMON as uid 65534, and
 /// CAP_DAC_READ_SEARCH only for the tools that attach tracepoints (tracefs is mode 0700).
