@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use common::{agent_bin, exit_and_stderr, marker, start, tools_of};
 
-/// Arguments that make each tool run a while, printing its header in text mode.
+/// Arguments that make each tool run a while (30 s), printing its header in text mode.
 fn run_args(tool: &str) -> Vec<&'static str> {
     match tool {
-        "filetop" => vec!["--duration", "3", "1"],
-        "filewatch" => vec!["--duration", "3", "/nonexistent/never"],
+        "filetop" => vec!["--duration", "30", "1"],
+        "filewatch" => vec!["--duration", "30", "/nonexistent/never"],
         // Without -i syscount prints only at the end.
-        "syscount" => vec!["-i", "1", "--duration", "3"],
-        _ => vec!["--duration", "3"],
+        "syscount" => vec!["-i", "1", "--duration", "30"],
+        _ => vec!["--duration", "30"],
     }
 }
 
@@ -52,7 +52,8 @@ fn a_full_disk_ends_every_tool_with_exit_1_and_the_reason() {
             "one error, then its fix: {err}"
         );
         assert!(
-            t0.elapsed() < Duration::from_secs(3),
+            // Well before its --duration, however long loading takes on a busy machine.
+            t0.elapsed() < Duration::from_secs(20),
             "{tool} ends at the first failed write, not at its -d"
         );
     }
