@@ -249,8 +249,7 @@ pub fn main(entry: &Entry, argv: &[String]) -> Result<()> {
     let started = (entry.spec.start)(entry.spec.name, argv)?;
     crate::logging::verbose(started.common.verbose);
     let out = Out::stdout(started.common.json);
-    // Before the programs are loaded: a signal that comes once the `-v` line is out (or
-    // while loading) ends the run cleanly instead of killing the process.
+    // Before the "tracing:" line: a signal sent as soon as it shows ends the run cleanly.
     let signals = evloop::Signals::install()?;
     let mut inst = Instance::start(entry, started, out)?;
     evloop::run(&mut [&mut inst], &signals, evloop::stop_on_any)?;
