@@ -188,20 +188,21 @@ fn random_command_lines_are_answered_not_panicked_on() {
 /// text and JSON.
 #[test]
 fn random_records_are_decoded_without_panicking() {
-    let argv_of = |name: &str| -> Vec<String> {
-        match name {
+    // A command line each tool accepts: the one its self-test runs with, or these.
+    let argv_of = |t: &agent_core::tool::Entry| -> Vec<String> {
+        match t.name() {
             "filewatch" => vec![
                 "/tmp/fuzz-a".into(),
                 "/tmp/fuzz-d/".into(),
                 "/tmp/p-*".into(),
             ],
             "filetop" => vec!["1".into()],
-            _ => vec![],
+            _ => (t.spec.selftest.args)("fuzz"),
         }
     };
     for (n, t) in tools::ALL.iter().enumerate() {
         for json in [false, true] {
-            let mut argv = argv_of(t.name());
+            let mut argv = argv_of(t);
             if json {
                 argv.push("--json".into());
             }
