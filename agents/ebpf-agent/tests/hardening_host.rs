@@ -21,9 +21,10 @@ fn run_args(tool: &str) -> Vec<&'static str> {
     }
 }
 
-/// The tools whose run_args start them on this host (others need a function to trace).
+/// The tools whose run_args start them on this host and print at once (funccount and
+/// funclatency need a function to trace; bashreadline prints nothing before a line is read).
 fn runs_with_run_args(tool: &str) -> bool {
-    !matches!(tool, "funccount" | "funclatency")
+    !matches!(tool, "funccount" | "funclatency" | "bashreadline")
 }
 
 #[test]
