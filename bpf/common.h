@@ -141,6 +141,7 @@ struct file {
 	struct inode *f_inode;
 	unsigned int f_flags;
 	unsigned int f_mode;
+	void *private_data; /* a socket file's struct socket */
 } __attribute__((preserve_access_index));
 
 struct fdtable {
