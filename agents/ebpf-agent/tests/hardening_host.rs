@@ -21,10 +21,21 @@ fn run_args(tool: &str) -> Vec<&'static str> {
     }
 }
 
-/// The tools whose run_args start them on this host and print at once (funccount and
-/// funclatency need a function to trace; bashreadline prints nothing before a line is read).
+/// The tools whose run_args start them on this host and that print at once (others need a
+/// function to trace, or print nothing before their first event: bashreadline, tcpaccept...).
 fn runs_with_run_args(tool: &str) -> bool {
-    !matches!(tool, "funccount" | "funclatency" | "bashreadline")
+    matches!(
+        tool,
+        "execsnoop"
+            | "exitsnoop"
+            | "filetop"
+            | "filewatch"
+            | "offcputime"
+            | "opensnoop"
+            | "profile"
+            | "statsnoop"
+            | "syscount"
+    )
 }
 
 #[test]
