@@ -52,9 +52,17 @@ enum {
 #if defined(__TARGET_ARCH_x86)
 #define __VMLINUX_H__ /* tells bpf_tracing.h to use the kernel's names (di, ax), not uapi's */
 struct pt_regs {
-	unsigned long di;
-	unsigned long si;
+	unsigned long bp;
+	unsigned long bx;
+	unsigned long r10;
+	unsigned long r9;
+	unsigned long r8;
 	unsigned long ax;
+	unsigned long cx;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
+	unsigned long orig_ax;
 	unsigned long ip;
 } __attribute__((preserve_access_index));
 #elif defined(__TARGET_ARCH_arm64)
@@ -62,6 +70,13 @@ struct user_pt_regs {
 	__u64 regs[31];
 	__u64 sp;
 	__u64 pc;
+} __attribute__((preserve_access_index));
+/* The kernel's own (user_pt_regs is its first part): the saved state of a syscall. */
+struct pt_regs {
+	__u64 regs[31];
+	__u64 pstate;
+	__u64 orig_x0;
+	__s32 syscallno;
 } __attribute__((preserve_access_index));
 #elif defined(__TARGET_ARCH_arm)
 #define __VMLINUX_H__
@@ -81,12 +96,23 @@ struct pt_regs {
 struct qstr {
 	const unsigned char *name;
 	__u32 len;
+	__u64 hash_len; /* hash and len in one word: a rename changes it */
+} __attribute__((preserve_access_index));
+
+struct hlist_bl_node {
+	struct hlist_bl_node **pprev; /* NULL: the dentry is unhashed (deleted while in use) */
+} __attribute__((preserve_access_index));
+
+struct super_block {
+	unsigned long s_magic;
 } __attribute__((preserve_access_index));
 
 struct dentry {
+	struct hlist_bl_node d_hash;
 	struct dentry *d_parent;
 	struct qstr d_name;
 	struct inode *d_inode;
+	struct super_block *d_sb;
 } __attribute__((preserve_access_index));
 
 struct vfsmount {
@@ -139,6 +165,8 @@ typedef struct {
 struct signal_struct {
 	atomic_t live; /* threads not yet past do_exit()'s group_dead test */
 } __attribute__((preserve_access_index));
+
+#define PF_IO_WORKER 0x00000010 /* an io_uring worker thread (include/linux/sched.h) */
 
 struct task_struct {
 	unsigned int __state; /* 5.14+; `long state` before (a flavor where a tool needs it) */
@@ -244,6 +272,34 @@ struct open_how {
 		barrier_var(__size);                                  \
 		emit_event((e), __size);                              \
 	} while (0)
+
+/*
+ * A ring buffer besides `events` (a tool that keeps some records apart, so that a flood of one
+ * kind cannot crowd out another): `name`, woken like `events` (once per batch crossing).
+ */
+#define DEFINE_RINGBUF(name, bytes)                                              \
+	struct {                                                                 \
+		__uint(type, BPF_MAP_TYPE_RINGBUF);                              \
+		__uint(max_entries, bytes);                                      \
+	} name SEC(".maps");                                                     \
+	enum { name##_WAKEUP_BYTES = (bytes) / 4 < 256 * 1024 ? (bytes) / 4 : 256 * 1024 }
+
+/* emit_event_upto into ring `ring` (DEFINE_RINGBUF): Err (-1) when it could not take it. */
+#define emit_upto_to(ring, e, type, field, used)                                        \
+	({                                                                              \
+		__u64 __size = offsetof(type, field) + (used);                          \
+		__u64 __before = bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA);           \
+		barrier_var(__size);                                                    \
+		if (__size > sizeof(*(e)))                                              \
+			__size = sizeof(*(e));                                          \
+		barrier_var(__size);                                                    \
+		bpf_ringbuf_output(&ring, (e), __size,                                  \
+				   (__before / ring##_WAKEUP_BYTES) !=                  \
+						   ((__before + EVENTS_RECORD_BYTES(__size)) / \
+						    ring##_WAKEUP_BYTES)                \
+					   ? BPF_RB_FORCE_WAKEUP                        \
+					   : BPF_RB_NO_WAKEUP) ? -1 : 0;                \
+	})
 
 /* Submit a reserved record. */
 #define submit_event(e)                                                                   \

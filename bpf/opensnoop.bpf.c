@@ -2,13 +2,18 @@
 /*
  * opensnoop: every open(), openat() and openat2() with its flags, result and path.
  *
- * Syscall tracepoints only, so it runs on kernels without kprobes. The enter half keeps the
- * arguments per thread (filters are applied there, so unwanted calls cost one comparison); the
- * exit half reads the name from the caller's memory, which the kernel has just read itself, so
- * it is paged in, and sends one record with only the bytes the path uses.
+ * On x86_64 and arm64, one program on the raw tracepoint raw_syscalls:sys_exit (bpf/syscalls.h)
+ * sees every open of every ABI, 32-bit ones included: the syscall's number picks the calls
+ * (two byte loads for any other syscall), the arguments come from the caller's saved
+ * registers, which the call leaves as they were, and nothing is kept between entry and exit.
+ * Elsewhere, syscall tracepoints: the enter half keeps the arguments per thread (filters are
+ * applied there), the exit half reports. Either way the name is read from the caller's memory
+ * at the exit, when the kernel has just read it itself, so it is paged in, and one record is
+ * sent with only the bytes the path uses.
  */
 #include "common.h"
 #include "paths.h"
+#include "syscalls.h"
 #include "opensnoop.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -17,6 +22,7 @@ const volatile struct opensnoop_config config = {};
 
 DEFINE_EVENTS_RINGBUF(4 * 1024 * 1024);
 
+#ifndef SYSCALLS_RAW
 /* The arguments of a call in flight, by thread id. */
 struct start {
 	__u64 name;
@@ -28,6 +34,7 @@ struct start {
 };
 
 DEFINE_INFLIGHT(starts, struct start);
+#endif
 
 /* The record and, for -F, the buffer a path is assembled in: too large for the BPF stack. */
 struct scratch {
@@ -38,26 +45,16 @@ struct scratch {
 
 DEFINE_SCRATCH(struct scratch, scratch);
 
-static __always_inline int on_enter(__u32 syscall, int dfd, const char *name, __u64 flags,
-				    __u32 mode)
+/* Not traced: -p, -t, -u. */
+static __always_inline bool filtered_out(__u64 pid_tgid)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	struct start s = {};
-
 	if (config.filter_pid && (pid_tgid >> 32) != config.target_pid)
-		return 0;
-	if (config.filter_tid && tid != config.target_tid)
-		return 0;
+		return true;
+	if (config.filter_tid && (__u32)pid_tgid != config.target_tid)
+		return true;
 	if (config.filter_uid && (__u32)bpf_get_current_uid_gid() != config.target_uid)
-		return 0;
-	s.name = (__u64)name;
-	s.flags = flags;
-	s.mode = mode;
-	s.dfd = dfd;
-	s.syscall = syscall;
-	bpf_map_update_elem(&starts, &tid, &s, BPF_ANY);
-	return 0;
+		return true;
+	return false;
 }
 
 /* -F: a relative name made absolute with the directory it is relative to. */
@@ -80,20 +77,15 @@ static __always_inline __u32 full_path(struct scratch *sc, const char *name, int
 	return copy_resolved(e->path, sc->buf, &sc->off, namelen);
 }
 
-static __always_inline int on_exit(long ret)
+/* One open that returned `ret`: its record. */
+static __always_inline int report(__u64 pid_tgid, __u8 syscall, bool compat, int dfd,
+				  const char *name, __u64 flags, __u32 mode, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, zero = 0, len = 0;
+	__u32 zero = 0, len = 0;
 	struct opensnoop_event *e;
 	struct scratch *sc;
-	struct start *sp, s;
 	long n;
 
-	sp = bpf_map_lookup_elem(&starts, &tid);
-	if (!sp)
-		return 0;
-	s = *sp;
-	bpf_map_delete_elem(&starts, &tid);
 	if (config.failed_only && ret >= 0)
 		return 0;
 	sc = bpf_map_lookup_elem(&scratch, &zero);
@@ -101,21 +93,22 @@ static __always_inline int on_exit(long ret)
 		return 0;
 	e = &sc->e;
 	e->time_ns = bpf_ktime_get_boot_ns();
-	e->flags = s.flags;
+	e->flags = flags;
 	e->pid = pid_tgid >> 32;
-	e->tid = tid;
+	e->tid = (__u32)pid_tgid;
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->ret = ret;
-	e->mode = s.mode;
-	e->dfd = s.dfd;
-	e->syscall = s.syscall;
+	e->mode = mode;
+	e->dfd = dfd;
+	e->syscall = syscall;
+	e->compat = compat;
 	e->path_flags = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
 	if (config.full_path) {
-		len = full_path(sc, (const char *)s.name, s.dfd);
+		len = full_path(sc, name, dfd);
 	} else {
-		n = bpf_probe_read_user_str(e->path, OPENSNOOP_NAME_MAX, (const char *)s.name);
+		n = bpf_probe_read_user_str(e->path, OPENSNOOP_NAME_MAX, name);
 		if (n > 0)
 			len = n - 1;
 		else
@@ -124,6 +117,65 @@ static __always_inline int on_exit(long ret)
 	e->path_len = len;
 
 	emit_event_upto(e, struct opensnoop_event, path, len);
+	return 0;
+}
+
+/* openat2's flags and mode, from the caller's struct open_how (the same in both ABIs). */
+static __always_inline void read_how(__u64 how_ptr, __u64 *flags, __u32 *mode)
+{
+	struct open_how how = {};
+
+	bpf_probe_read_user(&how, sizeof(how), (void *)how_ptr);
+	*flags = how.flags;
+	*mode = how.mode;
+}
+
+#ifdef SYSCALLS_RAW
+SEC("raw_tp/sys_exit")
+int raw_exit(__u64 *ctx)
+{
+	struct pt_regs *regs = RAW_SYSCALL_REGS(ctx);
+	struct syscall_regs s;
+	__u64 pid_tgid, flags;
+	__u32 mode;
+	__u8 id;
+
+	if (syscall_regs_read(regs, &s))
+		return 0;
+	id = syscall_regs_id(&config.sys, regs, &s);
+	if (!id)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (filtered_out(pid_tgid))
+		return 0;
+	if (id == OPENSNOOP_SYS_OPEN)
+		return report(pid_tgid, id, s.compat, AT_FDCWD, (const char *)syscall_regs_arg(&s, 0),
+			      syscall_regs_arg(&s, 1), syscall_regs_arg(&s, 2), ctx[1]);
+	if (id == OPENSNOOP_SYS_OPENAT2) {
+		read_how(syscall_regs_arg(&s, 2), &flags, &mode);
+		return report(pid_tgid, id, s.compat, (int)syscall_regs_arg(&s, 0),
+			      (const char *)syscall_regs_arg(&s, 1), flags, mode, ctx[1]);
+	}
+	return report(pid_tgid, id, s.compat, (int)syscall_regs_arg(&s, 0),
+		      (const char *)syscall_regs_arg(&s, 1), syscall_regs_arg(&s, 2),
+		      syscall_regs_arg(&s, 3), ctx[1]);
+}
+#else
+static __always_inline int on_enter(__u32 syscall, int dfd, const char *name, __u64 flags,
+				    __u32 mode)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct start s = {};
+
+	if (filtered_out(pid_tgid))
+		return 0;
+	s.name = (__u64)name;
+	s.flags = flags;
+	s.mode = mode;
+	s.dfd = dfd;
+	s.syscall = syscall;
+	bpf_map_update_elem(&starts, &tid, &s, BPF_ANY);
 	return 0;
 }
 
@@ -144,16 +196,28 @@ int tp_enter_openat(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_openat2")
 int tp_enter_openat2(struct trace_event_raw_sys_enter *ctx)
 {
-	struct open_how how = {};
+	__u64 flags;
+	__u32 mode;
 
-	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
+	read_how(ctx->args[2], &flags, &mode);
 	return on_enter(OPENSNOOP_SYS_OPENAT2, (int)ctx->args[0], (const char *)ctx->args[1],
-			how.flags, how.mode);
+			flags, mode);
 }
 
 /* One exit program for every syscall (attached to each sys_exit_* the agent picked). */
 SEC("tracepoint/syscalls/sys_exit_openat")
 int tp_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_exit(ctx->ret);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct start *sp, s;
+
+	sp = bpf_map_lookup_elem(&starts, &tid);
+	if (!sp)
+		return 0;
+	s = *sp;
+	bpf_map_delete_elem(&starts, &tid);
+	return report(pid_tgid, s.syscall, false, s.dfd, (const char *)s.name, s.flags, s.mode,
+		      ctx->ret);
 }
+#endif

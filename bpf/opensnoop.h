@@ -3,6 +3,8 @@
 #ifndef EBPF_RUST_OPENSNOOP_H
 #define EBPF_RUST_OPENSNOOP_H
 
+#include "syscalls.h"
+
 /* Bytes of path kept per open (PATH_MAX); with -F the directory may add as much again. */
 #define OPENSNOOP_NAME_MAX 4096
 #define OPENSNOOP_PATH_BUF 8192
@@ -33,7 +35,8 @@ struct opensnoop_event {
 	__s32 ret;
 	__u32 mode;
 	__s32 dfd;
-	__u16 syscall;
+	__u8 syscall;
+	__u8 compat; /* 1: the call came in through the 32-bit entry of a 64-bit kernel */
 	__u16 path_flags;
 	__u32 path_len;
 	char comm[16];
@@ -51,6 +54,8 @@ struct opensnoop_config {
 	__u8 failed_only;
 	__u8 full_path;
 	__u8 pad[7];
+	/* Which numbers are open (OPENSNOOP_SYS_OPEN), openat, openat2, in each ABI. */
+	struct syscall_table sys;
 };
 
 #endif

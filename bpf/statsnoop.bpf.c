@@ -2,12 +2,15 @@
 /*
  * statsnoop: every stat-family syscall with its path and result.
  *
- * Syscall tracepoints only. The arguments are kept per thread at entry; the record is built at
- * exit, when the result is known. The path is read from the caller's memory then, not at
- * entry: the kernel has just copied it, so its pages are resident, where at entry they may not
- * be yet (a BPF program cannot fault them in). The agent attaches the pairs this kernel has.
+ * On x86_64 and arm64, one program on the raw tracepoint raw_syscalls:sys_exit (bpf/syscalls.h)
+ * picks the stat-family calls of every ABI, 32-bit ones included, by number and reads their
+ * arguments from the caller's saved registers. Elsewhere, syscall tracepoints: the arguments
+ * are kept per thread at entry, the record built at exit. Either way the path is read from the
+ * caller's memory at the exit, not at entry: the kernel has just copied it, so its pages are
+ * resident, where at entry they may not be yet (a BPF program cannot fault them in).
  */
 #include "common.h"
+#include "syscalls.h"
 #include "statsnoop.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -18,6 +21,7 @@ DEFINE_EVENTS_RINGBUF(1024 * 1024);
 
 #define ENAMETOOLONG 36
 
+#ifndef SYSCALLS_RAW
 /* A call in flight, by thread id. LRU: a thread killed inside a call never leaks an entry. */
 struct inflight {
 	__u64 path;
@@ -29,6 +33,7 @@ struct inflight {
 };
 
 DEFINE_INFLIGHT(calls, struct inflight);
+#endif
 
 /* The record is too large for the BPF stack: built in a per-CPU scratch slot. */
 struct {
@@ -38,6 +43,87 @@ struct {
 	__type(value, struct statsnoop_event);
 } scratch SEC(".maps");
 
+/* One call that returned `ret`: its record (`time_ns` of its entry, or 0: now). */
+static __always_inline int report(__u64 pid_tgid, __u32 syscall, bool compat, int fd, __u64 path,
+				  __u32 at_flags, __u64 time_ns, long ret)
+{
+	__u32 zero = 0;
+	struct statsnoop_event *e;
+	long n = 0;
+
+	if (config.failed_only && ret >= 0)
+		return 0;
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return 0;
+	e->time_ns = time_ns ? time_ns : bpf_ktime_get_boot_ns();
+	e->ret = ret;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->fd = fd;
+	e->at_flags = at_flags;
+	e->syscall = syscall;
+	e->flags = 0;
+	e->compat = compat;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (path) {
+		n = bpf_probe_read_user_str(e->path, sizeof(e->path), (const char *)path);
+		if (n <= 0) {
+			e->flags |= STATSNOOP_F_READ_ERROR;
+			n = 0;
+		} else if (n == sizeof(e->path) && ret == -ENAMETOOLONG) {
+			e->flags |= STATSNOOP_F_TRUNCATED;
+		}
+	}
+	e->path_size = n;
+
+	emit_event_upto(e, struct statsnoop_event, path, n);
+	return 0;
+}
+
+#ifdef SYSCALLS_RAW
+SEC("raw_tp/sys_exit")
+int raw_exit(__u64 *ctx)
+{
+	struct pt_regs *regs = RAW_SYSCALL_REGS(ctx);
+	struct syscall_regs s;
+	__u64 pid_tgid, a0;
+	__u32 sc;
+	__u8 id;
+
+	if (syscall_regs_read(regs, &s))
+		return 0;
+	id = syscall_regs_id(&config.sys, regs, &s);
+	if (!id)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (config.filter_pid && (pid_tgid >> 32) != config.target_pid)
+		return 0;
+	sc = id - 1;
+	a0 = syscall_regs_arg(&s, 0);
+	switch (sc) {
+	case STATSNOOP_FSTATFS:
+	case STATSNOOP_FSTATFS64:
+	case STATSNOOP_NEWFSTAT:
+	case STATSNOOP_FSTAT64:
+	case STATSNOOP_FSTAT:
+		/* fstat(fd, ...): an open descriptor. */
+		return report(pid_tgid, sc, s.compat, (int)a0, 0, 0, 0, ctx[1]);
+	case STATSNOOP_NEWFSTATAT:
+	case STATSNOOP_FSTATAT64:
+		/* fstatat(dfd, path, buf, flags) */
+		return report(pid_tgid, sc, s.compat, (int)a0, syscall_regs_arg(&s, 1),
+			      syscall_regs_arg(&s, 3), 0, ctx[1]);
+	case STATSNOOP_STATX:
+		/* statx(dfd, path, flags, mask, buf) */
+		return report(pid_tgid, sc, s.compat, (int)a0, syscall_regs_arg(&s, 1),
+			      syscall_regs_arg(&s, 2), 0, ctx[1]);
+	default:
+		/* stat(path, ...): a path alone, relative to the working directory. */
+		return report(pid_tgid, sc, s.compat, STATSNOOP_AT_FDCWD, a0, 0, 0, ctx[1]);
+	}
+}
+#else
 static __always_inline int on_enter(__u32 syscall, int fd, __u64 path, __u32 at_flags)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -60,44 +146,15 @@ static __always_inline int on_enter(__u32 syscall, int fd, __u64 path, __u32 at_
 static __always_inline int on_exit(long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, zero = 0;
-	struct statsnoop_event *e;
-	struct inflight *call;
-	long n = 0;
+	__u32 tid = (__u32)pid_tgid;
+	struct inflight *call, c;
 
 	call = bpf_map_lookup_elem(&calls, &tid);
 	if (!call)
 		return 0;
-	if (config.failed_only && ret >= 0)
-		goto done;
-	e = bpf_map_lookup_elem(&scratch, &zero);
-	if (!e)
-		goto done;
-	e->time_ns = call->time_ns;
-	e->ret = ret;
-	e->pid = pid_tgid >> 32;
-	e->tid = tid;
-	e->fd = call->fd;
-	e->at_flags = call->at_flags;
-	e->syscall = call->syscall;
-	e->flags = 0;
-	e->pad = 0;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	if (call->path) {
-		n = bpf_probe_read_user_str(e->path, sizeof(e->path), (const char *)call->path);
-		if (n <= 0) {
-			e->flags |= STATSNOOP_F_READ_ERROR;
-			n = 0;
-		} else if (n == sizeof(e->path) && ret == -ENAMETOOLONG) {
-			e->flags |= STATSNOOP_F_TRUNCATED;
-		}
-	}
-	e->path_size = n;
-
-	emit_event_upto(e, struct statsnoop_event, path, n);
-done:
+	c = *call;
 	bpf_map_delete_elem(&calls, &tid);
-	return 0;
+	return report(pid_tgid, c.syscall, false, c.fd, c.path, c.at_flags, c.time_ns, ret);
 }
 
 #define EXIT_PROG(name)                                                    \
@@ -150,3 +207,4 @@ AT_CALL(fstatat64, STATSNOOP_FSTATAT64, 3)
 PATH_CALL(stat, STATSNOOP_STAT)
 PATH_CALL(lstat, STATSNOOP_LSTAT)
 FD_CALL(fstat, STATSNOOP_FSTAT)
+#endif

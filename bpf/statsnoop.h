@@ -3,6 +3,8 @@
 #ifndef EBPF_RUST_STATSNOOP_H
 #define EBPF_RUST_STATSNOOP_H
 
+#include "syscalls.h"
+
 /* The longest path the kernel takes (PATH_MAX, with its NUL): paths are never cut short. */
 #define STATSNOOP_PATH_MAX 4096
 
@@ -40,7 +42,7 @@ enum statsnoop_syscall {
 
 /* Sent when a stat-family call returns. Only the used bytes of `path` are sent. */
 struct statsnoop_event {
-	__u64 time_ns; /* CLOCK_BOOTTIME of the call */
+	__u64 time_ns; /* CLOCK_BOOTTIME of the call's return (its entry, with tracepoints) */
 	__s64 ret;
 	__u32 pid;
 	__u32 tid;
@@ -49,7 +51,7 @@ struct statsnoop_event {
 	__u32 syscall; /* enum statsnoop_syscall */
 	__u32 path_size; /* bytes in path, with the NUL; 0 when the call took no path */
 	__u32 flags; /* STATSNOOP_F_* */
-	__u32 pad;
+	__u32 compat; /* 1: the call came in through the 32-bit entry of a 64-bit kernel */
 	char comm[16];
 	char path[STATSNOOP_PATH_MAX];
 };
@@ -60,6 +62,8 @@ struct statsnoop_config {
 	__u8 filter_pid;
 	__u8 failed_only;
 	__u8 pad[2];
+	/* The stat-family numbers of each ABI: enum statsnoop_syscall + 1. */
+	struct syscall_table sys;
 };
 
 #endif

@@ -3,11 +3,15 @@
  * syscount: syscalls counted (and, with -L, timed) per syscall or per process.
  *
  * raw_syscalls:sys_enter/sys_exit, so one pair of programs sees every syscall on every kernel
- * with syscall tracepoints. Counting happens in the kernel, in a hash map the agent drains at
- * every interval. Only -L needs more: the enter program notes each thread's start time in a
- * second map, in a slot per thread that lives until the thread exits.
+ * with syscall tracepoints. On x86_64 and arm64 they attach as raw tracepoints (no perf
+ * buffer), whose saved registers also say which ABI a call came through: 32-bit calls are
+ * counted under their own numbers (SYSCOUNT_KEY_COMPAT), not mistaken for the 64-bit syscall
+ * of the same number. Counting happens in the kernel, in a hash map the agent drains at every
+ * interval. Only -L needs more: the enter program notes each thread's start time in a second
+ * map, in a slot per thread that lives until the thread exits.
  */
 #include "common.h"
+#include "syscalls.h"
 #include "syscount.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -39,8 +43,7 @@ static __always_inline bool traced(__u64 pid_tgid)
 	return !config.filter_pid || (__u32)(pid_tgid >> 32) == config.target_pid;
 }
 
-SEC("tracepoint/raw_syscalls/sys_enter")
-int sys_enter(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int on_enter(void)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
@@ -68,17 +71,14 @@ int sched_exit(void *ctx)
 	return 0;
 }
 
-SEC("tracepoint/raw_syscalls/sys_exit")
-int sys_exit(struct trace_event_raw_sys_exit *ctx)
+/* `regs`: the caller's saved registers, where the ABI can be read (NULL: native only). */
+static __always_inline int on_exit(struct pt_regs *regs, long id, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid, key;
 	struct syscount_value *v;
 	__u64 *start, delta = 0;
-	long id = ctx->id, ret = ctx->ret;
 
-	if (!traced(pid_tgid))
-		return 0;
 	if (config.latency) {
 		start = bpf_map_lookup_elem(&starts, &tid);
 		/* No start: the syscall began before we attached, or its start was lost. */
@@ -95,7 +95,14 @@ int sys_exit(struct trace_event_raw_sys_exit *ctx)
 	if (config.filter_errno && ret != -(long)config.errno_value)
 		return 0;
 
-	key = config.per_process ? (__u32)(pid_tgid >> 32) : (__u32)id;
+	if (config.per_process)
+		key = (__u32)(pid_tgid >> 32);
+	else
+		key = (__u32)id;
+#ifdef SYSCALLS_RAW
+	if (!config.per_process && regs && syscall_is_compat(regs))
+		key |= SYSCOUNT_KEY_COMPAT;
+#endif
 	v = bpf_map_lookup_elem(&counts, &key);
 	if (!v) {
 		struct syscount_value zero = {};
@@ -116,3 +123,37 @@ int sys_exit(struct trace_event_raw_sys_exit *ctx)
 		__sync_fetch_and_add(&v->total_ns, delta);
 	return 0;
 }
+
+#ifdef SYSCALLS_RAW
+SEC("raw_tp/sys_enter")
+int sys_enter(__u64 *ctx)
+{
+	return on_enter();
+}
+
+SEC("raw_tp/sys_exit")
+int sys_exit(__u64 *ctx)
+{
+	struct pt_regs *regs = RAW_SYSCALL_REGS(ctx);
+	struct syscall_regs s;
+
+	if (!traced(bpf_get_current_pid_tgid()))
+		return 0;
+	syscall_regs_read(regs, &s);
+	return on_exit(regs, s.nr, (long)ctx[1]);
+}
+#else
+SEC("tracepoint/raw_syscalls/sys_enter")
+int sys_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_enter();
+}
+
+SEC("tracepoint/raw_syscalls/sys_exit")
+int sys_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	if (!traced(bpf_get_current_pid_tgid()))
+		return 0;
+	return on_exit(NULL, ctx->id, ctx->ret);
+}
+#endif

@@ -8,7 +8,11 @@
 /* Threads inside a syscall at once whose start time is kept (-L). */
 #define SYSCOUNT_MAX_THREADS 10240
 
-/* One counter: the value of map `counts`, keyed by syscall number, or by process id with -P. */
+/* Keys of syscalls that came in through the 32-bit (compat) entry: the number with this bit. */
+#define SYSCOUNT_KEY_COMPAT 0x80000000U
+
+/* One counter: the value of map `counts`, keyed by syscall number (SYSCOUNT_KEY_COMPAT set for
+ * the 32-bit ABI's numbers), or by process id with -P. */
 struct syscount_value {
 	__u64 count;
 	__u64 total_ns; /* time spent inside the syscalls (-L only) */

@@ -645,6 +645,23 @@ impl Object {
         Ok(())
     }
 
+    /// Deletes one entry of a loaded map (none there is no error).
+    pub fn map_delete<K: Pod>(&self, map: &str, key: &K) -> Result<()> {
+        let m = self.map_ptr(map)?;
+        let k = pod::bytes_of(key);
+        // SAFETY: the key points to k.len() initialized bytes; libbpf checks the size.
+        let rc = unsafe {
+            sys::bpf_map__delete_elem(m, k.as_ptr() as *const c_void, k.len() as sys::size_t, 0)
+        };
+        if rc != 0 && -rc != libc::ENOENT {
+            return Err(Error::os(
+                format!("{}: cannot write map {map}", self.name),
+                -rc,
+            ));
+        }
+        Ok(())
+    }
+
     /// The values of every CPU at index `key` of the per-CPU u64 array `map`.
     pub fn percpu_u64(&self, map: &str, key: u32) -> Result<Vec<u64>> {
         let fd = self.map_fd(map)?;

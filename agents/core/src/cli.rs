@@ -206,11 +206,31 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     Ok(Duration::from_nanos(ns as u64))
 }
 
-/// Parses a process id (`-p PID`): a positive number. Whether such a process exists is not
-/// checked: tracing one that is not there yet (or never comes) is allowed.
+/// The kernel's largest process id plus one (`/proc/sys/kernel/pid_max`); where unreadable, the
+/// most any kernel allows (PID_MAX_LIMIT, 2^22 on 64-bit kernels).
+pub fn pid_max() -> u32 {
+    static MAX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/pid_max")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1 << 22)
+    })
+}
+
+/// Parses a process or thread id (`-p PID`, `-t TID`): a positive number below the kernel's
+/// pid_max. Whether such a process exists is not checked: tracing one that is not there yet
+/// (or never comes) is allowed, but one that no process can ever have is a usage error.
 pub fn parse_pid(s: &str) -> std::result::Result<u32, String> {
+    parse_pid_below(s, pid_max())
+}
+
+fn parse_pid_below(s: &str, max: u32) -> std::result::Result<u32, String> {
     match s.trim().parse::<u32>() {
         Ok(0) => Err("a process id is a positive number, not 0".to_string()),
+        Ok(pid) if pid >= max => Err(format!(
+            "no process can have id {pid}: this kernel's pid_max is {max} (ids are below it)"
+        )),
         Ok(pid) => Ok(pid),
         Err(_) => Err(format!("bad process id {s:?}: a positive number")),
     }
@@ -548,6 +568,11 @@ mod tests {
         assert!(parse_pid("0").is_err());
         assert!(parse_pid("-1").is_err());
         assert!(parse_pid("12x").is_err());
+        assert_eq!(parse_pid_below("4194303", 4194304), Ok(4194303));
+        let e = parse_pid_below("4194304", 4194304).unwrap_err();
+        assert!(e.contains("pid_max is 4194304"), "{e}");
+        assert!(parse_pid(&pid_max().to_string()).is_err());
+        assert!(parse_pid(&(pid_max() - 1).to_string()).is_ok());
     }
 
     #[test]

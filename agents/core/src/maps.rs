@@ -88,7 +88,24 @@ fn drain_batch<K: Pod, V: Pod>(fd: i32) -> std::result::Result<Vec<(K, V)>, i32>
     }
 }
 
+/// Every entry of the hash map `name` of `obj`, left in place (for counters that only grow,
+/// read as differences).
+pub fn read_hash<K: Pod, V: Pod>(obj: &Object, name: &str) -> Result<Vec<(K, V)>> {
+    walk(obj.map_fd(name)?, name)
+}
+
 fn drain_by_key<K: Pod, V: Pod>(fd: i32, name: &str) -> Result<Vec<(K, V)>> {
+    let out = walk(fd, name)?;
+    // Deleted after the walk: deleting while walking restarts the walk at the first bucket.
+    for (k, _) in &out {
+        // SAFETY: a K-sized key.
+        unsafe { sys::bpf_map_delete_elem(fd, k as *const K as *const c_void) };
+    }
+    Ok(out)
+}
+
+/// Key by key: every (key, value) of the hash map behind `fd`.
+fn walk<K: Pod, V: Pod>(fd: i32, name: &str) -> Result<Vec<(K, V)>> {
     let mut out = Vec::new();
     let mut key = pod::zeroed::<K>();
     let mut value = pod::zeroed::<V>();
@@ -122,11 +139,6 @@ fn drain_by_key<K: Pod, V: Pod>(fd: i32, name: &str) -> Result<Vec<(K, V)>> {
             out.push((key, value));
         }
         prev = Some(key);
-    }
-    // Deleted after the walk: deleting while walking restarts the walk at the first bucket.
-    for (k, _) in &out {
-        // SAFETY: a K-sized key.
-        unsafe { sys::bpf_map_delete_elem(fd, k as *const K as *const c_void) };
     }
     Ok(out)
 }

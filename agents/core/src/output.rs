@@ -5,6 +5,7 @@
 //! the collector, memory in tests.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::interval::Tick;
 use crate::json::{self, Obj};
@@ -238,6 +239,33 @@ impl Out {
             _ => String::new(),
         }
     }
+}
+
+/// Standard output was closed when the process started (`>&-`). Rust's runtime reopens a closed
+/// descriptor 0-2 on /dev/null before `main`, so a tool would print into nothing; this is
+/// noted earlier, by an ELF constructor (`.init_array`), which the C runtime runs before it.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn note_closed_stdout() {
+    // SAFETY: F_GETFD only reads the descriptor table; EBADF says descriptor 1 is not open.
+    let closed = unsafe { libc::fcntl(1, libc::F_GETFD) } == -1
+        && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
+    STDOUT_CLOSED.store(closed, Ordering::SeqCst);
+}
+
+#[used]
+#[link_section = ".init_array"]
+static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
+
+/// Err when standard output was closed at start: a tool must not run with nowhere to print.
+pub fn require_stdout() -> crate::Result<()> {
+    if STDOUT_CLOSED.load(Ordering::SeqCst) {
+        return Err(
+            crate::Error::new("standard output is closed: there is nowhere to print")
+                .hint("give it somewhere to go: > FILE, | COMMAND, or >/dev/null to discard it"),
+        );
+    }
+    Ok(())
 }
 
 /// Standard output without std's own buffering: std retries writes that a signal

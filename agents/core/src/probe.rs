@@ -60,18 +60,41 @@ fn has_events(dir: &Path) -> bool {
     dir.join("events").is_dir()
 }
 
-/// Where tracefs is mounted; mounts it at /sys/kernel/tracing if it is nowhere (as root).
-pub fn tracefs_root() -> Option<&'static Path> {
-    static ROOT: OnceLock<Option<PathBuf>> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let candidates = [
-            Path::new("/sys/kernel/tracing"),
-            Path::new("/sys/kernel/debug/tracing"),
-        ];
-        if let Some(p) = candidates.iter().find(|p| has_events(p)) {
-            return Some(p.to_path_buf());
+/// The fix when tracefs is there but this process may not read it.
+pub const TRACEFS_DENIED_FIX: &str =
+    "needs root or CAP_BPF+CAP_PERFMON, and CAP_DAC_READ_SEARCH for tracefs (mode 0700)";
+
+/// What this process finds of tracefs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tracefs {
+    /// Mounted and readable here.
+    At(PathBuf),
+    /// Mounted here, but this process may not read it (not root, no CAP_DAC_READ_SEARCH).
+    Denied(PathBuf),
+    /// Nowhere, and it could not be mounted.
+    Absent,
+}
+
+const TRACEFS_DIRS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/// The tracefs this process mounted (at /sys/kernel/tracing), unmounted by [`unmount_ours`].
+static MOUNTED_BY_US: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Where tracefs is, whether this process can read it; mounts it at /sys/kernel/tracing if it
+/// is nowhere (as root), and remembers to unmount it at exit ([`unmount_ours`]).
+pub fn tracefs() -> &'static Tracefs {
+    static STATE: OnceLock<Tracefs> = OnceLock::new();
+    STATE.get_or_init(|| {
+        for dir in TRACEFS_DIRS.map(Path::new) {
+            match std::fs::metadata(dir.join("events")) {
+                Ok(m) if m.is_dir() => return Tracefs::At(dir.to_path_buf()),
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    return Tracefs::Denied(dir.to_path_buf())
+                }
+                _ => {}
+            }
         }
-        let target = candidates[0];
+        let target = Path::new(TRACEFS_DIRS[0]);
         let mounted = nix::mount::mount(
             Some("tracefs"),
             target,
@@ -80,14 +103,61 @@ pub fn tracefs_root() -> Option<&'static Path> {
             None::<&str>,
         );
         match mounted {
-            Ok(()) if has_events(target) => {
-                log::debug!("mounted tracefs at {}", target.display());
-                Some(target.to_path_buf())
+            Ok(()) => {
+                MOUNTED_BY_US.store(true, std::sync::atomic::Ordering::SeqCst);
+                log::debug!(
+                    "mounted tracefs at {} (unmounted at exit)",
+                    target.display()
+                );
+                if has_events(target) {
+                    Tracefs::At(target.to_path_buf())
+                } else {
+                    Tracefs::Absent
+                }
             }
-            _ => None,
+            Err(nix::errno::Errno::EPERM) if !is_root() => Tracefs::Denied(target.to_path_buf()),
+            Err(_) => Tracefs::Absent,
         }
     })
-    .as_deref()
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Where tracefs is mounted and readable; mounts it at /sys/kernel/tracing if it is nowhere
+/// (as root).
+pub fn tracefs_root() -> Option<&'static Path> {
+    match tracefs() {
+        Tracefs::At(p) => Some(p),
+        _ => None,
+    }
+}
+
+/// Why tracefs cannot be used here, with the fix (None: it can).
+pub fn tracefs_missing() -> Option<String> {
+    match tracefs() {
+        Tracefs::At(_) => None,
+        Tracefs::Denied(p) => Some(format!(
+            "cannot read tracefs at {}: {TRACEFS_DENIED_FIX}",
+            p.display()
+        )),
+        Tracefs::Absent => {
+            Some("no tracefs: mount -t tracefs tracefs /sys/kernel/tracing (CONFIG_TRACING)".into())
+        }
+    }
+}
+
+/// Unmounts tracefs if this process mounted it: the system is left as it was found. Called
+/// once at exit.
+pub fn unmount_ours() {
+    if MOUNTED_BY_US.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        // Detached: a reader that still holds a file open keeps it until it closes it.
+        match nix::mount::umount2(TRACEFS_DIRS[0], nix::mount::MntFlags::MNT_DETACH) {
+            Ok(()) => log::debug!("unmounted the tracefs mounted at start"),
+            Err(e) => log::warn!("cannot unmount the tracefs mounted at start: {e}"),
+        }
+    }
 }
 
 /// Does tracepoint `category:name` exist (tracefs `events/<category>/<name>`)?
@@ -208,6 +278,13 @@ pub fn kernel_btf() -> Option<std::rc::Rc<KernelBtf>> {
 /// Frees the BTF [`kernel_btf`] keeps (before a load, where libbpf parses its own copy).
 pub fn release_kernel_btf() {
     VMLINUX.with(|v| v.borrow_mut().take());
+}
+
+/// Does the kernel's BTF declare raw tracepoint `name` (its `btf_trace_<name>` type)?
+fn raw_tp_in_btf(name: &str) -> bool {
+    kernel_btf()
+        .and_then(|b| b.view().typedef_id(&format!("btf_trace_{name}")))
+        .is_some()
 }
 
 /// Can this kernel load a BTF-typed raw tracepoint program for `name` (tp_btf)? A trial load
@@ -363,6 +440,9 @@ pub fn hook_missing(hook: &HookBuf) -> Option<String> {
     match hook {
         Hook::Tracepoint(c, n) => Need::Tracepoint(c, n).why(),
         Hook::RawTp(c, n) if any_tracepoint(c, n) => None,
+        // Raw tracepoints attach by name, without tracefs: where this process may not read it,
+        // the kernel's BTF tells whether the tracepoint exists (`btf_trace_<name>`).
+        Hook::RawTp(_, n) if tracefs_root().is_none() && raw_tp_in_btf(n) => None,
         Hook::RawTp(c, n) => Need::Tracepoint(c, n).why(),
         Hook::TpBtf(c, n) => {
             if !kernel_btf_present() {
@@ -416,6 +496,9 @@ pub fn effective_caps() -> u64 {
         .unwrap_or(0)
 }
 
+/// What a process without [`bpf_privileged`] lacks, in `list` and `check`.
+pub const NEEDS_PRIVILEGES: &str = "needs root or CAP_BPF+CAP_PERFMON";
+
 /// Can this process load tracing programs: CAP_BPF with CAP_PERFMON, or CAP_SYS_ADMIN?
 pub fn bpf_privileged() -> bool {
     let caps = effective_caps();
@@ -446,7 +529,8 @@ impl Need<'_> {
         match *self {
             Need::Tracepoint(c, n) if tracepoint_exists(c, n) => None,
             Need::Tracepoint(c, n) if tracefs_root().is_none() => Some(format!(
-                "no tracefs to find tracepoint {c}:{n}: mount tracefs (CONFIG_TRACING)"
+                "tracepoint {c}:{n}: {}",
+                tracefs_missing().unwrap_or_default()
             )),
             Need::Tracepoint(c, n) => Some(match tracepoint_since(c, n) {
                 Some(v) => format!(

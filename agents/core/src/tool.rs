@@ -45,6 +45,11 @@ pub trait Handler {
     fn loaded(&mut self, _obj: &mut Object) -> Result<()> {
         Ok(())
     }
+    /// Once attached, before the `-v` line: what needs the programs running (a tool that
+    /// learns kernel objects from its own calls).
+    fn attached(&mut self, _obj: &mut Object) -> Result<()> {
+        Ok(())
+    }
     /// The fix to suggest when this kernel lacks the hooks the tool's options chose.
     fn unsupported_hint(&self) -> Option<String> {
         None
@@ -211,6 +216,11 @@ impl Entry {
     /// Why `kernel` cannot run the tool with its default options (empty: it can).
     pub fn missing(&self, kernel: &dyn Kernel) -> Vec<String> {
         let mut why = Vec::new();
+        if !probe::bpf_privileged() {
+            // Without privileges tracefs and trial loads fail too: name the cause, not them.
+            why.push(probe::NEEDS_PRIVILEGES.to_string());
+            return why;
+        }
         if let Some(b) = probe::btf_missing() {
             why.push(b);
         }
@@ -240,6 +250,7 @@ impl Kernel for AllHooks {
 
 /// Runs a tool as the command `ebpf-agent <tool> ARGS` (or its symlink): output on stdout.
 pub fn main(entry: &Entry, argv: &[String]) -> Result<()> {
+    crate::output::require_stdout()?;
     let started = (entry.spec.start)(entry.spec.name, argv)?;
     crate::logging::verbose(started.common.verbose);
     let out = Out::stdout(started.common.json);
@@ -345,6 +356,7 @@ pub fn load_object(
     obj.load()?;
     handler.loaded(&mut obj)?;
     hooks::attach(&mut obj, &plan)?;
+    handler.attached(&mut obj)?;
     let note = handler.note();
     log::debug!(
         "tracing: {}{}{}",
@@ -611,10 +623,13 @@ impl Source for Instance {
             if e.kind() != std::io::ErrorKind::BrokenPipe
                 && e.kind() != std::io::ErrorKind::Interrupted
             {
-                self.error = Some(
-                    Error::new(format!("{}: cannot write the output: {e}", self.name))
-                        .code(EXIT_FAILURE),
-                );
+                // The log line names the tool already.
+                let err = Error::new(format!("cannot write the output: {e}")).code(EXIT_FAILURE);
+                self.error = Some(if e.raw_os_error() == Some(libc::ENOSPC) {
+                    err.hint("free space where the output goes, or send it elsewhere")
+                } else {
+                    err
+                });
             }
         }
     }

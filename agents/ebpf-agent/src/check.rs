@@ -51,6 +51,8 @@ enum Affects {
     None,
     /// Tools that have no way to run without hooks of this kind (from their declared hooks).
     Lacking(Kind),
+    /// Tools that have no way to run without hooks of one of these kinds.
+    LackingAny(&'static [Kind]),
 }
 
 fn affected(a: Affects) -> Vec<&'static str> {
@@ -60,6 +62,7 @@ fn affected(a: Affects) -> Vec<&'static str> {
             Affects::All => true,
             Affects::None => false,
             Affects::Lacking(kind) => t.requires(kind),
+            Affects::LackingAny(kinds) => kinds.iter().any(|&k| t.requires(k)),
         })
         .map(|t| t.name())
         .collect()
@@ -189,7 +192,10 @@ pub fn run_checks(config_file: Option<&PathBuf>) -> Result<Vec<Feature>> {
         } else {
             format!("uid {euid}, CapEff {:#x}", probe::effective_caps())
         },
-        Some("run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before 5.8)".into()),
+        Some(format!(
+            "{}: run as root, or grant them (CAP_SYS_ADMIN before 5.8)",
+            probe::NEEDS_PRIVILEGES
+        )),
         Affects::All,
     ));
 
@@ -273,16 +279,27 @@ pub fn run_checks(config_file: Option<&PathBuf>) -> Result<Vec<Feature>> {
         Some(jit_fix.into()),
         Affects::None,
     ));
-    let tracefs = probe::tracefs_root();
+    let (tracefs_ok, tracefs_detail, tracefs_fix) = match probe::tracefs() {
+        probe::Tracefs::At(p) => (true, p.display().to_string(), String::new()),
+        probe::Tracefs::Denied(p) => (
+            false,
+            format!("mounted at {}, not readable by this process", p.display()),
+            probe::TRACEFS_DENIED_FIX.to_string(),
+        ),
+        probe::Tracefs::Absent => (
+            false,
+            "not mounted, and mounting failed".to_string(),
+            "mount -t tracefs tracefs /sys/kernel/tracing (CONFIG_TRACING)".to_string(),
+        ),
+    };
+    // Raw tracepoints attach without tracefs: only tracepoint programs need it.
     out.push(feature(
         "tracefs",
-        tracefs.is_some(),
-        true,
-        tracefs
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "not mounted, and mounting failed".into()),
-        Some("mount -t tracefs tracefs /sys/kernel/tracing (CONFIG_TRACING)".into()),
-        Affects::All,
+        tracefs_ok,
+        false,
+        tracefs_detail,
+        Some(tracefs_fix),
+        Affects::LackingAny(&[Kind::Tracepoint, Kind::SyscallTracepoint]),
     ));
     let debugfs = mounted("debugfs");
     out.push(feature(

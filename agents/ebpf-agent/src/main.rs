@@ -13,8 +13,11 @@ use agent_core::tool;
 mod check;
 #[cfg(feature = "collect")]
 mod collect;
+#[cfg(test)]
+mod fuzz;
 mod list;
 mod overhead;
+mod syscalls;
 mod tools;
 mod verify;
 
@@ -77,6 +80,10 @@ fn run(argv: &[String]) -> Result<(), Error> {
         name if COMMANDS.iter().any(|(c, _)| *c == name) => {
             let (cmd, main) = COMMANDS.iter().find(|(c, _)| *c == name).unwrap();
             logging::init(cmd);
+            // collect writes to its files: a service may run it with stdout closed.
+            if *cmd != "collect" {
+                agent_core::output::require_stdout()?;
+            }
             main(rest)
         }
         name => match tools::find(name) {
@@ -119,5 +126,7 @@ fn main() {
             e.exit_code
         }
     };
+    // A tracefs mounted to find tracepoints goes again: the system is left as found.
+    agent_core::probe::unmount_ours();
     std::process::exit(code);
 }

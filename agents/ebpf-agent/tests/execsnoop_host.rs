@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 /// docs/tools/execsnoop.md, JSON.
 const EXEC_REQUIRED: &[(&str, Ty)] = event_schema![
-    pid: Uint, tid: Uint, ppid: Uint, uid: Uint, comm: Str, ret: Int, args: StrArray,
+    pid: Uint, tid: Uint, ppid: Uint, uid: Uint, comm: Str, abi: Str, ret: Int, args: StrArray,
     args_truncated: Bool, args_read_error: Bool
 ];
 const EXEC_OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str, args_hex: StrArray];

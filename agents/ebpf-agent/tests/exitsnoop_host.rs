@@ -241,7 +241,14 @@ fn nonexistent_pid_bad_flags_and_duration() {
     assert_eq!(
         common::run_to_end(
             &bin,
-            &["exitsnoop", "--json", "-p", "4194305", "--duration", "1"]
+            &[
+                "exitsnoop",
+                "--json",
+                "-p",
+                &common::gone_pid(),
+                "--duration",
+                "1"
+            ]
         ),
         ""
     );

@@ -308,7 +308,14 @@ fn text_mode_count_ends_the_run() {
 fn a_pid_that_does_not_exist_and_bad_flags() {
     let Some(bin) = agent_bin() else { return };
     let out = Command::new(&bin)
-        .args(["filetop", "--json", "-p", "999999999", "--duration", "1.5"])
+        .args([
+            "filetop",
+            "--json",
+            "-p",
+            &common::gone_pid(),
+            "--duration",
+            "1.5",
+        ])
         .output()
         .unwrap();
     assert!(

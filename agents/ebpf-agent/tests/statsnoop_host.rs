@@ -14,7 +14,7 @@ use serde_json::Value;
 
 /// docs/tools/statsnoop.md, JSON.
 const STAT_REQUIRED: &[(&str, Ty)] = event_schema![
-    pid: Uint, tid: Uint, comm: Str, syscall: Str, ret: Int, path: Str, path_truncated: Bool,
+    pid: Uint, tid: Uint, comm: Str, syscall: Str, abi: Str, ret: Int, path: Str, path_truncated: Bool,
     path_read_error: Bool, fd: Int, at_flags: Uint
 ];
 const STAT_OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str, path_hex: Str];
@@ -222,7 +222,14 @@ fn nonexistent_pid_bad_flags_and_symlink() {
     assert_eq!(
         common::run_to_end(
             &bin,
-            &["statsnoop", "--json", "-p", "4194305", "--duration", "1"]
+            &[
+                "statsnoop",
+                "--json",
+                "-p",
+                &common::gone_pid(),
+                "--duration",
+                "1"
+            ]
         ),
         ""
     );

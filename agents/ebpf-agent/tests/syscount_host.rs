@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 const INTERVAL_REQUIRED: &[(&str, Ty)] = event_schema![
     interval_ns: Uint, by: Str, rows: ObjArray, total_rows: Uint
 ];
-const SYSCALL_ROW: &[(&str, Ty)] = schema![syscall: Str, id: Uint, count: Uint];
+const SYSCALL_ROW: &[(&str, Ty)] = schema![syscall: Str, id: Uint, abi: Str, count: Uint];
 const PROCESS_ROW: &[(&str, Ty)] = schema![pid: Uint, comm: Str, count: Uint];
 const LATENCY: &[(&str, Ty)] = schema![total_ns: Uint];
 const PROCESS_OPTIONAL: &[(&str, Ty)] = schema![total_ns: Uint, comm_hex: Str];
@@ -179,7 +179,7 @@ fn intervals_duration_and_a_pid_that_does_not_exist() {
             "syscount",
             "--json",
             "-p",
-            "999999999",
+            &common::gone_pid(),
             "-i",
             "1",
             "-d",

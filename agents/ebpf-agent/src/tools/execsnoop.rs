@@ -1,27 +1,49 @@
 //! execsnoop: trace exec() syscalls (BCC/libbpf-tools compatible).
 //!
-//! BPF side: `bpf/execsnoop.bpf.c`, syscall tracepoints only. The enter record (argv, parent,
-//! uid) and the exit record (result, new comm) are joined here by pid.
+//! BPF side: `bpf/execsnoop.bpf.c`: raw tracepoints on `raw_syscalls:sys_enter/sys_exit` on
+//! x86_64 and arm64 (32-bit execs included), syscall tracepoints elsewhere. The enter record
+//! (argv, parent, uid) and the exit record (result, new comm) are joined here by pid; an argv
+//! the entry could not read comes again, read at the exit, in a record of its own.
 
 use std::collections::HashMap;
 
 use agent_core::prelude::*;
 
+use crate::syscalls;
+
 pub const TOOL: Spec = Spec {
     name: "execsnoop",
     about: "trace new programs: exec() calls with argv, parent and result",
-    // execveat (Linux 3.19) is optional: without its tracepoints, execve alone is traced.
-    hooks: &[Group::syscalls(
-        "",
-        &["execve", "execveat"],
-        Required::All(&["execve"]),
-        Exit::PerSyscall,
-    )],
+    hooks: HOOKS,
     dynamic: &[],
     structs: &[EnterHead::LAYOUT, ExitEvent::LAYOUT, Config::LAYOUT],
     start: tool::start::<Execsnoop>,
     selftest: SelfTest::new(selftest_workload),
 };
+
+/// Both halves of every syscall, which pick execve and execveat by number.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const HOOKS: &[Group] = &[Group::all(
+    "",
+    &[
+        Attach::new("raw_exit", Hook::RawTp("raw_syscalls", "sys_exit")),
+        Attach::new("raw_enter", Hook::RawTp("raw_syscalls", "sys_enter")),
+    ],
+)
+.text("raw tracepoints raw_syscalls:sys_{enter,exit}")];
+// execveat (Linux 3.19) is optional: without its tracepoints, execve alone is traced.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const HOOKS: &[Group] = &[Group::syscalls(
+    "",
+    &["execve", "execveat"],
+    Required::All(&["execve"]),
+    Exit::PerSyscall,
+)];
+
+/// EXECSNOOP_SYS_EXECVE and _EXECVEAT in each ABI.
+fn table() -> syscalls::Table {
+    syscalls::Table::of(&[(1, &["execve"]), (2, &["execveat"])])
+}
 
 /// Execs `/bin/sh -c : <marker>` (busybox or not, every image has /bin/sh).
 fn selftest_workload(marker: &str) -> std::io::Result<Vec<String>> {
@@ -42,6 +64,9 @@ const KIND_ENTER: u32 = 1;
 const KIND_EXIT: u32 = 2;
 const F_TRUNCATED: u32 = 1;
 const F_READ_ERROR: u32 = 2;
+const F_COMPAT: u32 = 4;
+const F_REREAD: u32 = 8;
+const ARGS_UNCOUNTED: u32 = u32::MAX;
 
 /// Mirrors EXECSNOOP_ARGS_BUF + EXECSNOOP_ARG_MAX: the argument buffer after the head.
 const ARGS_BUF: usize = 16384 + 4096;
@@ -66,6 +91,7 @@ agent_core::pod! {
         target_uid: u32, max_args: u32,
         filter_uid: u8,
         pad: [u8; 7],
+        sys: syscalls::Table,
     }
 }
 
@@ -122,7 +148,16 @@ impl Handler for Execsnoop {
             max_args: self.args.max_args,
             filter_uid,
             pad: [0; 7],
+            sys: table(),
         })
+    }
+
+    fn note(&self) -> String {
+        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+            format!("syscalls {}", table().describe())
+        } else {
+            String::new()
+        }
     }
 
     fn header(&mut self, out: &mut Out) {
@@ -169,12 +204,29 @@ pub struct Execsnoop {
 const MAX_PENDING: usize = 4096;
 
 impl Execsnoop {
-    fn on_enter(&mut self, head: EnterHead, data: &[u8]) {
+    fn on_enter(&mut self, mut head: EnterHead, data: &[u8]) {
         let start = std::mem::size_of::<EnterHead>();
         let end = (start + head.args_size as usize).min(data.len());
         let mut args = self.spare.pop().unwrap_or_default();
         args.clear();
         args.extend_from_slice(&data[start..end]);
+        if head.args_count == ARGS_UNCOUNTED {
+            self.count_args(&mut head, &mut args);
+        }
+        if head.flags & F_REREAD != 0 {
+            // argv read again at the exit: it replaces what the entry could not read.
+            if let Some(p) = self.pending.get_mut(&head.pid) {
+                p.head.args_count = head.args_count;
+                p.head.args_size = head.args_size;
+                p.head.flags = (p.head.flags & !(F_READ_ERROR | F_TRUNCATED))
+                    | (head.flags & (F_READ_ERROR | F_TRUNCATED));
+                let old = std::mem::replace(&mut p.args, args);
+                self.recycle(old);
+            } else {
+                self.recycle(args);
+            }
+            return;
+        }
         if self.pending.len() >= MAX_PENDING {
             let horizon = head.time_ns.saturating_sub(10_000_000_000);
             self.pending.retain(|_, p| p.head.time_ns >= horizon);
@@ -182,6 +234,36 @@ impl Execsnoop {
         if let Some(old) = self.pending.insert(head.pid, Pending { head, args }) {
             self.recycle(old.args);
         }
+    }
+
+    /// The strings of an argv the kernel sent as one NUL-separated block (the new program's),
+    /// cut to --max-args.
+    fn count_args(&self, head: &mut EnterHead, args: &mut Vec<u8>) {
+        let mut count = 0u32;
+        let mut end = 0;
+        for (i, &b) in args.iter().enumerate() {
+            if b == 0 {
+                count += 1;
+                end = i + 1;
+                if count == self.args.max_args {
+                    break;
+                }
+            }
+        }
+        if end < args.len() {
+            let rest = &args[end..];
+            if count < self.args.max_args && !rest.is_empty() {
+                // A last string cut by the buffer: kept, with its NUL.
+                count += 1;
+                end = args.len();
+                args.push(0);
+            } else {
+                head.flags |= F_TRUNCATED;
+            }
+        }
+        args.truncate(end);
+        head.args_count = count;
+        head.args_size = args.len() as u32;
     }
 
     fn recycle(&mut self, v: Vec<u8>) {
@@ -264,6 +346,7 @@ fn json(p: &Pending, exit: &ExitEvent, out: &mut Out) {
         .u64("ppid", p.head.ppid.into())
         .u64("uid", p.head.uid.into())
         .bytes("comm", cstr(&exit.comm))
+        .str("abi", syscalls::abi(p.head.flags & F_COMPAT != 0).name)
         .i64("ret", exit.ret.into())
         .bytes_array("args", split_args(&p.args, p.head.args_count))
         .bool("args_truncated", p.head.flags & F_TRUNCATED != 0)

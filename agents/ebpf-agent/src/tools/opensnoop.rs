@@ -1,20 +1,18 @@
 //! opensnoop: trace open(), openat() and openat2() (BCC/libbpf-tools compatible).
 //!
-//! BPF side: `bpf/opensnoop.bpf.c`, syscall tracepoints only. One record per call that
-//! returned; pid, tid, uid and failed-only filters run in the kernel, `-n` here.
+//! BPF side: `bpf/opensnoop.bpf.c`: the raw tracepoint `raw_syscalls:sys_exit` on x86_64 and
+//! arm64 (every ABI, 32-bit calls included), syscall tracepoints elsewhere. One record per call
+//! that returned; pid, tid, uid and failed-only filters run in the kernel, `-n` here.
 
 use agent_core::openflags::push_open_flags;
 use agent_core::prelude::*;
 
+use crate::syscalls;
+
 pub const TOOL: Spec = Spec {
     name: "opensnoop",
     about: "trace open() calls: path, flags, and the fd or error",
-    hooks: &[Group::syscalls(
-        "",
-        SYSCALLS,
-        Required::All(&["openat"]),
-        Exit::Shared("tp_exit"),
-    )],
+    hooks: HOOKS,
     dynamic: &[],
     structs: &[EventHead::LAYOUT, Config::LAYOUT],
     start: tool::start::<Opensnoop>,
@@ -46,8 +44,29 @@ fn storm(marker: &str, until: std::time::Instant) -> std::io::Result<u64> {
     Ok(n)
 }
 
-/// Syscalls traced, where the kernel has them (arm64 has no open()).
+/// Syscalls traced, where the kernel has them (arm64 has no open()), by `enum
+/// opensnoop_syscall`.
 const SYSCALLS: &[&str] = &["open", "openat", "openat2"];
+
+/// One program on every syscall's exit, which picks the opens by number.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const HOOKS: &[Group] = &[Group::all(
+    "",
+    &[Attach::new("raw_exit", Hook::RawTp("raw_syscalls", "sys_exit"))],
+)
+.text("raw tracepoint raw_syscalls:sys_exit")];
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const HOOKS: &[Group] = &[Group::syscalls(
+    "",
+    SYSCALLS,
+    Required::All(&["openat"]),
+    Exit::Shared("tp_exit"),
+)];
+
+/// The numbers of the opens in each ABI, for the raw tracepoint (ids from 1, as SYSCALLS).
+fn table() -> syscalls::Table {
+    syscalls::Table::of(&[(1, &["open"]), (2, &["openat"]), (3, &["openat2"])])
+}
 
 /// Mirrors OPENSNOOP_PATH_BUF in bpf/opensnoop.h.
 pub const PATH_BUF: usize = 8192;
@@ -60,7 +79,7 @@ agent_core::pod! {
     pub struct EventHead = "opensnoop_event", tail { path: PATH_BUF } {
         time_ns: u64, flags: u64,
         pid: u32, tid: u32, uid: u32, ret: i32, mode: u32, dfd: i32,
-        syscall: u16, path_flags: u16,
+        syscall: u8, compat: u8, path_flags: u16,
         path_len: u32,
         comm: [u8; 16],
     }
@@ -70,6 +89,7 @@ agent_core::pod! {
         target_pid: u32, target_tid: u32, target_uid: u32,
         filter_pid: u8, filter_tid: u8, filter_uid: u8, failed_only: u8, full_path: u8,
         pad: [u8; 7],
+        sys: syscalls::Table,
     }
 }
 
@@ -124,15 +144,22 @@ impl Handler for Opensnoop {
             failed_only: a.failed as u8,
             full_path: a.full_path as u8,
             pad: [0; 7],
+            sys: table(),
         })
     }
 
     fn note(&self) -> String {
-        if self.args.full_path {
-            "-F resolves relative names in the kernel".into()
-        } else {
-            String::new()
+        let mut note = String::new();
+        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+            note = format!("syscalls {}", table().describe());
         }
+        if self.args.full_path {
+            if !note.is_empty() {
+                note.push_str("; ");
+            }
+            note.push_str("-F resolves relative names in the kernel");
+        }
+        note
     }
 
     fn header(&mut self, out: &mut Out) {
@@ -198,6 +225,7 @@ fn json(e: &EventHead, comm: &[u8], path: &[u8], out: &mut Out) {
         .u64("uid", e.uid.into())
         .bytes("comm", comm)
         .str("syscall", syscall_name(e.syscall))
+        .str("abi", syscalls::abi(e.compat != 0).name)
         .i64("dfd", e.dfd.into())
         .u64("flags", e.flags)
         .str("flags_text", &flags_text)
@@ -223,13 +251,8 @@ fn fd_err(ret: i32) -> (i32, u32) {
     }
 }
 
-fn syscall_name(n: u16) -> &'static str {
-    match n {
-        1 => "open",
-        2 => "openat",
-        3 => "openat2",
-        _ => "unknown",
-    }
+fn syscall_name(n: u8) -> &'static str {
+    SYSCALLS.get((n as usize).wrapping_sub(1)).unwrap_or(&"unknown")
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

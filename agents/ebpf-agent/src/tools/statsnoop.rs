@@ -1,20 +1,19 @@
 //! statsnoop: trace stat-family syscalls (BCC/libbpf-tools compatible).
 //!
-//! BPF side: `bpf/statsnoop.bpf.c`, syscall tracepoints only. Which stat syscalls exist depends
-//! on the architecture (arm64 has no stat/lstat, only fstatat; 32-bit ones have stat64): the
-//! tracepoints present are probed at start and only those are attached.
+//! BPF side: `bpf/statsnoop.bpf.c`. Which stat syscalls exist depends on the architecture
+//! (arm64 has no stat/lstat, only fstatat; 32-bit ones have stat64). On x86_64 and arm64 one
+//! program on the raw tracepoint `raw_syscalls:sys_exit` picks them by number in both ABIs
+//! (32-bit calls included); elsewhere the syscall tracepoints present are probed at start and
+//! only those are attached.
 
 use agent_core::prelude::*;
+
+use crate::syscalls;
 
 pub const TOOL: Spec = Spec {
     name: "statsnoop",
     about: "trace stat() calls: every stat-family syscall with its path and result",
-    hooks: &[Group::syscalls(
-        "",
-        &NAMES,
-        Required::Any(&["newfstatat", "fstatat64", "statx"]),
-        Exit::PerSyscall,
-    )],
+    hooks: HOOKS,
     dynamic: &[],
     structs: &[EventHead::LAYOUT, Config::LAYOUT],
     start: tool::start::<Statsnoop>,
@@ -44,6 +43,39 @@ fn selftest_workload(marker: &str) -> std::io::Result<Vec<String>> {
         Ok(_) => Err(std::io::Error::other(format!("{path} exists"))),
         Err(e) => Err(e),
     }
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const HOOKS: &[Group] = &[Group::all(
+    "",
+    &[Attach::new("raw_exit", Hook::RawTp("raw_syscalls", "sys_exit"))],
+)
+.text("raw tracepoint raw_syscalls:sys_exit")];
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const HOOKS: &[Group] = &[Group::syscalls(
+    "",
+    &NAMES,
+    Required::Any(&["newfstatat", "fstatat64", "statx"]),
+    Exit::PerSyscall,
+)];
+
+/// The numbers of the stat family in each ABI (ids: index in SYSCALLS + 1). The UAPI names
+/// are the syscall tables' (`stat` is sys_newstat, `oldstat` sys_stat, on every ABI).
+fn table() -> syscalls::Table {
+    let mut wanted: Vec<(u8, &[&str])> = Vec::new();
+    for (i, (name, _)) in SYSCALLS.iter().enumerate() {
+        let uapi: &[&str] = match *name {
+            "newstat" => &["stat"],
+            "newlstat" => &["lstat"],
+            "newfstat" => &["fstat"],
+            "stat" => &["oldstat"],
+            "lstat" => &["oldlstat"],
+            "fstat" => &["oldfstat"],
+            _ => std::slice::from_ref(&SYSCALLS[i].0),
+        };
+        wanted.push((i as u8 + 1, uapi));
+    }
+    syscalls::Table::of(&wanted)
 }
 
 /// How a syscall names its file.
@@ -79,6 +111,7 @@ pub const SYSCALLS: &[(&str, Names)] = &[
 ];
 
 /// The names of [`SYSCALLS`], for the hooks.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const NAMES: [&str; SYSCALLS.len()] = {
     let mut out = [""; SYSCALLS.len()];
     let mut i = 0;
@@ -102,7 +135,7 @@ agent_core::pod! {
     pub struct EventHead = "statsnoop_event", tail { path: PATH_MAX } {
         time_ns: u64, ret: i64,
         pid: u32, tid: u32, fd: i32, at_flags: u32, syscall: u32, path_size: u32, flags: u32,
-        pad: u32,
+        compat: u32,
         comm: [u8; 16],
     }
 
@@ -111,6 +144,7 @@ agent_core::pod! {
         target_pid: u32,
         filter_pid: u8, failed_only: u8,
         pad: [u8; 2],
+        sys: syscalls::Table,
     }
 }
 
@@ -143,7 +177,16 @@ impl Handler for Statsnoop {
             filter_pid,
             failed_only,
             pad: [0; 2],
+            sys: table(),
         })
+    }
+
+    fn note(&self) -> String {
+        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+            format!("syscalls {}", table().describe())
+        } else {
+            String::new()
+        }
     }
 
     fn header(&mut self, out: &mut Out) {
@@ -172,6 +215,7 @@ impl Handler for Statsnoop {
                 .u64("tid", e.tid.into())
                 .bytes("comm", cstr(&e.comm))
                 .str("syscall", name)
+                .str("abi", syscalls::abi(e.compat != 0).name)
                 .i64("ret", e.ret)
                 .bytes("path", path)
                 .bool("path_truncated", e.flags & F_TRUNCATED != 0)

@@ -1,36 +1,26 @@
 //! syscount: count syscalls, per syscall or per process, with their time (libbpf-tools
 //! compatible).
 //!
-//! BPF side: `bpf/syscount.bpf.c` on `raw_syscalls:sys_exit` (and `sys_enter` for -L). The
-//! kernel counts; every interval the agent drains the map and prints the top rows.
+//! BPF side: `bpf/syscount.bpf.c` on `raw_syscalls:sys_exit` (and `sys_enter` for -L), raw
+//! tracepoints on x86_64 and arm64, where 32-bit calls are told apart and named from their own
+//! table. The kernel counts; every interval the agent drains the map and prints the top rows.
 
 use std::time::Duration;
 
 use agent_core::prelude::*;
 
-mod errnos;
-#[cfg(target_arch = "aarch64")]
-#[path = "syscount/syscalls_aarch64.rs"]
-mod table;
-#[cfg(target_arch = "x86_64")]
-#[path = "syscount/syscalls_x86_64.rs"]
-mod table;
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-mod table {
-    /// No generated table for this architecture: syscalls show by number.
-    pub const SYSCALLS: &[(u32, &str)] = &[];
-}
+use crate::syscalls::{self, errnos};
 
 pub const TOOL: Spec = Spec {
     name: "syscount",
     about: "count syscalls per syscall or per process, with their time (-L)",
     hooks: &[
-        Group::all("", &[tracepoint("sys_exit", "raw_syscalls", "sys_exit")]),
+        Group::all("", &[SYS_EXIT]),
         // -L: when each syscall started; a thread's slot goes when the thread does.
         Group::all(
             "latency",
             &[
-                tracepoint("sys_enter", "raw_syscalls", "sys_enter"),
+                SYS_ENTER,
                 tracepoint("sched_exit", "sched", "sched_process_exit"),
             ],
         )
@@ -43,6 +33,19 @@ pub const TOOL: Spec = Spec {
         .args(|_| tool::own_pid_and(&[&"-T", &1000]))
         .storm(storm),
 };
+
+/// raw_syscalls as raw tracepoints where bpf/syscalls.h reads the ABI from the registers.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const SYS_EXIT: Attach = Attach::new("sys_exit", Hook::RawTp("raw_syscalls", "sys_exit"));
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const SYS_ENTER: Attach = Attach::new("sys_enter", Hook::RawTp("raw_syscalls", "sys_enter"));
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const SYS_EXIT: Attach = tracepoint("sys_exit", "raw_syscalls", "sys_exit");
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const SYS_ENTER: Attach = tracepoint("sys_enter", "raw_syscalls", "sys_enter");
+
+/// Mirrors SYSCOUNT_KEY_COMPAT: a key of the 32-bit ABI's syscall numbers.
+const KEY_COMPAT: u32 = 0x8000_0000;
 
 /// getppid() as fast as it goes, in this process (the one `-p` traces).
 fn storm(_marker: &str, until: std::time::Instant) -> std::io::Result<u64> {
@@ -68,24 +71,40 @@ fn selftest_workload(_marker: &str) -> std::io::Result<Vec<String>> {
         std::hint::black_box(std::os::unix::process::parent_id());
     }
     Ok(vec![format!(
-        "{{\"syscall\":\"getppid\",\"id\":{id},\"count\":{SELFTEST_CALLS}"
+        "{{\"syscall\":\"getppid\",\"id\":{id},\"abi\":\"{}\",\"count\":{SELFTEST_CALLS}",
+        syscalls::NATIVE.name
     )])
 }
 
 /// The name of syscall `id` on the architecture this agent was built for.
+#[cfg(test)]
 pub fn syscall_name(id: u32) -> Option<&'static str> {
-    let t = table::SYSCALLS;
-    t.binary_search_by_key(&id, |&(n, _)| n)
-        .ok()
-        .map(|i| t[i].1)
+    syscalls::NATIVE.name_of(id)
 }
 
 /// The number of syscall `name`.
 pub fn syscall_number(name: &str) -> Option<u32> {
-    table::SYSCALLS
-        .iter()
-        .find(|&&(_, n)| n == name)
-        .map(|&(id, _)| id)
+    syscalls::NATIVE.number(name)
+}
+
+/// A row key by syscall: the ABI it came through and its number there.
+fn key_abi(key: u32) -> (&'static syscalls::Abi, u32) {
+    (syscalls::abi(key & KEY_COMPAT != 0), key & !KEY_COMPAT)
+}
+
+/// How a row names syscall `key`: `openat`, `getpid (i386)` for the 32-bit ABI's, or
+/// `[unknown: N]` when the tables lack it.
+fn key_name(key: u32, out: &mut String) {
+    let (abi, nr) = key_abi(key);
+    match abi.name_of(nr) {
+        Some(name) => out.push_str(name),
+        None => {
+            let _ = write!(out, "[unknown: {nr}]");
+        }
+    }
+    if key & KEY_COMPAT != 0 {
+        let _ = write!(out, " ({})", abi.name);
+    }
 }
 
 /// An errno given by name (`ENOENT`, `EWOULDBLOCK`) or number.
@@ -168,8 +187,14 @@ pub struct Args {
 
 fn list() -> Result<String> {
     let mut out = String::new();
-    for (id, name) in table::SYSCALLS {
+    for (id, name) in syscalls::NATIVE.table {
         let _ = writeln!(out, "{id:3}: {name}");
+    }
+    if !syscalls::COMPAT.table.is_empty() {
+        let _ = writeln!(out, "32-bit ({}):", syscalls::COMPAT.name);
+        for (id, name) in syscalls::COMPAT.table {
+            let _ = writeln!(out, "{id:3}: {name}");
+        }
     }
     if out.is_empty() {
         return Err(Error::new(format!(
@@ -291,8 +316,8 @@ impl Syscount {
                 push_escaped_left(&mut s, cstr(&v.comm), 15);
                 let _ = write!(s, " {:>8}", v.count);
             } else {
-                let name =
-                    syscall_name(*key).map_or_else(|| format!("[unknown: {key}]"), String::from);
+                let mut name = String::new();
+                key_name(*key, &mut name);
                 s.push_str(&format!("{name:<22} {:>8}", v.count));
             }
             if self.args.latency {
@@ -312,11 +337,12 @@ impl Syscount {
                 if process {
                     r.u64("pid", (*key).into()).bytes("comm", cstr(&v.comm));
                 } else {
-                    match syscall_name(*key) {
+                    let (abi, nr) = key_abi(*key);
+                    match abi.name_of(nr) {
                         Some(name) => r.str("syscall", name),
-                        None => r.str("syscall", &format!("[unknown: {key}]")),
+                        None => r.str("syscall", &format!("[unknown: {nr}]")),
                     };
-                    r.u64("id", (*key).into());
+                    r.u64("id", nr.into()).str("abi", abi.name);
                 }
                 r.u64("count", v.count);
                 if latency {

@@ -45,7 +45,7 @@ pub fn agent_bin() -> Option<PathBuf> {
 /// A tool running in the background with its stdout collected.
 pub struct Running {
     pub child: Child,
-    stdout: Option<ChildStdout>,
+    pub stdout: Option<ChildStdout>,
     pub stderr: mpsc::Receiver<String>,
     stderr_seen: Vec<String>,
 }
@@ -491,6 +491,16 @@ pub fn run_to_end(bin: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The id of a process that ran and was reaped: no process has it now, and the kernel hands
+/// ids out in increasing order, so none will for a long while. (An id above pid_max is a usage
+/// error, not a process that does not exist.)
+pub fn gone_pid() -> String {
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid.to_string()
+}
+
 /// A symlink named `name` to the agent in a directory of its own: the busybox-style call.
 pub fn link_named(bin: &std::path::Path, name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ebpf-rust-link-{name}-{}", std::process::id()));
@@ -569,3 +579,83 @@ pub fn interval_objects(
 }
 
 pub mod blk;
+
+/// The 32-bit test program (tests/compat32.c), built for the host's compat entry (i386 on
+/// x86_64) once per test binary: its path, or None (said why) where it cannot be built.
+pub fn compat32() -> Option<PathBuf> {
+    static BUILT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            if std::env::consts::ARCH != "x86_64" {
+                eprintln!("skipped: the host compat program is built for x86_64 hosts");
+                return None;
+            }
+            let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat32.c");
+            let out =
+                std::env::temp_dir().join(format!("ebpf-rust-compat32-{}", std::process::id()));
+            let status = Command::new("cc")
+                .args([
+                    "-m32",
+                    "-nostdlib",
+                    "-static",
+                    "-ffreestanding",
+                    "-fno-pie",
+                    "-no-pie",
+                ])
+                .args(["-fno-stack-protector", "-O2", "-o"])
+                .arg(&out)
+                .arg(&src)
+                .status();
+            match status {
+                Ok(s) if s.success() => Some(out),
+                _ => {
+                    let require = std::env::var("EBPF_AGENT_REQUIRE_HOST").is_ok_and(|v| v == "1");
+                    assert!(!require, "cannot build {} with cc -m32", src.display());
+                    eprintln!("skipped: cc -m32 cannot build {}", src.display());
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+/// Runs the 32-bit test program with `args`: it must exit 0.
+pub fn run_compat32(prog: &std::path::Path, args: &[&str]) -> u32 {
+    let mut child = Command::new(prog).args(args).spawn().unwrap();
+    let pid = child.id();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "compat32 {args:?}: {status}");
+    pid
+}
+
+/// The tools of the binary (what `list --json` names).
+pub fn tools_of(bin: &std::path::Path) -> Vec<String> {
+    let out = Command::new(bin).args(["list", "--json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A test program of tests/<name>.c, built with the host's cc once per test binary.
+pub fn helper(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap();
+    if let Some((_, p)) = built.iter().find(|(n, _)| n == name) {
+        return p.clone();
+    }
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/{name}.c"));
+    let out = std::env::temp_dir().join(format!("ebpf-rust-{name}-{}", std::process::id()));
+    let status = Command::new("cc")
+        .args(["-O2", "-Wall", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cc {}", src.display());
+    built.push((name.to_string(), out.clone()));
+    out
+}

@@ -159,3 +159,40 @@ fn json_lines_are_lossless() {
     assert_eq!(v["args_truncated"], false);
     assert!(v["ts"].as_str().unwrap().ends_with('Z'));
 }
+
+/// An argv the entry could not read, read again at the exit: the exit's args replace the
+/// entry's, and only its own flags say what is missing. From the new program's memory the
+/// kernel sends one NUL-separated block the agent counts and cuts to --max-args.
+#[test]
+fn argv_read_again_at_the_exit_replaces_the_unreadable_one() {
+    let mut uncounted = enter(5, 1, &[b"/bin/prog", b"a", b"b", b"c"], F_REREAD);
+    uncounted[20..24].copy_from_slice(&ARGS_UNCOUNTED.to_ne_bytes());
+    let out = run_records(
+        &["--json", "-x", "--max-args", "3"],
+        &[
+            enter(4, 1, &[], F_READ_ERROR),
+            enter(4, 1, &[b"/bin/false", b"x"], F_REREAD),
+            exit(4, -2, b"sh"),
+            enter(5, 1, &[], F_READ_ERROR | F_COMPAT),
+            uncounted,
+            exit(5, 0, b"prog"),
+        ],
+    );
+    let v: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v.len(), 2, "{out}");
+    assert_eq!(v[0]["args"], serde_json::json!(["/bin/false", "x"]));
+    assert_eq!(
+        (&v[0]["args_read_error"], &v[0]["args_truncated"], &v[0]["uid"]),
+        (&false.into(), &false.into(), &1000.into())
+    );
+    assert_eq!(v[1]["args"], serde_json::json!(["/bin/prog", "a", "b"]));
+    assert_eq!(
+        (&v[1]["args_read_error"], &v[1]["args_truncated"]),
+        (&false.into(), &true.into())
+    );
+    assert_eq!(v[1]["abi"], crate::syscalls::COMPAT.name);
+    assert_eq!(v[0]["abi"], std::env::consts::ARCH);
+}

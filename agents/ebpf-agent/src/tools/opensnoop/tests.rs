@@ -28,6 +28,8 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
             (&["--tid=x"], "--tid"),
             (&["-p", "0"], "-p"),
             (&["-t", "0"], "-t"),
+            (&["-p", "99999999"], "pid_max"),
+            (&["-t", "4194304"], "pid_max"),
         ],
         "--full-path",
     );
@@ -44,6 +46,7 @@ fn record(pid: u32, ret: i32, flags: u64, comm: &[u8], path: &[u8], path_flags: 
         mode: 0o644,
         dfd: -100,
         syscall: 2,
+        compat: 0,
         path_flags,
         path_len: path.len() as u32,
         comm: [0; 16],
@@ -114,6 +117,7 @@ fn json_lines_are_lossless() {
     assert_eq!((v["ret"].as_i64(), v["fd"].as_i64()), (Some(-13), Some(-1)));
     assert_eq!(v["err"], 13);
     assert_eq!(v["syscall"], "openat");
+    assert_eq!(v["abi"], std::env::consts::ARCH);
     assert_eq!(v["dfd"], -100);
     assert_eq!(v["flags"], 0o101);
     assert_eq!(v["flags_text"], "O_WRONLY|O_CREAT");

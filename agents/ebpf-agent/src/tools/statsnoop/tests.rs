@@ -50,7 +50,7 @@ fn event(
         syscall: id(syscall),
         path_size: path.map_or(0, |p| p.len() as u32 + 1),
         flags,
-        pad: 0,
+        compat: 0,
         comm: [0; 16],
     };
     head.comm[..4].copy_from_slice(b"stat");
