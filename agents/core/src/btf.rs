@@ -2,6 +2,11 @@
 //!
 //! Used to place options at the right offset of `.rodata`, and by the tests that prove each Rust
 //! event struct has the same size and field offsets as the C struct the BPF program writes.
+//! [`types`] parses a whole BTF blob in safe code and [`decode`] turns bytes into JSON or text
+//! by their BTF type: what `run` needs for objects the user compiled.
+
+pub mod decode;
+pub mod types;
 
 use std::ffi::{CStr, CString};
 
