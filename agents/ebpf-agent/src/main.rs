@@ -13,10 +13,17 @@ use agent_core::tool;
 mod check;
 mod list;
 mod overhead;
+#[cfg(feature = "run")]
+mod run;
 mod tools;
 mod verify;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+#[cfg(feature = "run")]
+const RUN: &str =
+    "       ebpf-agent run PROG.bpf.o      load and run a BPF object you compiled (docs/run.md)\n";
+#[cfg(not(feature = "run"))]
+const RUN: &str = "";
 
 fn usage() -> String {
     let mut s = format!(
@@ -26,6 +33,7 @@ fn usage() -> String {
          \x20      ebpf-agent check [--json]      what the kernel offers, and the fix for what it lacks\n\
          \x20      ebpf-agent verify [--json]     run every tool against its own workload: the device test\n\
          \x20      ebpf-agent overhead [TOOL...]  what each tool costs a workload on this device\n\
+         {RUN}\
          \x20      ebpf-agent <tool> --help       a tool's options\n\nTools:\n"
     );
     for t in tools::ALL {
@@ -74,6 +82,11 @@ fn run(argv: &[String]) -> Result<(), Error> {
         "overhead" => {
             logging::init("overhead");
             overhead::main(rest)
+        }
+        #[cfg(feature = "run")]
+        "run" => {
+            logging::init("run");
+            run::main(rest)
         }
         name => match tools::find(name) {
             Some(entry) => {
