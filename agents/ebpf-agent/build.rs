@@ -98,6 +98,9 @@ fn main() {
     fs::write(out.join("registry.rs"), generated).unwrap();
     if env::var_os("CARGO_FEATURE_RUN").is_some() {
         examples(&manifest, &out, &clang, arch, &include, strip.as_deref());
+    } else {
+        // A binary without `run` ships no examples: none of an earlier build stay behind.
+        let _ = fs::remove_dir_all(out.ancestors().nth(3).unwrap().join("bpf-examples"));
     }
     // The libbpf headers, for tests that compile BPF programs of their own.
     println!("cargo:rustc-env=EBPF_AGENT_LIBBPF_INCLUDE={include}");

@@ -148,8 +148,6 @@ pub struct Object {
     raw: NonNull<sys::bpf_object>,
     name: String,
     links: Vec<NonNull<sys::bpf_link>>,
-    /// perf event file descriptors that programs are attached to (closed after the links).
-    perf_fds: Vec<std::os::fd::OwnedFd>,
     /// Receives the verifier log. Allocated zeroed, so pages the kernel never writes cost no
     /// memory; libbpf keeps a pointer to it for the object's life.
     log_buf: Vec<u8>,
@@ -198,7 +196,6 @@ impl Object {
             raw,
             name: name.to_string(),
             links: Vec::new(),
-            perf_fds: Vec::new(),
             log_buf,
             _image: image,
         })
@@ -435,6 +432,14 @@ impl Object {
         Ok(unsafe { sys::bpf_map__max_entries(self.map_ptr(map)?) })
     }
 
+    /// Will the program be loaded? False for a program libbpf was told to leave out, and
+    /// for one whose section starts with `?` (libbpf's "not by default"), until set.
+    pub fn autoload(&self, prog: &str) -> bool {
+        // SAFETY: a program of this object.
+        self.prog_ptr(prog)
+            .is_ok_and(|p| unsafe { sys::bpf_program__autoload(p) })
+    }
+
     /// Leaves a program out of the load (a hook this kernel lacks, a path not chosen).
     pub fn set_autoload(&mut self, prog: &str, load: bool) -> Result<()> {
         let p = self.prog_ptr(prog)?;
@@ -491,6 +496,7 @@ impl Object {
             let prog = libbpf_lines
                 .iter()
                 .find_map(|l| {
+                    let l = l.strip_prefix("libbpf: ").unwrap_or(l);
                     l.strip_prefix("prog '")?
                         .split_once("': BPF program load failed")
                 })
@@ -588,7 +594,9 @@ impl Object {
         })
     }
 
-    /// Attaches a program to an open perf event (one per CPU for sampling).
+    /// Attaches a program to an open perf event (one per CPU for sampling). The link takes
+    /// the descriptor: libbpf closes it when the link goes (closing it here too closed a
+    /// number that may by then be another file's).
     pub fn attach_perf_event(
         &mut self,
         prog: &str,
@@ -603,7 +611,7 @@ impl Object {
             "the kernel cannot attach BPF to perf events (CONFIG_PERF_EVENTS, CONFIG_BPF_EVENTS)"
                 .to_string()
         })?;
-        self.perf_fds.push(fd);
+        let _ = std::os::fd::IntoRawFd::into_raw_fd(fd);
         Ok(())
     }
 
@@ -778,7 +786,6 @@ impl Drop for Object {
         } else {
             links.into_iter().for_each(destroy);
         }
-        self.perf_fds.clear();
         // SAFETY: the object is valid and closed once; its links are gone.
         unsafe { sys::bpf_object__close(self.raw.as_ptr()) };
     }

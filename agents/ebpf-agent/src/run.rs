@@ -387,7 +387,16 @@ pub fn main(argv: &[String]) -> Result<()> {
         Some(Err(e)) => return Err(Error::usage(format!("{file}: its BTF is malformed: {e}"))),
         Some(Ok(t)) => t,
     };
-    let progs = sections::programs(&obj.programs(), perf_hz).map_err(|e| {
+    // libbpf drops the `?` of a section name and leaves the program out of the load instead.
+    let list: Vec<(String, String)> = obj
+        .programs()
+        .into_iter()
+        .map(|(n, s)| {
+            let s = if obj.autoload(&n) { s } else { format!("?{s}") };
+            (n, s)
+        })
+        .collect();
+    let progs = sections::programs(&list, perf_hz).map_err(|e| {
         Error::usage(format!("{file}: {}", e.message())).hint(e.hint_text().unwrap_or_default())
     })?;
     let probes_regs = progs.iter().any(|p| {

@@ -81,8 +81,10 @@ fn hist_unit(name: &str) -> Option<String> {
 pub fn dumpable(decls: &[(String, MapDecl)], t: &Types) -> Vec<MapDump> {
     decls
         .iter()
-        .filter(|(_, d)| {
+        // lost_events counts what a ring could not take: reported as lost events instead.
+        .filter(|(n, d)| {
             !d.internal
+                && n != "lost_events"
                 && matches!(
                     d.ty,
                     HASH | ARRAY | PERCPU_HASH | PERCPU_ARRAY | LRU_HASH | LRU_PERCPU_HASH

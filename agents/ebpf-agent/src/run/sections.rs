@@ -281,6 +281,7 @@ pub fn parse_perf(s: &str) -> Result<u64, Error> {
             "--perf {s:?}: use cpu-clock:HZ, HZ from 1 to 100000"
         ))
         .code(EXIT_USAGE)
+        .hint("--perf cpu-clock:99 samples every CPU 99 times a second")
     };
     let (ev, hz) = s.split_once(':').ok_or_else(bad)?;
     if ev != "cpu-clock" {

@@ -372,7 +372,7 @@ fn maps_to_print_and_histograms_by_name() {
     let maps = dump::dumpable(&obj.map_decls(), &t);
     let names: Vec<&str> = maps.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["start", "latency_hist_usecs"]);
-    assert_eq!(format!("{:?}", maps[1]).contains("Indexed"), true);
+    assert!(format!("{:?}", maps[1]).contains("Indexed"));
     assert!(format!("{:?}", maps[0]).contains("hist: None"));
     let (obj, t) = open("opens");
     assert!(

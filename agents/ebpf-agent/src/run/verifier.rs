@@ -104,7 +104,7 @@ pub fn hint(r: &Rejection) -> (Option<&'static str>, i32) {
     {
         "a loop the verifier cannot prove ends: bound it by a constant (for (int i = 0; i < 64 && i < n; i++)), unroll it (#pragma unroll) or use bpf_loop() (5.17)"
     } else if has("_or_null") {
-        "the pointer may be NULL (bpf_map_lookup_elem and bpf_ringbuf_reserve return NULL when they fail): check it before use, if (!p) return 0;"
+        "the pointer may be NULL (bpf_map_lookup_elem and bpf_ringbuf_reserve return NULL when they fail): check it before use (if (!p) return 0;)"
     } else if has("invalid access to map value")
         || has("invalid mem access")
         || has("invalid access to memory")
@@ -144,7 +144,8 @@ pub fn explain(e: Error, file: &str) -> Error {
         .message()
         .split("the verifier rejected ")
         .nth(1)
-        .map_or("a program", |p| p.trim_end_matches(')'));
+        .and_then(|p| p.split(')').next())
+        .unwrap_or("a program");
     let mut msg = format!("{file}: the verifier rejected {prog}: {}", r.error);
     if let Some(i) = &r.insn {
         msg.push_str(&format!("\n  at instruction {i}"));

@@ -160,6 +160,8 @@ pub enum Ty {
     StrOrNull,
     /// An array of objects (checked on their own).
     ObjArray,
+    /// An object (checked on its own).
+    Obj,
 }
 
 fn matches(v: &Value, ty: Ty) -> bool {
@@ -171,6 +173,7 @@ fn matches(v: &Value, ty: Ty) -> bool {
         Ty::StrArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
         Ty::StrOrNull => v.is_string() || v.is_null(),
         Ty::ObjArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_object)),
+        Ty::Obj => v.is_object(),
     }
 }
 
