@@ -138,11 +138,7 @@ struct Run {
 
 impl Handler for Run {
     fn plan(&mut self, plan: &mut Plan, kernel: &dyn Kernel) -> Result<()> {
-        let chosen = sections::choose(&self.progs, kernel).map_err(|e| {
-            Error::new(format!("{}: {}", self.file, e.message()))
-                .code(e.exit_code)
-                .hint(e.hint_text().unwrap_or_default())
-        })?;
+        let chosen = sections::choose(&self.progs, kernel).map_err(|e| in_file(e, &self.file))?;
         chosen.into_plan(plan);
         Ok(())
     }
@@ -191,7 +187,7 @@ impl Handler for Run {
                 s.push_str("TIME    ");
                 for (i, c) in r.cols.iter().enumerate() {
                     s.push(' ');
-                    let name = c.0.to_uppercase();
+                    let name = c.0.to_ascii_uppercase();
                     if i + 1 == r.cols.len() {
                         s.push_str(&name);
                     } else {
@@ -332,6 +328,18 @@ impl Source for Loop {
     }
 }
 
+/// `e`, said of `file`: its message prefixed with the file's name, its code, fix and detail.
+fn in_file(e: Error, file: &str) -> Error {
+    let mut out = Error::new(format!("{file}: {}", e.message())).code(e.exit_code);
+    if let Some(h) = e.hint_text() {
+        out = out.hint(h);
+    }
+    if let Some(d) = e.detail_text() {
+        out = out.detail(d);
+    }
+    out
+}
+
 /// The `.rodata*` sections of an object not yet loaded: name and initial bytes.
 fn rodata_sections(obj: &mut Object) -> Vec<(String, Vec<u8>)> {
     let names: Vec<String> = obj
@@ -396,9 +404,7 @@ pub fn main(argv: &[String]) -> Result<()> {
             (n, s)
         })
         .collect();
-    let progs = sections::programs(&list, perf_hz).map_err(|e| {
-        Error::usage(format!("{file}: {}", e.message())).hint(e.hint_text().unwrap_or_default())
-    })?;
+    let progs = sections::programs(&list, perf_hz).map_err(|e| in_file(e, &file))?;
     let probes_regs = progs.iter().any(|p| {
         matches!(
             p.hook,
@@ -420,9 +426,7 @@ pub fn main(argv: &[String]) -> Result<()> {
             ))
             .hint("declare options as const volatile globals: const volatile __u32 target_pid = 0;")
         })?;
-        let set = set::apply(&types, rodata, &args.set).map_err(|e| {
-            Error::usage(format!("{file}: {}", e.message())).hint(e.hint_text().unwrap_or_default())
-        })?;
+        let set = set::apply(&types, rodata, &args.set).map_err(|e| in_file(e, &file))?;
         notes.push(format!("set {}", set.join(" ")));
     }
     let decls = obj.map_decls();
@@ -441,10 +445,17 @@ pub fn main(argv: &[String]) -> Result<()> {
         }
     }
     let maps = dump::dumpable(&decls, &types);
-    let printk = progs
-        .iter()
-        .any(|p| obj.calls_helper(&p.name, printk::HELPERS));
-    let formats = printk.then(|| printk::formats(&types, &rodata_sections(&mut obj)));
+    if maps.is_empty() && args.map_interval.is_some() {
+        log::warn!("--map-interval: {file} has no hash or array maps to print");
+    }
+    // A program prints if it calls bpf_trace_printk, or if bpf_printk left a format in
+    // .rodata (its call may be in a function libbpf appends to the program only at load).
+    let formats = printk::formats(&types, &rodata_sections(&mut obj));
+    let printk = !formats.is_empty()
+        || progs
+            .iter()
+            .any(|p| obj.calls_helper(&p.name, printk::HELPERS));
+    let formats = printk.then_some(formats);
     let mut run = Run {
         file: file.clone(),
         types,

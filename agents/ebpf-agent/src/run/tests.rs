@@ -268,6 +268,13 @@ fn verifier_logs_in_words() {
         .contains("bpf_probe_read_kernel"));
     let r = verifier::parse("back-edge from insn 12 to 8\nprocessed 20 insns\n");
     assert!(verifier::hint(&r).0.unwrap().contains("loop"));
+    let r = verifier::parse(
+        "9: <invalid CO-RE relocation>\nfailed to resolve CO-RE relocation <byte_off> [7] struct sock.sk_nope (0:9 @ offset 48)\nprocessed 10 insns\n",
+    );
+    assert!(
+        verifier::hint(&r).0.unwrap().contains("board's BTF"),
+        "{r:?}"
+    );
     let r = verifier::parse("5: (85) call bpf_no_such#999\nunknown func bpf_no_such#999\n");
     assert_eq!(verifier::hint(&r).1, 3);
     let e = verifier::explain(

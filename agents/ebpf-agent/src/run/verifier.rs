@@ -117,6 +117,8 @@ pub fn hint(r: &Rejection) -> (Option<&'static str>, i32) {
         || has("invalid bpf_context access")
     {
         "an access outside what the program may touch: read kernel memory with bpf_probe_read_kernel() or BPF_CORE_READ(), user memory with bpf_probe_read_user(), and check an index against the size of the map value or buffer before using it"
+    } else if has("CO-RE relocation") {
+        "a kernel field or type the program reads is not in this kernel, or has another name or type: check it in the board's BTF (bpftool btf dump file /sys/kernel/btf/vmlinux)"
     } else if has("!read_ok") {
         "a register or variable is used before it is set: initialize it on every path"
     } else if has("Unreleased reference") {
