@@ -1,7 +1,7 @@
 """Host side of the `ebpf-agent run` case (guest side: run.sh beside this file).
 
 One variant directory per example, with the agent's --json output and expect.txt: what the
-workload did ("exec PATH", "dd PID BYTES RC", "open PATH", "ios N", "tcp PORT BYTES",
+workload did ("exec PATH", "dd PID BYTES RC", "open PATH", "ios N", "tcp PORT BYTES RECEIVED",
 "alert PATH"). Each example's output is checked against it: the printk line of the exec, the
 syscall counts of the held dd, one record per opened path, a histogram count equal to the I/Os
 null_blk completed, the bytes sent to the port (and which alternative this kernel took), the
@@ -83,7 +83,9 @@ def _biolatency(lines, exp, ctx):
 
 
 def _tcpsend(lines, exp, ctx, err):
-    _, port, nbytes = exp[0]
+    _, port, nbytes, received = exp[0]
+    yield (f"tcpsend: the server received the {nbytes} bytes", received == nbytes,
+           f"received {received}")
     mine = [x for x in lines if x.get("type") == "event"
             and x.get("conn", {}).get("dport") == int(port)]
     total = sum(x.get("bytes", 0) for x in mine)

@@ -35,6 +35,7 @@ wait_attached "$d" 60
 echo go >"$d/go"
 wait "$DD_PID"
 echo "dd $DD_PID $BYTES $?" >>"$d/expect.txt"
+rm -f "$d/go"
 stop_tool "$d"
 
 d=$out/opens
@@ -68,12 +69,14 @@ port=$((20000 + $$ % 20000))
 head -c 5000 /dev/zero >/tmp/tcp-payload
 start_tool "$d" /usr/sbin/ebpf-agent run "$EX/tcpsend.bpf.o" --json --verbose
 wait_attached "$d" 60
-timeout 20 nc -l -p "$port" >/dev/null &
+# The server's input stays open (a background job's would be /dev/null, whose end makes nc
+# close the connection before the client has sent everything).
+sleep 12 | timeout 20 nc -l -p "$port" >/tmp/tcp-received &
 srv=$!
 sleep 1
 timeout 10 nc 127.0.0.1 "$port" </tmp/tcp-payload
 wait "$srv"
-echo "tcp $port 5000" >>"$d/expect.txt"
+echo "tcp $port 5000 $(wc -c </tmp/tcp-received)" >>"$d/expect.txt"
 sleep 1
 stop_tool "$d"
 
