@@ -4,7 +4,7 @@ use std::io::Write;
 
 use argh::FromArgs;
 
-use agent_core::cli::{self, Valued};
+use agent_core::cli;
 use agent_core::hooks::Running;
 use agent_core::json::Obj;
 use agent_core::Result;
@@ -38,7 +38,7 @@ fn statuses() -> Vec<Status> {
 }
 
 pub fn main(args: &[String]) -> Result<()> {
-    let args: Args = cli::parse("ebpf-agent list", args, &Valued::default())?;
+    let args: Args = cli::parse_command("list", args, &[])?;
     let all = statuses();
     if args.json {
         let mut buf = Vec::new();

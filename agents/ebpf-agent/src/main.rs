@@ -25,6 +25,15 @@ const RUN: &str =
 #[cfg(not(feature = "run"))]
 const RUN: &str = "";
 
+/// The agent's own commands (beside the tools), each with its entry point.
+type Main = fn(&[String]) -> Result<(), Error>;
+const COMMANDS: &[(&str, Main)] = &[
+    ("list", list::main),
+    ("check", check::main),
+    ("verify", verify::main),
+    ("overhead", overhead::main),
+];
+
 fn usage() -> String {
     let mut s = format!(
         "ebpf-agent {VERSION}: eBPF tracing tools for embedded Linux\n\n\
@@ -67,21 +76,10 @@ fn run(argv: &[String]) -> Result<(), Error> {
             println!("ebpf-agent {VERSION}");
             Ok(())
         }
-        "list" => {
-            logging::init("list");
-            list::main(rest)
-        }
-        "check" => {
-            logging::init("check");
-            check::main(rest)
-        }
-        "verify" => {
-            logging::init("verify");
-            verify::main(rest)
-        }
-        "overhead" => {
-            logging::init("overhead");
-            overhead::main(rest)
+        name if COMMANDS.iter().any(|(c, _)| *c == name) => {
+            let (cmd, main) = COMMANDS.iter().find(|(c, _)| *c == name).unwrap();
+            logging::init(cmd);
+            main(rest)
         }
         #[cfg(feature = "run")]
         "run" => {

@@ -20,7 +20,7 @@ use agent_core::evloop::{self, Source};
 use agent_core::hooks::{Hook, Kernel, Plan};
 use agent_core::interval::{IntervalOptions, Tick};
 use agent_core::output::{Flow, Out};
-use agent_core::prelude::{ArgsInfo, FromArgs};
+use agent_core::prelude::FromArgs;
 use agent_core::time::boot_now_ns;
 use agent_core::tool::{self, Handler, Instance};
 
@@ -40,7 +40,7 @@ const RESERVED: &[&str] = &["type", "ts", "time_ns", "ring"];
 /// `perf_event` programs sample at this rate unless `--perf` says otherwise.
 const DEFAULT_PERF_HZ: u64 = 49;
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Load and run a BPF object you compiled (clang -target bpf -g -O2 -c PROG.bpf.c): attach
 /// its programs by their section names, stream its ring buffers, print its maps and its
 /// bpf_printk lines. See docs/run.md for the conventions it reads.
