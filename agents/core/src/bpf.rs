@@ -758,31 +758,47 @@ pub fn possible_cpus() -> Result<usize> {
     Ok(cpus as usize)
 }
 
+/// Destroys links, each in its own thread when there are several: detaching a tracepoint link
+/// waits for an RCU grace period in the kernel (tens of milliseconds each, measured); links
+/// detached one after another add them up (1.2 s for filewatch's 18 links), so the waits
+/// overlap.
+fn destroy_links(links: Vec<usize>) {
+    // SAFETY: each pointer is a link an object created and gave up, destroyed exactly once.
+    let destroy = |l: usize| unsafe {
+        sys::bpf_link__destroy(l as *mut sys::bpf_link);
+    };
+    if links.len() > 2 {
+        std::thread::scope(|s| {
+            for &l in &links {
+                // Without a thread (out of memory, limits), the link goes here and now.
+                if std::thread::Builder::new()
+                    .spawn_scoped(s, move || destroy(l))
+                    .is_err()
+                {
+                    destroy(l);
+                }
+            }
+        });
+    } else {
+        links.into_iter().for_each(destroy);
+    }
+}
+
+impl Object {
+    /// Detaches the programs of several objects at once (all their links in parallel), for a
+    /// process that runs several tools and ends them together.
+    pub fn detach_all(objects: &mut [&mut Object]) {
+        let links: Vec<usize> = objects
+            .iter_mut()
+            .flat_map(|o| o.links.drain(..).map(|l| l.as_ptr() as usize))
+            .collect();
+        destroy_links(links);
+    }
+}
+
 impl Drop for Object {
     fn drop(&mut self) {
-        // Detaching a tracepoint link waits for an RCU grace period in the kernel (tens of
-        // milliseconds each, measured); links detached one after another add them up (1.2 s
-        // for filewatch's 18 links), so each goes in its own thread and the waits overlap.
-        let links: Vec<usize> = self.links.drain(..).map(|l| l.as_ptr() as usize).collect();
-        // SAFETY: each pointer is a link this object created and destroys exactly once.
-        let destroy = |l: usize| unsafe {
-            sys::bpf_link__destroy(l as *mut sys::bpf_link);
-        };
-        if links.len() > 2 {
-            std::thread::scope(|s| {
-                for &l in &links {
-                    // Without a thread (out of memory, limits), the link goes here and now.
-                    if std::thread::Builder::new()
-                        .spawn_scoped(s, move || destroy(l))
-                        .is_err()
-                    {
-                        destroy(l);
-                    }
-                }
-            });
-        } else {
-            links.into_iter().for_each(destroy);
-        }
+        destroy_links(self.links.drain(..).map(|l| l.as_ptr() as usize).collect());
         // SAFETY: the object is valid and closed once; its links are gone.
         unsafe { sys::bpf_object__close(self.raw.as_ptr()) };
     }

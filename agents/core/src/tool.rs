@@ -449,6 +449,13 @@ impl Instance {
         &self.obj
     }
 
+    /// Detaches the programs of several instances at once (see [`Object::detach_all`]): a
+    /// collector ends its tools together in the time of one.
+    pub fn detach_all(instances: &mut [&mut Instance]) {
+        let mut objs: Vec<&mut Object> = instances.iter_mut().map(|i| &mut i.obj).collect();
+        Object::detach_all(&mut objs);
+    }
+
     /// The tool's output (the collector reopens and inspects it).
     pub fn out(&mut self) -> &mut Out {
         &mut self.state.out
@@ -586,7 +593,10 @@ impl Source for Instance {
         evloop::disarm_output_grace();
         let lost = self.lost.total();
         if lost > 0 && self.schedule.is_none() {
-            log::warn!("{lost} events were lost in all (the ring buffer was full)");
+            log::warn!(
+                "{}{lost} events were lost in all (the ring buffer was full)",
+                state.out.label()
+            );
         }
         if let (None, Some(e)) = (&self.error, state.out.error()) {
             if e.kind() != std::io::ErrorKind::BrokenPipe

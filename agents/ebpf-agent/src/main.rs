@@ -11,6 +11,8 @@ use agent_core::logging;
 use agent_core::tool;
 
 mod check;
+#[cfg(feature = "collect")]
+mod collect;
 mod list;
 mod overhead;
 #[cfg(feature = "run")]
@@ -19,11 +21,6 @@ mod tools;
 mod verify;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-#[cfg(feature = "run")]
-const RUN: &str =
-    "       ebpf-agent run PROG.bpf.o      load and run a BPF object you compiled (docs/run.md)\n";
-#[cfg(not(feature = "run"))]
-const RUN: &str = "";
 
 /// The agent's own commands (beside the tools), each with its entry point.
 type Main = fn(&[String]) -> Result<(), Error>;
@@ -32,6 +29,10 @@ const COMMANDS: &[(&str, Main)] = &[
     ("check", check::main),
     ("verify", verify::main),
     ("overhead", overhead::main),
+    #[cfg(feature = "collect")]
+    ("collect", collect::main),
+    #[cfg(feature = "run")]
+    ("run", run::main),
 ];
 
 fn usage() -> String {
@@ -41,10 +42,13 @@ fn usage() -> String {
          \x20      ebpf-agent list [--json]       which tools this kernel can run, and why not\n\
          \x20      ebpf-agent check [--json]      what the kernel offers, and the fix for what it lacks\n\
          \x20      ebpf-agent verify [--json]     run every tool against its own workload: the device test\n\
-         \x20      ebpf-agent overhead [TOOL...]  what each tool costs a workload on this device\n\
-         {RUN}\
-         \x20      ebpf-agent <tool> --help       a tool's options\n\nTools:\n"
+         \x20      ebpf-agent overhead [TOOL...]  what each tool costs a workload on this device\n"
     );
+    #[cfg(feature = "collect")]
+    s.push_str(collect::USAGE);
+    #[cfg(feature = "run")]
+    s.push_str(run::USAGE);
+    s.push_str("       ebpf-agent <tool> --help       a tool's options\n\nTools:\n");
     for t in tools::ALL {
         s.push_str(&format!("  {:<12} {}\n", t.name(), t.spec.about));
     }
@@ -80,11 +84,6 @@ fn run(argv: &[String]) -> Result<(), Error> {
             let (cmd, main) = COMMANDS.iter().find(|(c, _)| *c == name).unwrap();
             logging::init(cmd);
             main(rest)
-        }
-        #[cfg(feature = "run")]
-        "run" => {
-            logging::init("run");
-            run::main(rest)
         }
         name => match tools::find(name) {
             Some(entry) => {

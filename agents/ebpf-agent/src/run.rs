@@ -33,6 +33,9 @@ mod set;
 mod tests;
 mod verifier;
 
+/// Its line in `ebpf-agent --help`.
+pub const USAGE: &str =
+    "       ebpf-agent run PROG.bpf.o      load and run a BPF object you compiled (docs/run.md)\n";
 /// `BPF_MAP_TYPE_RINGBUF`.
 const RINGBUF: u32 = 27;
 /// Keys of every record's JSON object; a field of the same name is written `_<name>`.
