@@ -238,8 +238,9 @@ pub fn main(entry: &Entry, argv: &[String]) -> Result<()> {
     let started = (entry.spec.start)(entry.spec.name, argv)?;
     crate::logging::verbose(started.common.verbose);
     let out = Out::stdout(started.common.json);
-    let mut inst = Instance::start(entry, started, out)?;
+    // Before the "tracing:" line: a signal sent as soon as it shows ends the run cleanly.
     let signals = evloop::Signals::install()?;
+    let mut inst = Instance::start(entry, started, out)?;
     evloop::run(&mut [&mut inst], &signals, evloop::stop_on_any)?;
     inst.result()
 }

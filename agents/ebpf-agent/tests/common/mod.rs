@@ -6,6 +6,9 @@
 
 #![allow(dead_code)]
 
+pub mod cwork;
+pub mod stacks;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -122,7 +125,10 @@ impl Running {
             .read_to_string(&mut out)
             .unwrap();
         let status = self.child.wait().unwrap();
-        self.stderr_seen.extend(self.stderr.try_iter());
+        // Every line up to the end of stderr (the reader thread ends there).
+        while let Ok(l) = self.stderr.recv_timeout(Duration::from_secs(5)) {
+            self.stderr_seen.push(l);
+        }
         assert!(
             status.success(),
             "agent exit status {status} after SIGINT:\n{}",
