@@ -53,6 +53,7 @@ enum {
 #define __VMLINUX_H__ /* tells bpf_tracing.h to use the kernel's names (di, ax), not uapi's */
 struct pt_regs {
 	unsigned long di;
+	unsigned long si;
 	unsigned long ax;
 	unsigned long ip;
 } __attribute__((preserve_access_index));
@@ -114,6 +115,7 @@ struct file {
 	struct inode *f_inode;
 	unsigned int f_flags;
 	unsigned int f_mode;
+	void *private_data; /* a socket file's struct socket */
 } __attribute__((preserve_access_index));
 
 struct fdtable {

@@ -7,15 +7,20 @@
  *
  * MODE: open (a failing openat(ARG)), stat (a failing newfstatat(ARG)), getppid, read (a
  * one-byte pread of file ARG), fork (fork and _exit, waited for), exec (fork and exec ARG,
- * by default /bin/true, waited for). Waits for a line on stdin first (the tracers attach to
+ * by default /bin/true, waited for), connect (a TCP connection to a listener of its own on
+ * 127.0.0.1 port ARG: connect, accept, both closed, the client with a reset so that no
+ * TIME_WAIT uses up the ports). Waits for a line on stdin first (the tracers attach to
  * this pid before), paces against CLOCK_MONOTONIC (the vDSO: no system call of its own), and
  * prints "<operations> <seconds>".
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -34,6 +39,24 @@ static double since(const struct timespec *t0)
 
 static const char *arg;
 static int file_fd = -1;
+static int listen_fd = -1;
+static struct sockaddr_in listen_addr;
+
+/* One connection to our own listener: connect, accept, close both (the client with a reset). */
+static void connection(void)
+{
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	int c = socket(AF_INET, SOCK_STREAM, 0), s;
+
+	if (c < 0 || connect(c, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) < 0)
+		exit(1);
+	s = accept(listen_fd, NULL, NULL);
+	if (s < 0)
+		exit(1);
+	setsockopt(c, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+	close(c);
+	close(s);
+}
 
 static void op(const char *mode)
 {
@@ -58,6 +81,9 @@ static void op(const char *mode)
 		if (pread(file_fd, &c, 1, 0) < 0)
 			exit(1);
 		break;
+	case 'c': /* connect */
+		connection();
+		break;
 	case 'f': /* fork */
 	case 'e': /* exec */
 		pid = fork();
@@ -80,8 +106,8 @@ int main(int argc, char **argv)
 	double secs, el;
 	char go;
 
-	if (argc < 4 || !strchr("osgrfe", argv[1][0])) {
-		fprintf(stderr, "usage: bench-evgen open|stat|getppid|read|fork|exec RATE|-N SECONDS [ARG]\n");
+	if (argc < 4 || !strchr("osgrfec", argv[1][0])) {
+		fprintf(stderr, "usage: bench-evgen open|stat|getppid|read|fork|exec|connect RATE|-N SECONDS [ARG]\n");
 		return 2;
 	}
 	mode = argv[1];
@@ -95,6 +121,23 @@ int main(int argc, char **argv)
 	if (mode[0] == 'r' && (file_fd = open(arg, O_RDONLY)) < 0) {
 		perror(arg);
 		return 1;
+	}
+	if (mode[0] == 'c') {
+		int one = 1;
+
+		listen_addr.sin_family = AF_INET;
+		listen_addr.sin_port = htons((unsigned short)atoi(arg));
+		listen_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) ||
+		    listen(listen_fd, 64)) {
+			perror("listen");
+			return 1;
+		}
+		socklen_t len = sizeof(listen_addr);
+
+		getsockname(listen_fd, (struct sockaddr *)&listen_addr, &len);
 	}
 	if (read(0, &go, 1) != 1)
 		return 1;

@@ -92,3 +92,38 @@ def common(vdir, name, line_type, types, doc):
     yield (f"{name}: every event fits the schema ({doc})", not bad,
            "\n".join(f"{e} in {json.dumps(ev)[:300]}" for ev, e in bad[:5]))
     return events
+
+
+def tcp_expectations(vdir):
+    """The exchanges ci/vm/guest/vm-tcp made, from expect.txt: (conns, refused), each a list of
+    dicts: conns {family, client, server, addr, port}, refused {family, pid, addr, port}."""
+    conns, refused = [], []
+    for words in expectations(vdir):
+        if words[0] == "conn":
+            conns.append({"family": words[1], "client": int(words[2]), "server": int(words[3]),
+                          "addr": words[4], "port": int(words[5])})
+        elif words[0] == "refused":
+            refused.append({"family": words[1], "pid": int(words[2]), "addr": words[3],
+                            "port": int(words[4])})
+    return conns, refused
+
+
+def tcp_workload_ran(name, ctx, conns, refused, v6=True):
+    """The workload's own check: both families' exchanges (IPv6 where lo has ::1) and refused
+    connects made."""
+    want = 2 if v6 and ctx["env"].get("ipv6_lo") == "yes" else 1
+    yield (f"{name}: the loopback exchanges ran ({want} connections, refused connects)",
+           len(conns) == want and len(refused) == want,
+           f"conns {conns}, refused {refused}, env ipv6_lo={ctx['env'].get('ipv6_lo')}")
+
+
+def unsupported_run(vdir, name, says):
+    """A run that must not start on this kernel: no attach, exit code 3 (the kernel lacks a
+    feature), and stderr naming each of `says`."""
+    err = read(os.path.join(vdir, "err.txt"))
+    attach = read(os.path.join(vdir, "attach.txt")).decode().strip()
+    stop = read(os.path.join(vdir, "stop.txt")).decode().split()
+    text = err.decode("utf-8", "replace")
+    yield (f"{name}: refused to start, exit 3", attach == "died" and stop[1:] == ["3"],
+           f"attach: {attach}, stop: {stop}\n{tail(err)}")
+    yield (f"{name}: says why ({', '.join(says)})", all(s in text for s in says), tail(err))

@@ -159,6 +159,9 @@ pub enum Exit {
     PerSyscall,
     /// One program for every syscall's exit (one copy of the code).
     Shared(&'static str),
+    /// One program on the exits only, no enter programs: for tools that need nothing but
+    /// the call's result (the descriptor accept() returned, the end of a connect()).
+    Only(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -303,6 +306,49 @@ impl Choices {
     }
     fn is_on(&self, g: &Group) -> bool {
         self.on.get(g.label).copied().unwrap_or(g.default_on)
+    }
+}
+
+/// `--hook`: the best hooks this kernel has, or one kind forced, for tools whose hook groups
+/// offer alternatives labelled `kprobe` and `tracepoint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HookChoice {
+    #[default]
+    Auto,
+    Kprobe,
+    Tracepoint,
+}
+
+/// Parses `--hook` (argh's `from_str_fn`): auto, kprobe or tracepoint.
+pub fn parse_hook_choice(s: &str) -> std::result::Result<HookChoice, String> {
+    Ok(match s {
+        "auto" => HookChoice::Auto,
+        "kprobe" => HookChoice::Kprobe,
+        "tracepoint" => HookChoice::Tracepoint,
+        _ => return Err(format!("bad hook {s:?}: auto, kprobe or tracepoint")),
+    })
+}
+
+impl HookChoice {
+    /// Forces the alternative of that label (nothing for auto).
+    pub fn apply(self, c: &mut Choices) {
+        match self {
+            HookChoice::Auto => {}
+            HookChoice::Kprobe => c.force("kprobe"),
+            HookChoice::Tracepoint => c.force("tracepoint"),
+        }
+    }
+
+    /// The fix to suggest when the forced kind is missing (for `Handler::unsupported_hint`).
+    pub fn hint(self) -> Option<String> {
+        match self {
+            HookChoice::Auto => None,
+            HookChoice::Kprobe => Some(
+                "use --hook auto (or tracepoint), or enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS"
+                    .to_string(),
+            ),
+            HookChoice::Tracepoint => Some("use --hook auto (or kprobe)".to_string()),
+        }
     }
 }
 
@@ -454,23 +500,28 @@ fn resolve_group(
             }
             for n in &have {
                 let (enter, exit_prog) = match exit {
-                    Exit::PerSyscall => (format!("tp_enter_{n}"), format!("tp_exit_{n}")),
-                    Exit::Shared(p) => (format!("tp_enter_{n}"), p.to_string()),
+                    Exit::PerSyscall => (Some(format!("tp_enter_{n}")), format!("tp_exit_{n}")),
+                    Exit::Shared(p) => (Some(format!("tp_enter_{n}")), p.to_string()),
+                    Exit::Only(p) => (None, p.to_string()),
                 };
                 // The exit first: a call seen entering then has its exit seen too.
                 plan.push(
                     exit_prog,
                     Hook::Tracepoint("syscalls".into(), format!("sys_exit_{n}")),
                 );
-                plan.push(
-                    enter,
-                    Hook::Tracepoint("syscalls".into(), format!("sys_enter_{n}")),
-                );
+                if let Some(enter) = enter {
+                    plan.push(
+                        enter,
+                        Hook::Tracepoint("syscalls".into(), format!("sys_enter_{n}")),
+                    );
+                }
             }
-            let default = format!(
-                "tracepoints syscalls:sys_{{enter,exit}}_{{{}}}",
-                have.join(",")
-            );
+            let halves = if matches!(exit, Exit::Only(_)) {
+                "exit"
+            } else {
+                "{enter,exit}"
+            };
+            let default = format!("tracepoints syscalls:sys_{halves}_{{{}}}", have.join(","));
             plan.texts.push(names_text(g.text, default, &have));
             plan.picked.push(g.label);
         }
@@ -512,10 +563,16 @@ pub fn all_programs(groups: &[Group]) -> Vec<String> {
             Body::FirstOf(alts) => out.extend(all_programs(alts)),
             Body::Syscalls { names, exit, .. } => {
                 for n in names.iter() {
-                    out.push(format!("tp_enter_{n}"));
                     match exit {
-                        Exit::PerSyscall => out.push(format!("tp_exit_{n}")),
-                        Exit::Shared(p) => out.push(p.to_string()),
+                        Exit::PerSyscall => {
+                            out.push(format!("tp_enter_{n}"));
+                            out.push(format!("tp_exit_{n}"));
+                        }
+                        Exit::Shared(p) => {
+                            out.push(format!("tp_enter_{n}"));
+                            out.push(p.to_string());
+                        }
+                        Exit::Only(p) => out.push(p.to_string()),
                     }
                 }
             }
@@ -685,6 +742,32 @@ mod tests {
             why.contains("kprobe vfs_read") && why.contains("read"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn exit_only_syscalls_attach_no_enter_program() {
+        const ACCEPT: &[Group] = &[Group::syscalls(
+            "",
+            &["accept", "accept4"],
+            Required::Any(&["accept", "accept4"]),
+            Exit::Only("tp_exit_accept"),
+        )];
+        let plan = resolve(ACCEPT, &Choices::default(), &Has(sys(&["accept4"]))).unwrap();
+        let order: Vec<(&str, String)> = plan
+            .attach
+            .iter()
+            .map(|a| (a.prog.as_str(), a.hook.describe()))
+            .collect();
+        assert_eq!(
+            order,
+            [(
+                "tp_exit_accept",
+                "tracepoint syscalls:sys_exit_accept4".to_string()
+            )]
+        );
+        assert_eq!(plan.describe(), "tracepoints syscalls:sys_exit_{accept4}");
+        assert_eq!(all_programs(ACCEPT), ["tp_exit_accept"]);
+        assert!(resolve(ACCEPT, &Choices::default(), &Has(vec![])).is_err());
     }
 
     #[test]

@@ -8,6 +8,14 @@
 
 use std::time::{Duration, Instant};
 
+/// /proc/loadavg without its newline, for the summary line top-style tools print (empty if
+/// unreadable).
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.trim_end().to_string())
+        .unwrap_or_default()
+}
+
 /// When reports are due and when the run ends.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IntervalOptions {

@@ -7,7 +7,8 @@
 //! ([`output`], [`json`], [`text`]) with histograms ([`hist`]) and time ([`time`]); what the
 //! kernel offers ([`probe`], [`kconfig`], [`btf`]); stacks and symbols ([`stacks`],
 //! [`symbolize`] over [`ksyms`] and [`elf`]) and name patterns ([`pattern`]); command lines ([`cli`]); diagnostics
-//! ([`logging`]) and errors that name their fix ([`error`]).
+//! ([`logging`]) and errors that name their fix ([`error`]); what the TCP tools decode alike
+//! ([`net`]).
 
 pub mod bpf;
 pub mod btf;
@@ -24,6 +25,7 @@ pub mod ksyms;
 pub mod logging;
 pub mod maps;
 pub mod names;
+pub mod net;
 pub mod openflags;
 pub mod output;
 pub mod pattern;

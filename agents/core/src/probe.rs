@@ -440,11 +440,23 @@ impl Need<'_> {
             Need::Tracepoint(c, n) if tracefs_root().is_none() => Some(format!(
                 "no tracefs to find tracepoint {c}:{n}: mount tracefs (CONFIG_TRACING)"
             )),
-            Need::Tracepoint(c, n) => Some(format!(
-                "no tracepoint {c}:{n}: enable {}",
-                tracepoint_config(c)
-            )),
+            Need::Tracepoint(c, n) => Some(match tracepoint_since(c, n) {
+                Some(v) => format!(
+                    "no tracepoint {c}:{n}: it came with Linux {v} ({} there)",
+                    tracepoint_config(c)
+                ),
+                None => format!("no tracepoint {c}:{n}: enable {}", tracepoint_config(c)),
+            }),
         }
+    }
+}
+
+/// Tracepoints newer than the oldest kernel we support: a kernel without them is too old,
+/// not misconfigured, and the message says so.
+pub fn tracepoint_since(category: &str, name: &str) -> Option<&'static str> {
+    match (category, name) {
+        ("sock", "sock_send_length" | "sock_recv_length") => Some("6.3"),
+        _ => None,
     }
 }
 

@@ -43,6 +43,13 @@ pub fn push_left(out: &mut String, s: &str, width: usize) {
     }
 }
 
+/// Pads what was appended to `out` since byte `start` with spaces to `width` characters.
+pub fn pad_from(out: &mut String, start: usize, width: usize) {
+    for _ in out[start..].chars().count()..width {
+        out.push(' ');
+    }
+}
+
 /// Appends `bytes` escaped as [`push_escaped`] does, padded to `width` characters.
 pub fn push_escaped_left(out: &mut String, bytes: &[u8], width: usize) {
     let start = out.len();

@@ -88,3 +88,19 @@ shell_pid() {
     # shellcheck disable=SC2034 # used by the cases
     read -r SHELL_PID _ </proc/self/stat
 }
+
+# tcp_traffic DIR BASE [refused]: loopback TCP exchanges of the network cases (vm-tcp: a busybox
+# nc server sends 2000 bytes, a client 1000) on ports BASE (127.0.0.1) and BASE+1 (::1); with
+# "refused", a connect to BASE+9 on each too, where nothing listens. Recorded in DIR/expect.txt;
+# then a pause for the tool to read its ring buffer (at least every 100 ms).
+tcp_traffic() {
+    {
+        /usr/share/ebpf-vm/vm-tcp conn 127.0.0.1 "$2"
+        /usr/share/ebpf-vm/vm-tcp conn ::1 $(($2 + 1))
+        if [ "${3:-}" = refused ]; then
+            /usr/share/ebpf-vm/vm-tcp refused 127.0.0.1 $(($2 + 9))
+            /usr/share/ebpf-vm/vm-tcp refused ::1 $(($2 + 9))
+        fi
+    } >>"$1/expect.txt"
+    usleep 300000
+}

@@ -120,6 +120,9 @@ say "PLAN-START $(cut -d' ' -f1 /proc/uptime)"
     [ -e /sys/kernel/tracing/events/syscalls ] && echo "syscall_tracepoints=yes" || echo "syscall_tracepoints=no"
     [ -b /dev/nullb0 ] && echo "null_blk=yes" || echo "null_blk=no"
     grep -q ' /sys/fs/bpf bpf ' /proc/mounts && echo "bpffs=yes" || echo "bpffs=no"
+    grep -q ' lo$' /proc/net/if_inet6 2>/dev/null && echo "ipv6_lo=yes" || echo "ipv6_lo=no"
+    [ -e /sys/kernel/tracing/events/sock/sock_send_length ] && echo "sock_send_length=yes" ||
+        echo "sock_send_length=no"
     echo "kprobe_fires=$(bounded "$RESULTS/kprobe-fires" 30 kprobe_fires)"
     # Where the config has ftrace direct calls, fentry (BPF trampolines) is expected to work
     # (Debian's arm64 6.1 has none, and its fentry attach fails).

@@ -34,7 +34,7 @@ inherit cargo cargo-update-recipe-crates pkgconfig systemd update-rc.d
 # ci/tool-list prints. meta-ebpf-rust/scripts/update-tools rewrites these lines from it,
 # ci/yocto-check compares. An image that wants fewer tools sets
 # PACKAGECONFIG:pn-ebpf-agents.
-EBPF_AGENT_TOOLS = "bashreadline execsnoop exitsnoop filetop filewatch funccount funclatency offcputime opensnoop profile statsnoop syscount"
+EBPF_AGENT_TOOLS = "bashreadline execsnoop exitsnoop filetop filewatch funccount funclatency offcputime opensnoop profile statsnoop syscount tcpaccept tcpconnect tcplife tcpsend tcptop"
 PACKAGECONFIG ??= "${EBPF_AGENT_TOOLS} run"
 PACKAGECONFIG[bashreadline] = "--features bashreadline"
 PACKAGECONFIG[execsnoop] = "--features execsnoop"
@@ -48,6 +48,11 @@ PACKAGECONFIG[opensnoop] = "--features opensnoop"
 PACKAGECONFIG[profile] = "--features profile"
 PACKAGECONFIG[statsnoop] = "--features statsnoop"
 PACKAGECONFIG[syscount] = "--features syscount"
+PACKAGECONFIG[tcpaccept] = "--features tcpaccept"
+PACKAGECONFIG[tcpconnect] = "--features tcpconnect"
+PACKAGECONFIG[tcplife] = "--features tcplife"
+PACKAGECONFIG[tcpsend] = "--features tcpsend"
+PACKAGECONFIG[tcptop] = "--features tcptop"
 # Also link the C library statically (-C target-feature=+crt-static). Meant for
 # TCLIBC = "musl" (fully static Rust on musl works from wrynose on); with glibc the
 # binary is static too, but glibc's user/group lookups then need its shared NSS modules.

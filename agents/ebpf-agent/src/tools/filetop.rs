@@ -260,16 +260,9 @@ impl Handler for Filetop {
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {
         let rows = maps::drain_hash::<Key, Value>(obj, "entries")?;
-        self.interval(tick, rows, &loadavg(), out);
+        self.interval(tick, rows, &agent_core::interval::loadavg(), out);
         Ok(())
     }
-}
-
-/// /proc/loadavg without its newline, for the header line.
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.trim_end().to_string())
-        .unwrap_or_default()
 }
 
 impl Filetop {

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod cwork;
+pub mod net;
 pub mod stacks;
 
 use std::io::{BufRead, BufReader, Read};
@@ -141,6 +142,35 @@ impl Running {
     pub fn settle_and_stop(self) -> String {
         std::thread::sleep(Duration::from_millis(300));
         self.stop().0
+    }
+}
+
+impl Running {
+    /// Waits (at most `limit`) for the tool to end by itself (a count, a duration), checks it
+    /// exited 0, and returns stdout.
+    pub fn wait_output(mut self, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the tool did not end in {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut out = String::new();
+        self.stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        self.stderr_seen.extend(self.stderr.try_iter());
+        assert!(
+            status.success(),
+            "agent exit status {status}:\n{}",
+            self.stderr_seen.join("\n")
+        );
+        out
     }
 }
 
@@ -336,12 +366,28 @@ pub struct Phases {
 
 impl Phases {
     pub fn spawn(script: &str) -> Phases {
+        Phases::spawn_with(&[], script)
+    }
+
+    /// The same, run through `prefix` (a command that execs the rest in place, keeping the
+    /// pid: `ip netns exec NS`, `setpriv --reuid=...`).
+    pub fn spawn_with(prefix: &[&str], script: &str) -> Phases {
         let program = format!(
             "import os, sys\n{script}\nprint('ready', flush=True)\nfor line in sys.stdin:\n    \
-             print(globals()['phase_' + line.strip()]() or 'done', flush=True)\n"
+             name, *args = line.split()\n    \
+             print(globals()['phase_' + name](*args) or 'done', flush=True)\n"
         );
         // Debian's interpreter itself, not a wrapper (pyenv shims are shell scripts).
-        let mut child = Command::new("/usr/bin/python3")
+        let (cmd, pre) = match prefix.split_first() {
+            Some((c, rest)) => (*c, rest),
+            None => ("/usr/bin/python3", &[][..]),
+        };
+        let mut command = Command::new(cmd);
+        command.args(pre);
+        if !prefix.is_empty() {
+            command.arg("/usr/bin/python3");
+        }
+        let mut child = command
             .args(["-c", &program])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -366,9 +412,14 @@ impl Phases {
 
     /// Runs `phase_<name>()` in the child and returns the line it printed.
     pub fn run(&mut self, name: &str) -> String {
+        self.call(name, &[])
+    }
+
+    /// Runs `phase_<name>(*args)` (arguments without spaces) and returns the line it printed.
+    pub fn call(&mut self, name: &str, args: &[&str]) -> String {
         use std::io::Write;
         let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{name}").unwrap();
+        writeln!(stdin, "{name} {}", args.join(" ")).unwrap();
         stdin.flush().unwrap();
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();

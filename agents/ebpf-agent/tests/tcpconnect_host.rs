@@ -1,0 +1,395 @@
+//! tcpconnect against the host kernel, through the real static binary: real clients and
+//! servers on loopback and across a veth pair between two network namespaces.
+
+mod common;
+
+use std::process::Command;
+
+use common::net::{matching, World};
+use common::{agent_bin, assert_usage_error, json_lines, start, Ty};
+use serde_json::{json, Value};
+
+/// docs/tools/tcpconnect.md, JSON.
+const REQUIRED: &[(&str, Ty)] = &[
+    ("type", Ty::Str),
+    ("ts", Ty::Str),
+    ("time_ns", Ty::Uint),
+    ("pid", Ty::Uint),
+    ("tid", Ty::Uint),
+    ("uid", Ty::Uint),
+    ("comm", Ty::Str),
+    ("family", Ty::Str),
+    ("laddr", Ty::Str),
+    ("lport", Ty::Uint),
+    ("raddr", Ty::Str),
+    ("rport", Ty::Uint),
+    ("result", Ty::Str),
+];
+const OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str), ("latency_ns", Ty::Uint)];
+
+/// docs/tools/tcpconnect.md, "Counts" (-c).
+const COUNTS_REQUIRED: &[(&str, Ty)] = &[
+    ("type", Ty::Str),
+    ("ts", Ty::Str),
+    ("time_ns", Ty::Uint),
+    ("rows", Ty::ObjArray),
+    ("total_rows", Ty::Uint),
+];
+const COUNT_ROW_REQUIRED: &[(&str, Ty)] = &[
+    ("family", Ty::Str),
+    ("laddr", Ty::Str),
+    ("raddr", Ty::Str),
+    ("rport", Ty::Uint),
+    ("count", Ty::Uint),
+];
+const COUNT_ROW_OPTIONAL: &[(&str, Ty)] = &[("lport", Ty::Uint)];
+
+#[test]
+fn schema_is_the_documented_one() {
+    common::assert_documented("tools/tcpconnect.md", "JSON", REQUIRED, OPTIONAL);
+    common::assert_documented("tools/tcpconnect.md", "Counts", COUNTS_REQUIRED, &[]);
+    common::assert_documented(
+        "tools/tcpconnect.md",
+        "Count rows",
+        COUNT_ROW_REQUIRED,
+        COUNT_ROW_OPTIONAL,
+    );
+}
+
+/// Runs the standard workload under `tcpconnect --json -v ARGS`; returns the events.
+fn traced(
+    w: &mut World,
+    args: &[&str],
+) -> (
+    Vec<Value>,
+    Vec<common::net::Conn>,
+    Vec<common::net::Refused>,
+) {
+    let bin = agent_bin().unwrap();
+    let mut cmd = Command::new(&bin);
+    cmd.args(["tcpconnect", "--json", "-v"]).args(args);
+    let agent = start(cmd);
+    let (conns, refused) = w.run();
+    let (out, _) = agent.stop();
+    let events = json_lines(&out);
+    check(&events);
+    (events, conns, refused)
+}
+
+/// Every line a `connect` or `connect_result` (which always has its latency) or `lost`.
+fn check(events: &[Value]) {
+    let mut with_latency: Vec<(&str, Ty)> = REQUIRED.to_vec();
+    with_latency.push(("latency_ns", Ty::Uint));
+    for e in events {
+        match e["type"].as_str() {
+            Some("connect") => common::check_schema(e, REQUIRED, OPTIONAL),
+            Some("connect_result") => {
+                common::check_schema(e, &with_latency, &[("comm_hex", Ty::Str)]);
+                assert_ne!(e["result"], "pending", "{e}");
+            }
+            Some("lost") => common::check_schema(e, common::LOST_REQUIRED, &[]),
+            _ => panic!("unknown type: {e}"),
+        }
+    }
+}
+
+#[test]
+fn every_connect_once_on_loopback_and_across_namespaces() {
+    let _traffic = common::net::shared();
+    if agent_bin().is_none() {
+        return;
+    }
+    let mut w = World::new("tcpconnect");
+    let (events, conns, refused) = traced(&mut w, &[]);
+    for c in &conns {
+        let mine = matching(
+            &events,
+            &[
+                ("pid", json!(c.client_pid)),
+                ("lport", json!(c.client_port)),
+                ("raddr", json!(c.server_addr)),
+            ],
+        );
+        assert_eq!(mine.len(), 1, "{c:?}: {mine:?}");
+        let e = mine[0];
+        let uid = if c.client_pid == w.nobody.pid() {
+            65534
+        } else {
+            0
+        };
+        assert_eq!(
+            (
+                &e["family"],
+                &e["laddr"],
+                &e["rport"],
+                &e["uid"],
+                &e["comm"],
+                &e["result"]
+            ),
+            (
+                &json!(c.family),
+                &json!(c.client_addr),
+                &json!(c.server_port),
+                &json!(uid),
+                &json!("python3"),
+                &json!("established")
+            ),
+            "{c:?}: {e}"
+        );
+        assert!(e["tid"].as_u64().unwrap() > 0);
+    }
+    for r in &refused {
+        let mine = matching(
+            &events,
+            &[("raddr", json!(r.addr)), ("rport", json!(r.port))],
+        );
+        assert_eq!(mine.len(), 1, "{r:?}: {mine:?}");
+        assert_eq!(
+            (&mine[0]["pid"], &mine[0]["family"], &mine[0]["result"]),
+            (&json!(r.pid), &json!(r.family), &json!("ECONNREFUSED"))
+        );
+    }
+    // Servers accept; they never connect. Nothing was pending.
+    for pid in [w.server.pid(), w.ns_server.pid()] {
+        assert!(matching(&events, &[("pid", json!(pid))]).is_empty());
+    }
+    assert!(matching(&events, &[("type", json!("connect_result"))]).is_empty());
+    w.finish();
+}
+
+/// Connects to listeners whose accept queue is full: the SYNs are dropped until the server
+/// drains them. The non-blocking connect is reported pending at connect()'s return, the
+/// blocking one at its first SYN retransmission (a second later); once established, each
+/// gets its connect_result.
+#[test]
+fn pending_attempts_get_their_outcome() {
+    let _traffic = common::net::shared();
+    let Some(bin) = agent_bin() else { return };
+    let mut server = common::net::Peer::spawn();
+    let (p1, p2) = (server.full("127.0.0.1"), server.full("::1"));
+    let mut client = common::net::Peer::spawn();
+    let mut cmd = Command::new(&bin);
+    cmd.args([
+        "tcpconnect",
+        "--json",
+        "-v",
+        "-p",
+        &client.pid().to_string(),
+    ]);
+    let agent = start(cmd);
+    let nb = client.connect_nb("127.0.0.1", p1);
+    let bg = client.connect_bg("::1", p2);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    server.drain();
+    client.wait_connected();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (out, _) = agent.stop();
+    let events = json_lines(&out);
+    check(&events);
+    for (lport, rport, raddr) in [(nb, p1, "127.0.0.1"), (bg, p2, "::1")] {
+        let mine = matching(
+            &events,
+            &[
+                ("lport", json!(lport)),
+                ("rport", json!(rport)),
+                ("raddr", json!(raddr)),
+            ],
+        );
+        let kinds: Vec<(&str, &str)> = mine
+            .iter()
+            .map(|e| (e["type"].as_str().unwrap(), e["result"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [("connect", "pending"), ("connect_result", "established")],
+            "{out}"
+        );
+        // The outcome came after the drain: more than a second after the SYN.
+        assert!(
+            mine[1]["latency_ns"].as_u64().unwrap() > 1_000_000_000,
+            "{out}"
+        );
+        assert_eq!(mine[1]["pid"], client.pid());
+    }
+    assert_eq!(events.len(), 4, "{out}");
+    client.finish();
+    server.finish();
+}
+
+#[test]
+fn filters_cut_exactly() {
+    let _traffic = common::net::shared();
+    if agent_bin().is_none() {
+        return;
+    }
+    let mut w = World::new("tcpconnect-f");
+    let client = w.client.pid().to_string();
+    let port4 = w.port("127.0.0.1").to_string();
+    type Keep = fn(&common::net::Conn, &World) -> bool;
+    let cases: [(Vec<&str>, Keep); 5] = [
+        (vec!["-p", &client], |c, w| c.client_pid == w.client.pid()),
+        (vec!["-u", "65534"], |c, w| c.client_pid == w.nobody.pid()),
+        (vec!["-P", &port4], |c, _| c.server_addr == "127.0.0.1"),
+        (vec!["-4"], |c, _| c.family == "ipv4"),
+        (vec!["-6"], |c, _| c.family == "ipv6"),
+    ];
+    let pids = [w.client.pid(), w.nobody.pid(), w.ns_client.pid()];
+    for (args, keep) in cases {
+        let (events, conns, refused) = traced(&mut w, &args);
+        // Only the workload's own connects count (other tests may run at the same time).
+        let ours: Vec<&Value> = events
+            .iter()
+            .filter(|e| pids.contains(&(e["pid"].as_u64().unwrap() as u32)))
+            .collect();
+        let mut want: Vec<u16> = conns
+            .iter()
+            .filter(|c| keep(c, &w))
+            .map(|c| c.client_port)
+            .collect();
+        let mut got: Vec<u16> = ours
+            .iter()
+            .filter(|e| e["result"] == "established")
+            .map(|e| e["lport"].as_u64().unwrap() as u16)
+            .collect();
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want, "{args:?}: {ours:?}");
+        let refused_want = refused
+            .iter()
+            .filter(|r| match args[0] {
+                "-p" => true,
+                "-4" | "-6" => r.family == if args[0] == "-4" { "ipv4" } else { "ipv6" },
+                _ => false,
+            })
+            .count();
+        let refused_got = ours
+            .iter()
+            .filter(|e| e["result"] == "ECONNREFUSED")
+            .count();
+        assert_eq!(refused_got, refused_want, "{args:?}: {ours:?}");
+    }
+    w.finish();
+}
+
+#[test]
+fn text_columns_and_counts() {
+    let _traffic = common::net::shared();
+    let Some(bin) = agent_bin() else { return };
+    let mut w = World::new("tcpconnect-t");
+    let client = w.client.pid();
+    let mut cmd = Command::new(&bin);
+    cmd.args(["tcpconnect", "-v", "-U", "-s", "-p", &client.to_string()]);
+    let agent = start(cmd);
+    let (conns, _) = w.run();
+    let (out, _) = agent.stop();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "UID   PID    COMM             IP SADDR            DADDR            SPORT DPORT"
+    );
+    for c in conns.iter().filter(|c| c.client_pid == client) {
+        let want = format!(
+            "{:<6}{:<6} {:<16} {:<2} {:<16} {:<16} {:<5} {:<5}",
+            0,
+            client,
+            "python3",
+            if c.family == "ipv6" { 6 } else { 4 },
+            c.client_addr,
+            c.server_addr,
+            c.client_port,
+            c.server_port
+        );
+        assert_eq!(
+            lines.iter().filter(|l| **l == want).count(),
+            1,
+            "{want}\n{out}"
+        );
+    }
+
+    // -c: two runs of the workload, counted per local address, remote address and port.
+    let mut cmd = Command::new(&bin);
+    cmd.args([
+        "tcpconnect",
+        "-v",
+        "-c",
+        "--json",
+        "-p",
+        &client.to_string(),
+    ]);
+    let agent = start(cmd);
+    w.run();
+    w.run();
+    let (out, _) = agent.stop();
+    let v = json_lines(&out);
+    assert_eq!(v.len(), 1, "{out}");
+    common::check_schema(&v[0], COUNTS_REQUIRED, &[]);
+    let rows = v[0]["rows"].as_array().unwrap();
+    for r in rows {
+        common::check_schema(r, COUNT_ROW_REQUIRED, COUNT_ROW_OPTIONAL);
+    }
+    // The client's connects: 127.0.0.1 and ::1, twice each; the refused ones too.
+    let count = |raddr: &str, rport: u16| {
+        rows.iter()
+            .find(|r| r["raddr"] == raddr && r["rport"] == rport)
+            .map(|r| r["count"].as_u64().unwrap())
+    };
+    assert_eq!(count("127.0.0.1", w.port("127.0.0.1")), Some(2), "{out}");
+    assert_eq!(count("::1", w.port("::1")), Some(2), "{out}");
+    for (addr, port) in &w.closed {
+        assert_eq!(count(addr, *port), Some(2), "{out}");
+    }
+    assert_eq!(rows.len(), 4, "{out}");
+    w.finish();
+}
+
+/// Connections as fast as a process makes them: each one seen, or counted as lost.
+#[test]
+fn storm_every_connect_seen_or_counted() {
+    let _traffic = common::net::exclusive();
+    let Some(bin) = agent_bin() else { return };
+    let mut server = common::net::Peer::spawn();
+    let port = server.acceptor("127.0.0.1");
+    let mut client = common::net::Peer::spawn();
+    let mut cmd = Command::new(&bin);
+    cmd.args([
+        "tcpconnect",
+        "--json",
+        "-v",
+        "-p",
+        &client.pid().to_string(),
+    ]);
+    let agent = start(cmd);
+    let made = client.storm("127.0.0.1", port, 2.0);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (out, _) = agent.stop();
+    let events = json_lines(&out);
+    check(&events);
+    let count = |ty: &str| events.iter().filter(|e| e["type"] == ty).count() as u64;
+    let (seen, results) = (count("connect"), count("connect_result"));
+    let lost: u64 = events
+        .iter()
+        .filter(|e| e["type"] == "lost")
+        .map(|e| e["lost"].as_u64().unwrap())
+        .sum();
+    assert!(made > 1000, "only {made} connects");
+    // Every attempt once; a record the ring could not take (an attempt, or the outcome of
+    // one that had to wait for a SYN retransmission) is counted.
+    let why = format!("seen {seen} (+{results} outcomes), lost {lost}, made {made}");
+    assert!(seen <= made && seen + lost >= made, "{why}");
+    if lost == 0 {
+        assert_eq!(seen, made, "{why}");
+    }
+    eprintln!("{why}");
+    client.finish();
+    server.finish();
+}
+
+#[test]
+fn bad_input_is_refused_with_a_reason() {
+    let Some(bin) = agent_bin() else { return };
+    assert_usage_error(&bin, "tcpconnect", &["-P", "80,abc"], "\"abc\"");
+    assert_usage_error(&bin, "tcpconnect", &["-P", "65536"], "1 to 65535");
+    assert_usage_error(&bin, "tcpconnect", &["-4", "-6"], "-4/--ipv4 and -6/--ipv6");
+    assert_usage_error(&bin, "tcpconnect", &["-u", "nobody"], "-u/--uid");
+    common::assert_needs_privileges(&bin, "tcpconnect", &[]);
+}

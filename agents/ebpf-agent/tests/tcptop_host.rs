@@ -1,0 +1,215 @@
+//! tcptop against the host kernel, through the real static binary: the 6.3 socket tracepoints
+//! here (no kprobes on this kernel; the VM cases cover them), exact bytes per process and
+//! connection.
+
+mod common;
+
+use common::net::{trace, World, DOWN, UP};
+use common::{agent_bin, assert_usage_error, check_schema, Ty};
+use serde_json::Value;
+
+/// docs/tools/tcptop.md.
+const INTERVAL_REQUIRED: &[(&str, Ty)] = &[
+    ("type", Ty::Str),
+    ("ts", Ty::Str),
+    ("time_ns", Ty::Uint),
+    ("interval_ns", Ty::Uint),
+    ("rows", Ty::ObjArray),
+    ("total_rows", Ty::Uint),
+];
+const ROW_REQUIRED: &[(&str, Ty)] = &[
+    ("pid", Ty::Uint),
+    ("comm", Ty::Str),
+    ("family", Ty::Str),
+    ("laddr", Ty::Str),
+    ("lport", Ty::Uint),
+    ("raddr", Ty::Str),
+    ("rport", Ty::Uint),
+    ("rx_bytes", Ty::Uint),
+    ("tx_bytes", Ty::Uint),
+];
+const ROW_OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str)];
+
+#[test]
+fn schema_is_the_documented_one() {
+    common::assert_documented("tools/tcptop.md", "JSON", INTERVAL_REQUIRED, &[]);
+    common::assert_documented("tools/tcptop.md", "Rows", ROW_REQUIRED, ROW_OPTIONAL);
+}
+
+/// Every row of every interval, summed per (pid, lport, rport): (rx, tx).
+fn rows(events: &[Value]) -> std::collections::BTreeMap<(u64, u64, u64), (u64, u64, Value)> {
+    let mut m = std::collections::BTreeMap::new();
+    for e in events {
+        match e["type"].as_str() {
+            Some("interval") => check_schema(e, INTERVAL_REQUIRED, &[]),
+            Some("lost") => panic!("lost: {e}"),
+            _ => panic!("unknown type: {e}"),
+        }
+        for r in e["rows"].as_array().unwrap() {
+            check_schema(r, ROW_REQUIRED, ROW_OPTIONAL);
+            let k = (
+                r["pid"].as_u64().unwrap(),
+                r["lport"].as_u64().unwrap(),
+                r["rport"].as_u64().unwrap(),
+            );
+            let v = m.entry(k).or_insert((0, 0, r.clone()));
+            v.0 += r["rx_bytes"].as_u64().unwrap();
+            v.1 += r["tx_bytes"].as_u64().unwrap();
+        }
+    }
+    m
+}
+
+#[test]
+fn exact_bytes_per_process_and_connection() {
+    let _traffic = common::net::shared();
+    if agent_bin().is_none() {
+        return;
+    }
+    let mut w = World::new("tcptop");
+    let (events, (conns, _)) = trace("tcptop", &["-C", "-r", "10240"], || w.run());
+    let m = rows(&events);
+    for c in &conns {
+        let client = m
+            .get(&(
+                c.client_pid.into(),
+                c.client_port.into(),
+                c.server_port.into(),
+            ))
+            .unwrap_or_else(|| panic!("{c:?}: no client row in {m:?}"));
+        assert_eq!((client.0, client.1), (DOWN, UP), "{c:?}");
+        assert_eq!(
+            (&client.2["laddr"], &client.2["raddr"], &client.2["family"]),
+            (
+                &c.client_addr.clone().into(),
+                &c.server_addr.clone().into(),
+                &c.family.into()
+            )
+        );
+        let server = m
+            .get(&(
+                c.server_pid.into(),
+                c.server_port.into(),
+                c.client_port.into(),
+            ))
+            .unwrap_or_else(|| panic!("{c:?}: no server row in {m:?}"));
+        assert_eq!((server.0, server.1), (UP, DOWN), "{c:?}");
+    }
+    w.finish();
+}
+
+#[test]
+fn filters_cut_exactly() {
+    let _traffic = common::net::shared();
+    if agent_bin().is_none() {
+        return;
+    }
+    let mut w = World::new("tcptop-f");
+    let server = w.server.pid().to_string();
+    let pids = [
+        w.server.pid(),
+        w.client.pid(),
+        w.nobody.pid(),
+        w.ns_server.pid(),
+        w.ns_client.pid(),
+    ];
+    type Keep = fn(&common::net::Conn, &World, bool) -> bool;
+    let cases: [(Vec<&str>, Keep); 3] = [
+        (vec!["-p", &server], |c, w, client_end| {
+            !client_end && c.server_pid == w.server.pid()
+        }),
+        (vec!["-4"], |c, _, _| c.family == "ipv4"),
+        (vec!["-6", "--hook", "tracepoint"], |c, _, _| {
+            c.family == "ipv6"
+        }),
+    ];
+    for (args, keep) in cases {
+        let mut argv = vec!["-C", "-r", "10240"];
+        argv.extend(&args);
+        let (events, (conns, _)) = trace("tcptop", &argv, || w.run());
+        let got: Vec<(u64, u64, u64)> = rows(&events)
+            .into_keys()
+            .filter(|k| pids.contains(&(k.0 as u32)))
+            .collect();
+        let mut want = Vec::new();
+        for c in &conns {
+            if keep(c, &w, true) {
+                want.push((
+                    c.client_pid.into(),
+                    c.client_port.into(),
+                    c.server_port.into(),
+                ));
+            }
+            if keep(c, &w, false) {
+                want.push((
+                    c.server_pid.into(),
+                    c.server_port.into(),
+                    c.client_port.into(),
+                ));
+            }
+        }
+        want.sort_unstable();
+        assert_eq!(got, want, "{args:?}");
+    }
+    w.finish();
+}
+
+#[test]
+fn text_like_libbpf_tools_and_a_count_of_reports() {
+    let _traffic = common::net::shared();
+    let Some(bin) = agent_bin() else { return };
+    let mut w = World::new("tcptop-t");
+    let client = w.client.pid();
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.args(["tcptop", "-v", "-C", "-p", &client.to_string(), "1", "3"]);
+    let agent = common::start(cmd);
+    let (conns, _) = w.run();
+    // Three one-second reports, then it ends by itself.
+    let out = agent.wait_output(std::time::Duration::from_secs(10));
+    let pid_width = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .len()
+        .max(6);
+    assert_eq!(out.matches(" loadavg: ").count(), 3, "{out}");
+    let header = format!(
+        "{:<pid_width$} {:<12} {:<21} {:<21} {:>6} {:>6}",
+        "PID", "COMM", "LADDR", "RADDR", "RX_KB", "TX_KB"
+    );
+    assert_eq!(out.matches(&format!("\n{header}\n")).count(), 3, "{out}");
+    for c in conns
+        .iter()
+        .filter(|c| c.client_pid == client && c.family == "ipv4")
+    {
+        let local = format!("{}:{}", c.client_addr, c.client_port);
+        let remote = format!("{}:{}", c.server_addr, c.server_port);
+        let row = format!(
+            "{client:<pid_width$} {:<12} {local:<21} {remote:<21} {:>6} {:>6}",
+            "python3", 1, 0
+        );
+        assert_eq!(out.lines().filter(|l| *l == row).count(), 1, "{row}\n{out}");
+    }
+    w.finish();
+}
+
+#[test]
+fn bad_input_and_missing_kprobes() {
+    let Some(bin) = agent_bin() else { return };
+    assert_usage_error(&bin, "tcptop", &["-s", "bytes"], "all, sent or received");
+    assert_usage_error(&bin, "tcptop", &["-r", "0"], "-r/--rows");
+    assert_usage_error(&bin, "tcptop", &["-4", "-6"], "-4/--ipv4 and -6/--ipv6");
+    assert_usage_error(&bin, "tcptop", &["1", "2", "3"], "unexpected argument");
+    if !std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists() {
+        let out = std::process::Command::new(&bin)
+            .args(["tcptop", "--hook", "kprobe"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(
+            err.contains("tcp_sendmsg") && err.contains("CONFIG_KPROBES"),
+            "{err}"
+        );
+    }
+    common::assert_needs_privileges(&bin, "tcptop", &[]);
+}
