@@ -7,8 +7,12 @@
  * Block layer:
  * - `struct request` lost `rq_disk` (5.17-6.0): the disk is `rq->q->disk` (5.15 on).
  * - `struct bio` replaced `bi_disk` with `bi_bdev` (5.12).
- * - `block_rq_issue` and `block_rq_insert` lost their `q` argument in 5.11: `(q, rq)` became
- *   `(rq)`. Raw tracepoints see raw arguments, so the position of `rq` depends on it.
+ * - Raw tracepoint arguments moved: `block_rq_issue` and `block_rq_insert` lost their `q`
+ *   argument in 5.11 (`(q, rq)` became `(rq)`), and so did `block_getrq` and `block_bio_queue`
+ *   (`(q, bio, rw)` became `(bio)`). Stable kernels took only part of it: Debian's 5.10.223 has
+ *   `block_rq_issue(rq)` (backported in 5.10.137) but still `block_getrq(q, bio, rw)`. No
+ *   version number tells which, so the agent reads the prototype from the kernel's BTF
+ *   (`btf_trace_<tracepoint>`) and hands the position over in .rodata: see tp_arg().
  * - dev_t inside the kernel is MKDEV(major, first_minor) with 20 minor bits (not the 8:8 or
  *   12:20 user-space encodings).
  *
@@ -39,6 +43,7 @@ struct request {
 	unsigned int cmd_flags;
 	unsigned int __data_len;
 	sector_t __sector;
+	struct bio *bio;
 } __attribute__((preserve_access_index));
 
 /* Before 6.0. */
@@ -95,17 +100,26 @@ static __always_inline dev_t disk_dev(struct gendisk *disk)
 	return MKDEV(BPF_CORE_READ(disk, major), BPF_CORE_READ(disk, first_minor));
 }
 
-extern int LINUX_KERNEL_VERSION __kconfig;
-
 /*
- * The request argument of raw tracepoints block_rq_issue and block_rq_insert: the second
- * before 5.11, the first from then on.
+ * Argument `pos` (0 or 1) of a raw or BTF-typed tracepoint, counted after the hidden `__data`
+ * one. `pos` comes from .rodata, a constant at load time: the verifier prunes the branch not
+ * taken, so a program never reads past the arguments the tracepoint really has (the kernel
+ * would refuse to attach it, and tp_btf would not load). The barriers keep each load at its
+ * own constant offset: clang would otherwise compute ctx + 8 * pos and load from there, and
+ * the verifier refuses an access through a modified context pointer.
  */
-static __always_inline struct request *rq_arg_of_issue(__u64 *ctx)
+static __always_inline __u64 tp_arg(__u64 *ctx, __u32 pos)
 {
-	if (LINUX_KERNEL_VERSION < KERNEL_VERSION(5, 11, 0))
-		return (struct request *)ctx[1];
-	return (struct request *)ctx[0];
+	__u64 v;
+
+	if (pos) {
+		v = ctx[1];
+		barrier_var(v);
+	} else {
+		v = ctx[0];
+		barrier_var(v);
+	}
+	return v;
 }
 
 /* The context of sock:inet_sock_set_state (the fields the tools read). */

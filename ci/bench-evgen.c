@@ -6,8 +6,9 @@
  *   bench-evgen MODE -N 0 [ARG]             exactly N operations, as fast as it can
  *
  * MODE: open (a failing openat(ARG)), stat (a failing newfstatat(ARG)), getppid, read (a
- * one-byte pread of file ARG), fork (fork and _exit, waited for), exec (fork and exec ARG,
- * by default /bin/true, waited for), connect (a TCP connection to a listener of its own on
+ * one-byte pread of file ARG), direct (a 4 KiB O_DIRECT pread of block device ARG, one block
+ * request each), fork (fork and _exit, waited for), exec (fork and exec ARG, by default
+ * /bin/true, waited for), connect (a TCP connection to a listener of its own on
  * 127.0.0.1 port ARG: connect, accept, both closed, the client with a reset so that no
  * TIME_WAIT uses up the ports). Waits for a line on stdin first (the tracers attach to
  * this pid before), paces against CLOCK_MONOTONIC (the vDSO: no system call of its own), and
@@ -39,6 +40,8 @@ static double since(const struct timespec *t0)
 
 static const char *arg;
 static int file_fd = -1;
+/* The O_DIRECT buffer: aligned to any logical block size. */
+static char block[4096] __attribute__((aligned(4096)));
 static int listen_fd = -1;
 static struct sockaddr_in listen_addr;
 
@@ -81,6 +84,10 @@ static void op(const char *mode)
 		if (pread(file_fd, &c, 1, 0) < 0)
 			exit(1);
 		break;
+	case 'd': /* direct */
+		if (pread(file_fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
+			exit(1);
+		break;
 	case 'c': /* connect */
 		connection();
 		break;
@@ -106,8 +113,8 @@ int main(int argc, char **argv)
 	double secs, el;
 	char go;
 
-	if (argc < 4 || !strchr("osgrfec", argv[1][0])) {
-		fprintf(stderr, "usage: bench-evgen open|stat|getppid|read|fork|exec|connect RATE|-N SECONDS [ARG]\n");
+	if (argc < 4 || !strchr("osgrdfec", argv[1][0])) {
+		fprintf(stderr, "usage: bench-evgen open|stat|getppid|read|direct|fork|exec|connect RATE|-N SECONDS [ARG]\n");
 		return 2;
 	}
 	mode = argv[1];
@@ -118,7 +125,8 @@ int main(int argc, char **argv)
 	}
 	secs = atof(argv[3]);
 	arg = argc > 4 ? argv[4] : (mode[0] == 'e' ? "/bin/true" : "/nonexistent/bench-evgen");
-	if (mode[0] == 'r' && (file_fd = open(arg, O_RDONLY)) < 0) {
+	if ((mode[0] == 'r' || mode[0] == 'd') &&
+	    (file_fd = open(arg, O_RDONLY | (mode[0] == 'd' ? O_DIRECT : 0))) < 0) {
 		perror(arg);
 		return 1;
 	}

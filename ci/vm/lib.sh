@@ -45,8 +45,9 @@ APT_UPDATED=${APT_UPDATED:-0}
 apt_update_once() {
     if [ "$APT_UPDATED" = 0 ]; then
         log "apt-get update"
-        timeout 300 "$REPO_ROOT/ci/apt-get" update -qq >/dev/null ||
-            die "apt-get update failed or took over 300 s (no access to Debian's package registry?)"
+        # ci/apt-get waits up to 20 minutes while another package manager holds the locks.
+        timeout 1500 "$REPO_ROOT/ci/apt-get" update -qq >/dev/null ||
+            die "apt-get update failed or took over 25 min (no access to Debian's package registry?)"
         APT_UPDATED=1
         export APT_UPDATED
     fi
@@ -64,8 +65,8 @@ ensure_cmds() {
     need_root
     apt_update_once
     log "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive timeout 900 "$REPO_ROOT/ci/apt-get" install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed or took over 900 s"
+    DEBIAN_FRONTEND=noninteractive timeout 1800 "$REPO_ROOT/ci/apt-get" install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed or took over 30 min (the package locks included)"
 }
 
 host_tools() {

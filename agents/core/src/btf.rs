@@ -1,7 +1,9 @@
-//! Reading type layouts from a BPF object's BTF.
+//! Reading BTF: type layouts of a BPF object, and facts of the running kernel.
 //!
-//! Used to place options at the right offset of `.rodata`, and by the tests that prove each Rust
-//! event struct has the same size and field offsets as the C struct the BPF program writes.
+//! An object's BTF places options at the right offset of `.rodata`, and lets the tests prove
+//! each Rust event struct has the same size and field offsets as the C struct the BPF program
+//! writes. The kernel's own BTF ([`KernelBtf`]) says what CO-RE cannot: a tracepoint's
+//! arguments (their number and order changed between kernels) and the values of enums.
 //! [`types`] parses a whole BTF blob in safe code and [`decode`] turns bytes into JSON or text
 //! by their BTF type: what `run` needs for objects the user compiled.
 
@@ -12,8 +14,13 @@ use std::ffi::{CStr, CString};
 
 use libbpf_sys as sys;
 
+const BTF_KIND_PTR: u32 = 2;
 const BTF_KIND_STRUCT: u32 = 4;
 const BTF_KIND_UNION: u32 = 5;
+const BTF_KIND_ENUM: u32 = 6;
+const BTF_KIND_TYPEDEF: u32 = 8;
+const BTF_KIND_FUNC: u32 = 12;
+const BTF_KIND_FUNC_PROTO: u32 = 13;
 const BTF_KIND_VAR: u32 = 14;
 const BTF_KIND_DATASEC: u32 = 15;
 
@@ -90,6 +97,14 @@ struct Member {
     offset: u32,
 }
 
+/// A function prototype's parameter (`struct btf_param`), and an enum's value (`struct
+/// btf_enum`): two words each.
+#[repr(C)]
+struct Pair {
+    name_off: u32,
+    value: u32,
+}
+
 #[repr(C)]
 struct VarSecinfo {
     type_id: u32,
@@ -105,6 +120,16 @@ impl<'a> Btf<'a> {
             raw,
             _owner: std::marker::PhantomData,
         }
+    }
+
+    /// The id of `typedef <name>`.
+    pub fn typedef_id(&self, name: &str) -> Option<u32> {
+        self.find(name, BTF_KIND_TYPEDEF)
+    }
+
+    /// The id of function `<name>`.
+    pub fn func_id(&self, name: &str) -> Option<u32> {
+        self.find(name, BTF_KIND_FUNC)
     }
 
     fn find(&self, name: &str, kind: u32) -> Option<u32> {
@@ -174,6 +199,65 @@ impl<'a> Btf<'a> {
         })
     }
 
+    /// The `vlen` two-word records after type `id` (parameters, enum values).
+    fn pairs(&self, id: u32) -> &[Pair] {
+        let head = self.head(id);
+        // SAFETY: FUNC_PROTO and ENUM types are followed by vlen two-word records (btf_param,
+        // btf_enum), all inside the BTF's type section, which lives as long as the BTF.
+        unsafe {
+            std::slice::from_raw_parts(
+                (head as *const TypeHead).add(1) as *const Pair,
+                self.vlen(id),
+            )
+        }
+    }
+
+    /// `id` with typedefs and modifiers (const, volatile) skipped.
+    fn resolve(&self, id: u32) -> u32 {
+        // SAFETY: a valid BTF and one of its type ids.
+        let r = unsafe { sys::btf__resolve_type(self.raw, id) };
+        if r > 0 {
+            r as u32
+        } else {
+            id
+        }
+    }
+
+    /// Where `struct <name> *` is among the arguments of tracepoint `tp` (0 = the first,
+    /// after the hidden `void *__data`), read from the kernel's prototype for BTF-typed
+    /// programs, `typedef void (*btf_trace_<tp>)(void *, ...)`. None if this BTF has no such
+    /// prototype or no such argument.
+    pub fn tracepoint_arg(&self, tp: &str, name: &str) -> Option<usize> {
+        let id = self.find(&format!("btf_trace_{tp}"), BTF_KIND_TYPEDEF)?;
+        let ptr = self.resolve(id);
+        if self.kind(ptr) != BTF_KIND_PTR {
+            return None;
+        }
+        let proto = self.resolve(self.head(ptr).size_or_type);
+        if self.kind(proto) != BTF_KIND_FUNC_PROTO {
+            return None;
+        }
+        self.pairs(proto).iter().skip(1).position(|p| {
+            let t = self.resolve(p.value);
+            if self.kind(t) != BTF_KIND_PTR {
+                return false;
+            }
+            let s = self.resolve(self.head(t).size_or_type);
+            self.kind(s) == BTF_KIND_STRUCT && self.name(self.head(s).name_off) == name
+        })
+    }
+
+    /// The names and values of `enum <name>`, or None if this BTF has no such enum.
+    pub fn enum_values(&self, name: &str) -> Option<Vec<(String, i64)>> {
+        let id = self.find(name, BTF_KIND_ENUM)?;
+        Some(
+            self.pairs(id)
+                .iter()
+                .map(|p| (self.name(p.name_off), p.value as i32 as i64))
+                .collect(),
+        )
+    }
+
     /// Offset and size of global variable `var` inside data section `section` (".rodata").
     pub fn var_in_section(&self, section: &str, var: &str) -> Option<(usize, usize)> {
         let id = self.find(section, BTF_KIND_DATASEC)?;
@@ -189,5 +273,79 @@ impl<'a> Btf<'a> {
                     && self.name(self.head(v.type_id).name_off) == var
             })
             .map(|v| (v.offset as usize, v.size as usize))
+    }
+}
+
+/// The running kernel's BTF, parsed (`/sys/kernel/btf/vmlinux`, or the BTF shipped for this
+/// kernel: see [`crate::probe::custom_btf`]). Some megabytes while it lives: drop it before
+/// loading programs, when libbpf parses its own copy.
+pub struct KernelBtf {
+    raw: std::ptr::NonNull<sys::btf>,
+}
+
+impl KernelBtf {
+    /// The BTF CO-RE relocates against: the shipped file if one is set (see
+    /// [`crate::probe::custom_btf`]), else the kernel's own. None if there is none (or it does
+    /// not parse).
+    pub fn load() -> Option<KernelBtf> {
+        match crate::probe::custom_btf_cstr() {
+            // SAFETY: a NUL-terminated path; no base BTF.
+            Some(path) => {
+                Self::own(unsafe { sys::btf__parse(path.as_ptr(), std::ptr::null_mut()) })
+            }
+            None => Self::vmlinux(),
+        }
+    }
+
+    /// The kernel's own BTF (`/sys/kernel/btf/vmlinux`): what BTF-typed programs attach by.
+    pub fn vmlinux() -> Option<KernelBtf> {
+        // SAFETY: no arguments; libbpf reads /sys/kernel/btf/vmlinux (or other known paths).
+        Self::own(unsafe { sys::btf__load_vmlinux_btf() })
+    }
+
+    fn own(raw: *mut sys::btf) -> Option<KernelBtf> {
+        // libbpf returns NULL on error (an error-encoded pointer in old versions).
+        // SAFETY: libbpf_get_error only inspects the pointer value.
+        if raw.is_null() || unsafe { sys::libbpf_get_error(raw as *const _) } != 0 {
+            return None;
+        }
+        std::ptr::NonNull::new(raw).map(|raw| KernelBtf { raw })
+    }
+
+    pub fn view(&self) -> Btf<'_> {
+        // SAFETY: owned and valid until drop, which the borrow cannot outlive.
+        unsafe { Btf::from_raw(self.raw.as_ptr()) }
+    }
+}
+
+impl Drop for KernelBtf {
+    fn drop(&mut self) {
+        // SAFETY: parsed by us, freed once.
+        unsafe { sys::btf__free(self.raw.as_ptr()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against this machine's kernel (skipped without BTF): prototypes and enums read right.
+    #[test]
+    fn tracepoint_arguments_and_enums_of_the_running_kernel() {
+        let Some(k) = KernelBtf::load() else {
+            eprintln!("skipped: no kernel BTF here");
+            return;
+        };
+        let b = k.view();
+        // sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next, ...)
+        assert_eq!(b.tracepoint_arg("sched_switch", "task_struct"), Some(1));
+        assert_eq!(b.tracepoint_arg("sched_switch", "no_such_struct"), None);
+        assert_eq!(b.tracepoint_arg("no_such_tracepoint", "task_struct"), None);
+        if b.tracepoint_arg("block_rq_complete", "request").is_some() {
+            assert_eq!(b.tracepoint_arg("block_rq_complete", "request"), Some(0));
+        }
+        let states = b.enum_values("bpf_map_type").expect("enum bpf_map_type");
+        assert!(states.contains(&("BPF_MAP_TYPE_RINGBUF".to_string(), 27)));
+        assert!(b.enum_values("no_such_enum").is_none());
     }
 }

@@ -7,9 +7,10 @@
 //! ([`output`], [`json`], [`text`]) with histograms ([`hist`]) and time ([`time`]); what the
 //! kernel offers ([`probe`], [`kconfig`], [`btf`]); stacks and symbols ([`stacks`],
 //! [`symbolize`] over [`ksyms`] and [`elf`]) and name patterns ([`pattern`]); command lines ([`cli`]); diagnostics
-//! ([`logging`]) and errors that name their fix ([`error`]); what the TCP tools decode alike
-//! ([`net`]).
+//! ([`logging`]) and errors that name their fix ([`error`]); what block I/O tools share
+//! ([`block`]); what the TCP tools decode alike ([`net`]).
 
+pub mod block;
 pub mod bpf;
 pub mod btf;
 pub mod cli;

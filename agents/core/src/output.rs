@@ -132,6 +132,19 @@ impl Out {
         s.push_str(std::str::from_utf8(&b).unwrap_or("??:??:??"));
     }
 
+    /// The first lines of a top-style report (filetop, biotop): the screen cleared unless
+    /// `noclear`, then `HH:MM:SS loadavg: <loadavg>` and a blank line (BCC prints
+    /// /proc/loadavg with its own newline, then one more), into `s`.
+    pub fn push_top_banner(&mut self, s: &mut String, end_ns: u64, noclear: bool, loadavg: &str) {
+        if !noclear {
+            s.push_str("\x1b[H\x1b[2J");
+        }
+        self.push_hms(s, end_ns);
+        s.push_str(" loadavg: ");
+        s.push_str(loadavg);
+        s.push_str("\n\n");
+    }
+
     /// Starts the JSON line of an event: `{"type":ty,"ts":...,"time_ns":boot_ns`, with the
     /// fields every event has (docs/json.md). The caller adds its own and calls `end()`.
     pub fn event(&mut self, ty: &str, boot_ns: u64) -> Obj<'_> {

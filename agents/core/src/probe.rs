@@ -5,6 +5,7 @@ use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::btf::KernelBtf;
 use crate::hooks::{Hook, HookBuf};
 
 /// The kernel's own BTF, which CO-RE relocations are resolved against.
@@ -193,34 +194,52 @@ fn any_tracepoint(category: &str, name: &str) -> bool {
     tracepoint_exists(category, name)
 }
 
+thread_local! {
+    /// The kernel's own BTF while a tool starts: parsed once for every probe that needs it.
+    static VMLINUX: std::cell::RefCell<Option<Option<std::rc::Rc<KernelBtf>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The kernel's own BTF, parsed on first use and kept until [`release_kernel_btf`]: the
+/// start-up's probes and reads share one parse (megabytes, tens of milliseconds on a board).
+pub fn kernel_btf() -> Option<std::rc::Rc<KernelBtf>> {
+    VMLINUX.with(|v| {
+        v.borrow_mut()
+            .get_or_insert_with(|| {
+                if kernel_btf_present() {
+                    KernelBtf::vmlinux().map(std::rc::Rc::new)
+                } else {
+                    None
+                }
+            })
+            .clone()
+    })
+}
+
+/// Frees the BTF [`kernel_btf`] keeps (before a load, where libbpf parses its own copy).
+pub fn release_kernel_btf() {
+    VMLINUX.with(|v| v.borrow_mut().take());
+}
+
 /// Can this kernel load a BTF-typed raw tracepoint program for `name` (tp_btf)? A trial load
 /// of a two-instruction program, as the kernel decides it (BTF, program type, lockdown).
 pub fn tp_btf_works(name: &str) -> bool {
-    trial_tracing_load(
-        &format!("btf_trace_{name}"),
-        name,
-        libbpf_sys::BPF_TRACE_RAW_TP,
-    )
+    let id = kernel_btf().and_then(|b| b.view().typedef_id(&format!("btf_trace_{name}")));
+    trial_tracing_load(id, libbpf_sys::BPF_TRACE_RAW_TP)
 }
 
 /// Can this kernel attach fentry programs to `func` (BPF trampolines)? Load and attach trial.
 pub fn fentry_works(func: &str) -> bool {
-    trial_tracing_load(func, func, libbpf_sys::BPF_TRACE_FENTRY)
+    let id = kernel_btf().and_then(|b| b.view().func_id(func));
+    trial_tracing_load(id, libbpf_sys::BPF_TRACE_FENTRY)
 }
 
-fn trial_tracing_load(_btf_name: &str, target: &str, attach: libbpf_sys::bpf_attach_type) -> bool {
+/// Loads and attaches a do-nothing tracing program to kernel BTF type `id`.
+fn trial_tracing_load(id: Option<u32>, attach: libbpf_sys::bpf_attach_type) -> bool {
     use libbpf_sys as sys;
-    if !kernel_btf_present() {
-        return false;
-    }
-    let Ok(name) = CString::new(target) else {
+    let Some(id) = id else {
         return false;
     };
-    // SAFETY: a NUL-terminated name; libbpf parses the kernel's BTF to find it.
-    let id = unsafe { sys::libbpf_find_vmlinux_btf_id(name.as_ptr(), attach) };
-    if id <= 0 {
-        return false;
-    }
     // r0 = 0; exit
     let insns = [
         sys::bpf_insn {
@@ -241,7 +260,7 @@ fn trial_tracing_load(_btf_name: &str, target: &str, attach: libbpf_sys::bpf_att
     let mut opts = sys::bpf_prog_load_opts {
         sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as sys::size_t,
         expected_attach_type: attach,
-        attach_btf_id: id as u32,
+        attach_btf_id: id,
         ..Default::default()
     };
     let license = c"GPL";

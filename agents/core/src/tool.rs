@@ -61,6 +61,11 @@ pub trait Handler {
     fn rings(&self) -> Vec<String> {
         vec!["events".to_string()]
     }
+    /// How long the run lasts when the tool's own arguments say so (BCC's positional
+    /// duration); `--duration` otherwise.
+    fn duration(&self) -> Option<Duration> {
+        None
+    }
     /// Some: an interval tool, reporting on this schedule.
     fn schedule(&self) -> Option<IntervalOptions> {
         None
@@ -335,6 +340,8 @@ pub fn load_object(
     handler.plan(&mut plan, &kernel)?;
     handler.configure(&mut obj, &plan)?;
     hooks::select(&mut obj, &plan)?;
+    // libbpf parses the kernel's BTF itself: ours goes first, so the peak holds one copy.
+    probe::release_kernel_btf();
     obj.load()?;
     handler.loaded(&mut obj)?;
     hooks::attach(&mut obj, &plan)?;
@@ -374,13 +381,14 @@ impl Instance {
         out: Out,
     ) -> Result<Instance> {
         let now = Instant::now();
+        let duration = handler.duration().or(common.duration);
         let schedule = handler.schedule().map(|mut o| {
             if o.duration.is_none() {
-                o.duration = common.duration;
+                o.duration = duration;
             }
             Schedule::new(o, now, boot_now_ns())
         });
-        let deadline = common.duration.and_then(|d| now.checked_add(d));
+        let deadline = duration.and_then(|d| now.checked_add(d));
         let mut state = Box::new(State {
             handler,
             out,

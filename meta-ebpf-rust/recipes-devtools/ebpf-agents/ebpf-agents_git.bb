@@ -34,9 +34,12 @@ inherit cargo cargo-update-recipe-crates pkgconfig systemd update-rc.d
 # ci/tool-list prints. meta-ebpf-rust/scripts/update-tools rewrites these lines from it,
 # ci/yocto-check compares. An image that wants fewer tools sets
 # PACKAGECONFIG:pn-ebpf-agents.
-EBPF_AGENT_TOOLS = "bashreadline execsnoop exitsnoop filetop filewatch funccount funclatency offcputime opensnoop profile statsnoop syscount tcpaccept tcpconnect tcplife tcpsend tcptop"
+EBPF_AGENT_TOOLS = "bashreadline biolatency biosnoop biotop execsnoop exitsnoop filetop filewatch funccount funclatency offcputime opensnoop profile statsnoop syscount tcpaccept tcpconnect tcplife tcpsend tcptop"
 PACKAGECONFIG ??= "${EBPF_AGENT_TOOLS} run"
 PACKAGECONFIG[bashreadline] = "--features bashreadline"
+PACKAGECONFIG[biolatency] = "--features biolatency"
+PACKAGECONFIG[biosnoop] = "--features biosnoop"
+PACKAGECONFIG[biotop] = "--features biotop"
 PACKAGECONFIG[execsnoop] = "--features execsnoop"
 PACKAGECONFIG[exitsnoop] = "--features exitsnoop"
 PACKAGECONFIG[filetop] = "--features filetop"

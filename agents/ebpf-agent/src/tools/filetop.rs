@@ -295,12 +295,7 @@ impl Filetop {
 
     fn text(&self, tick: &Tick, rows: &[(Key, Value)], loadavg: &str, out: &mut Out) {
         let mut s = String::new();
-        if !self.args.noclear {
-            s.push_str("\x1b[H\x1b[2J");
-        }
-        out.push_hms(&mut s, tick.end_ns);
-        // libbpf-tools prints /proc/loadavg with its newline, then one more: a blank line.
-        let _ = write!(s, " loadavg: {loadavg}\n\n");
+        out.push_top_banner(&mut s, tick.end_ns, self.args.noclear, loadavg);
         s.push_str(&format!(
             "{:<7} {:<16} {:<6} {:<6} {:<7} {:<7} {:1} {}\n",
             "TID", "COMM", "READS", "WRITES", "R_Kb", "W_Kb", "T", "FILE"

@@ -112,6 +112,25 @@ impl Drop for Running {
 }
 
 impl Running {
+    /// The "tracing: ..." line it printed once attached (-v): the hooks it picked.
+    pub fn tracing_line(&self) -> &str {
+        self.stderr_seen
+            .iter()
+            .find(|l| l.contains(": tracing:"))
+            .map_or("", String::as_str)
+    }
+
+    /// Waits for the tool to end by itself (a count, a duration): its status and stdout.
+    pub fn wait(mut self) -> (std::process::ExitStatus, String) {
+        let mut out = String::new();
+        self.stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        (self.child.wait().unwrap(), out)
+    }
+
     /// Sends SIGINT, waits for a clean exit, and returns stdout.
     pub fn stop(mut self) -> (String, Vec<String>) {
         nix::sys::signal::kill(
@@ -234,6 +253,8 @@ pub enum Ty {
     StrArray,
     /// A string, or null when there is nothing to say.
     StrOrNull,
+    /// An unsigned integer, or null when it is not known.
+    UintOrNull,
     /// An array of objects (checked on their own).
     ObjArray,
     /// An object (checked on its own).
@@ -249,6 +270,7 @@ fn matches(v: &Value, ty: Ty) -> bool {
         Ty::Num => v.is_number(),
         Ty::StrArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
         Ty::StrOrNull => v.is_string() || v.is_null(),
+        Ty::UintOrNull => v.is_u64() || v.is_null(),
         Ty::ObjArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_object)),
         Ty::Obj => v.is_object(),
     }
@@ -545,3 +567,5 @@ pub fn interval_objects(
     }
     found
 }
+
+pub mod blk;

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/*
+ * biotop: block I/O per process, disk and direction: requests, bytes and time, counted in
+ * the kernel and drained by the agent every interval.
+ *
+ * Requests are followed as block.h says; each is counted for the process that made it (its
+ * origin, taken at issue), at its completion.
+ */
+#include "common.h"
+#include "block.h"
+#include "biotop.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+const volatile struct biotop_config config = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BLOCK_INFLIGHT);
+	__type(key, __u64);
+	__type(value, struct block_issued);
+} start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BIOTOP_MAX_ROWS);
+	__type(key, struct biotop_key);
+	__type(value, struct biotop_value);
+} counts SEC(".maps");
+
+DEFINE_LOST_COUNTER();
+
+/* Keeps the row's types in the object's BTF for the layout check. */
+struct biotop_key biotop_key_btf __attribute__((unused));
+struct biotop_value biotop_value_btf __attribute__((unused));
+
+static __noinline int on_issue(struct request *rq)
+{
+	struct block_issued s = {};
+	struct block_origin o = {};
+	__u64 key = (__u64)rq;
+	bool known = take_origin(rq, &o);
+
+	if (config.filter_pid && (!known || o.pid != config.target_pid))
+		return 0;
+	note_issue(&s, known, &o);
+	if (bpf_map_update_elem(&start, &key, &s, BPF_ANY))
+		count_lost_event(&lost_events);
+	return 0;
+}
+
+static __noinline int on_complete(struct request *rq)
+{
+	struct biotop_value zero = {}, *v;
+	struct biotop_key k = {};
+	__u64 key = (__u64)rq;
+	struct block_issued *s;
+	__s64 delta;
+
+	s = bpf_map_lookup_elem(&start, &key);
+	if (!s) {
+		drop_origin(rq);
+		return 0;
+	}
+	delta = (__s64)(bpf_ktime_get_ns() - s->issue_ns);
+	if (delta < 0)
+		delta = 0;
+	k.pid = s->pid;
+	k.dev = rq_dev(rq);
+	k.write = (BPF_CORE_READ(rq, cmd_flags) & BLOCK_OP_MASK) == BLOCK_OP_WRITE;
+	__builtin_memcpy(k.comm, s->comm, sizeof(k.comm));
+	bpf_map_delete_elem(&start, &key);
+	v = map_lookup_or_init(&counts, &k, &zero);
+	if (!v)
+		return 0;
+	__sync_fetch_and_add(&v->io, 1);
+	__sync_fetch_and_add(&v->bytes, BPF_CORE_READ(rq, __data_len));
+	__sync_fetch_and_add(&v->ns, delta);
+	return 0;
+}
+
+BLOCK_PROGRAMS(on_issue, on_complete)
