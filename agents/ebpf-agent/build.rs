@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Features that are not tools.
-const NOT_TOOLS: &[&str] = &["default", "vendored", "all-tools", "collect"];
+const NOT_TOOLS: &[&str] = &["default", "vendored", "all-tools", "collect", "run"];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
@@ -64,7 +64,7 @@ fn main() {
     for tool in enabled.iter().map(|t| t.as_str()).chain(["featprobe"]) {
         let src = bpf_dir.join(format!("{tool}.bpf.c"));
         let obj = out.join(format!("{tool}.bpf.o"));
-        compile(&clang, arch, &include, &bpf_dir, &src, &obj);
+        compile(&clang, arch, &[&bpf_dir, Path::new(&include)], &src, &obj);
         if let Some(strip) = &strip {
             run(
                 Command::new(strip).arg("-g").arg(&obj),
@@ -96,11 +96,65 @@ fn main() {
         "{objects}\n/// Calls `$m!(tool OBJECT, ...)` with every enabled tool.\nmacro_rules! each_tool {{ ($m:ident) => {{ $m!({list}); }} }}\n"
     );
     fs::write(out.join("registry.rs"), generated).unwrap();
+    if env::var_os("CARGO_FEATURE_RUN").is_some() {
+        examples(&manifest, &out, &clang, arch, &include, strip.as_deref());
+    } else {
+        // A binary without `run` ships no examples: none of an earlier build stay behind.
+        let _ = fs::remove_dir_all(out.ancestors().nth(3).unwrap().join("bpf-examples"));
+    }
+    // The libbpf headers, for tests that compile BPF programs of their own.
+    println!("cargo:rustc-env=EBPF_AGENT_LIBBPF_INCLUDE={include}");
     // The bytes compression saves, for the build log (cargo -vv) and the README.
     println!(
         "cargo:rustc-env=EBPF_AGENT_BPF_BYTES={} {}",
         total.0, total.1
     );
+}
+
+/// The programs of examples/ (what `run` runs, and a user copies), compiled as docs/run.md
+/// tells a user to: against libbpf's headers and examples/kernel.h only. They are not
+/// embedded: they go with their sources to `bpf-examples/` beside the binary
+/// (target/<triple>/<profile>/), from where the packaging installs them into
+/// /usr/share/ebpf-agent/examples.
+fn examples(
+    manifest: &Path,
+    out: &Path,
+    clang: &str,
+    arch: &str,
+    include: &str,
+    strip: Option<&str>,
+) {
+    let dir = manifest.join("../../examples");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    // OUT_DIR is <target>/<triple>/<profile>/build/ebpf-agent-<hash>/out.
+    let dest = out.ancestors().nth(3).unwrap().join("bpf-examples");
+    // Only what this build made: no example renamed or removed since stays behind.
+    let _ = fs::remove_dir_all(&dest);
+    fs::create_dir_all(&dest).unwrap();
+    let mut names: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| Some(e.ok()?.path()))
+        .collect();
+    names.sort();
+    // For the unit tests of `run`, which read the examples' BTF.
+    println!("cargo:rustc-env=EBPF_AGENT_EXAMPLES={}", dest.display());
+    for src in names {
+        let file = src.file_name().unwrap().to_string_lossy().into_owned();
+        if let Some(stem) = file.strip_suffix(".bpf.c") {
+            let obj = out.join(format!("{stem}.bpf.o"));
+            compile(clang, arch, &[&dir, Path::new(include)], &src, &obj);
+            if let Some(strip) = strip {
+                run(
+                    Command::new(strip).arg("-g").arg(&obj),
+                    "strip DWARF from an example",
+                );
+            }
+            fs::copy(&obj, dest.join(format!("{stem}.bpf.o"))).unwrap();
+        }
+        if file.ends_with(".c") || file.ends_with(".h") || file == "Makefile" {
+            fs::copy(&src, dest.join(&file)).unwrap();
+        }
+    }
 }
 
 fn feature_var(tool: &str) -> String {
@@ -183,14 +237,13 @@ fn features_of(cargo: &str) -> Vec<String> {
     out
 }
 
-fn compile(clang: &str, arch: &str, include: &str, bpf_dir: &Path, src: &Path, obj: &Path) {
+fn compile(clang: &str, arch: &str, includes: &[&Path], src: &Path, obj: &Path) {
     let mut cmd = Command::new(clang);
     cmd.args(["-target", "bpf", "-g", "-O2", "-Wall", "-Werror"])
-        .arg(format!("-D__TARGET_ARCH_{arch}"))
-        .arg("-I")
-        .arg(bpf_dir)
-        .arg("-I")
-        .arg(include);
+        .arg(format!("-D__TARGET_ARCH_{arch}"));
+    for i in includes {
+        cmd.arg("-I").arg(i);
+    }
     if let Ok(extra) = env::var("BPF_CFLAGS") {
         cmd.args(extra.split_whitespace());
     }

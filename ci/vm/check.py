@@ -165,7 +165,9 @@ def checks(res, args):
                     yield (f"verify: kernel feature {f.get('name')}", f.get("ok") is True,
                            f"{f.get('detail')}; fix: {f.get('fix')}")
 
-    for tool in tools:
+    # The cases of the tools, and of `ebpf-agent run` where the image has its examples.
+    cases = tools + (["run"] if image.get("examples") == "yes" else [])
+    for tool in cases:
         case = load_case(tool)
         case_dir = os.path.join(res, "cases", tool)
         if case is None:

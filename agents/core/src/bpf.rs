@@ -134,13 +134,26 @@ impl Embedded {
     }
 }
 
+/// A map as the object declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapDecl {
+    /// `BPF_MAP_TYPE_*`.
+    pub ty: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    /// BTF type ids of key and value (0: not declared with `__type`).
+    pub key_type: u32,
+    pub value_type: u32,
+    /// A global data section (.rodata, .bss, ...), not a map of the program's own.
+    pub internal: bool,
+}
+
 /// An open (and, after [`Object::load`], loaded) BPF object with its attached links.
 pub struct Object {
     raw: NonNull<sys::bpf_object>,
     name: String,
     links: Vec<NonNull<sys::bpf_link>>,
-    /// perf event file descriptors that programs are attached to (closed after the links).
-    perf_fds: Vec<std::os::fd::OwnedFd>,
     /// Receives the verifier log. Allocated zeroed, so pages the kernel never writes cost no
     /// memory; libbpf keeps a pointer to it for the object's life.
     log_buf: Vec<u8>,
@@ -189,7 +202,6 @@ impl Object {
             raw,
             name: name.to_string(),
             links: Vec::new(),
-            perf_fds: Vec::new(),
             log_buf,
             _image: image,
         })
@@ -210,6 +222,94 @@ impl Object {
     /// Layout of a struct declared by the BPF program.
     pub fn struct_layout(&self, name: &str) -> Option<Layout> {
         self.btf()?.struct_layout(name)
+    }
+
+    /// The object's BTF parsed in full ([`crate::btf::types`]): None if it has none, Err if
+    /// it is malformed.
+    pub fn btf_types(&self) -> Option<std::result::Result<crate::btf::types::Types, String>> {
+        // SAFETY: the object is valid; its BTF lives as long as it does.
+        let raw = unsafe { sys::bpf_object__btf(self.raw.as_ptr()) };
+        if raw.is_null() {
+            return None;
+        }
+        let mut size: u32 = 0;
+        // SAFETY: a valid BTF; libbpf returns its raw bytes (owned by the BTF) and their size.
+        let data = unsafe { sys::btf__raw_data(raw, &mut size) };
+        if data.is_null() {
+            return Some(Err("cannot read the object's BTF".into()));
+        }
+        // SAFETY: `size` bytes at `data`, alive while the object is (borrowed only here).
+        let bytes = unsafe { std::slice::from_raw_parts(data as *const u8, size as usize) };
+        Some(crate::btf::types::Types::parse(bytes))
+    }
+
+    /// The initial contents of global data section `section` (".rodata", ".bss", ".data"),
+    /// writable until the object is loaded: options are set there.
+    pub fn section_data_mut(&mut self, section: &str) -> Result<&mut [u8]> {
+        let map = self.map_ptr(section)?;
+        let mut total: sys::size_t = 0;
+        // SAFETY: `map` belongs to this object; libbpf returns its initial image, if any.
+        let data = unsafe { sys::bpf_map__initial_value(map, &mut total) };
+        if data.is_null() {
+            return Err(Error::new(format!(
+                "{}: {section} is not writable (already loaded?)",
+                self.name
+            )));
+        }
+        // SAFETY: `total` bytes that libbpf owns for the object's life and lets us write before
+        // load; the slice borrows the object mutably.
+        Ok(unsafe { std::slice::from_raw_parts_mut(data as *mut u8, total as usize) })
+    }
+
+    /// Does program `prog` call BPF helper `id` (6: bpf_trace_printk)? Read from its
+    /// instructions, before load.
+    pub fn calls_helper(&self, prog: &str, ids: &[i32]) -> bool {
+        let Ok(p) = self.prog_ptr(prog) else {
+            return false;
+        };
+        // SAFETY: a program of this object; libbpf returns its instructions and their count.
+        let (insns, n) = unsafe { (sys::bpf_program__insns(p), sys::bpf_program__insn_cnt(p)) };
+        if insns.is_null() {
+            return false;
+        }
+        // SAFETY: `n` instructions at `insns`, owned by the program.
+        let insns = unsafe { std::slice::from_raw_parts(insns, n as usize) };
+        insns.iter().any(|i| {
+            // A helper call: BPF_JMP | BPF_CALL with src_reg 0 (1 and 2 are bpf-to-bpf and
+            // kfunc calls).
+            i.code == (sys::BPF_JMP | sys::BPF_CALL) as u8
+                && i.src_reg() == 0
+                && ids.contains(&i.imm)
+        })
+    }
+
+    /// What the object declares of each map: (name, [`MapDecl`]), in order.
+    pub fn map_decls(&self) -> Vec<(String, MapDecl)> {
+        let mut out = Vec::new();
+        let mut m: *mut sys::bpf_map = std::ptr::null_mut();
+        loop {
+            // SAFETY: iterating the object's own maps; `m` is null or one of them.
+            m = unsafe { sys::bpf_object__next_map(self.raw.as_ptr(), m) };
+            if m.is_null() {
+                break;
+            }
+            // SAFETY: a valid map; its name is a NUL-terminated string it owns.
+            let d = unsafe {
+                MapDecl {
+                    ty: sys::bpf_map__type(m),
+                    key_size: sys::bpf_map__key_size(m),
+                    value_size: sys::bpf_map__value_size(m),
+                    max_entries: sys::bpf_map__max_entries(m),
+                    key_type: sys::bpf_map__btf_key_type_id(m),
+                    value_type: sys::bpf_map__btf_value_type_id(m),
+                    internal: sys::bpf_map__is_internal(m),
+                }
+            };
+            // SAFETY: as above.
+            let name = unsafe { CStr::from_ptr(sys::bpf_map__name(m)) };
+            out.push((name.to_string_lossy().into_owned(), d));
+        }
+        out
     }
 
     /// Writes `value` over the `const volatile` global `var` in `.rodata`: the tool's options,
@@ -347,6 +447,14 @@ impl Object {
         Ok(unsafe { sys::bpf_map__max_entries(self.map_ptr(map)?) })
     }
 
+    /// Will the program be loaded? False for a program libbpf was told to leave out, and
+    /// for one whose section starts with `?` (libbpf's "not by default"), until set.
+    pub fn autoload(&self, prog: &str) -> bool {
+        // SAFETY: a program of this object.
+        self.prog_ptr(prog)
+            .is_ok_and(|p| unsafe { sys::bpf_program__autoload(p) })
+    }
+
     /// Leaves a program out of the load (a hook this kernel lacks, a path not chosen).
     pub fn set_autoload(&mut self, prog: &str, load: bool) -> Result<()> {
         let p = self.prog_ptr(prog)?;
@@ -393,7 +501,18 @@ impl Object {
         let tail_of =
             |lines: Vec<&str>| lines[lines.len().saturating_sub(VERIFIER_TAIL)..].join("\n");
         if !log.trim().is_empty() {
-            return Error::os(format!("{what} (the verifier rejected a program)"), errno)
+            // libbpf names the program it could not load; the log is that program's.
+            let prog = libbpf_lines
+                .iter()
+                .find_map(|l| {
+                    let l = l.strip_prefix("libbpf: ").unwrap_or(l);
+                    l.strip_prefix("prog '")?
+                        .split_once("': BPF program load failed")
+                })
+                .map_or_else(|| "a program".to_string(), |(p, _)| format!("program {p}"));
+            // The verifier's EACCES is no missing privilege: the program is at fault.
+            return Error::os(format!("{what} (the verifier rejected {prog})"), errno)
+                .code(crate::error::EXIT_FAILURE)
                 .hint("run with -v for the verifier log's tail; the kernel may be older than 5.10 or lack a helper")
                 .detail(tail_of(log.lines().collect()));
         }
@@ -522,7 +641,9 @@ impl Object {
         })
     }
 
-    /// Attaches a program to an open perf event (one per CPU for sampling).
+    /// Attaches a program to an open perf event (one per CPU for sampling). The link takes
+    /// the descriptor: libbpf closes it when the link goes (closing it here too closed a
+    /// number that may by then be another file's).
     pub fn attach_perf_event(
         &mut self,
         prog: &str,
@@ -537,7 +658,7 @@ impl Object {
             "the kernel cannot attach BPF to perf events (CONFIG_PERF_EVENTS, CONFIG_BPF_EVENTS)"
                 .to_string()
         })?;
-        self.perf_fds.push(fd);
+        let _ = std::os::fd::IntoRawFd::into_raw_fd(fd);
         Ok(())
     }
 
@@ -783,7 +904,6 @@ impl Object {
 impl Drop for Object {
     fn drop(&mut self) {
         destroy_links(self.links.drain(..).map(|l| l.as_ptr() as usize).collect());
-        self.perf_fds.clear();
         // SAFETY: the object is valid and closed once; its links are gone.
         unsafe { sys::bpf_object__close(self.raw.as_ptr()) };
     }

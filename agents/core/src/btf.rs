@@ -4,6 +4,11 @@
 //! each Rust event struct has the same size and field offsets as the C struct the BPF program
 //! writes. The kernel's own BTF ([`KernelBtf`]) says what CO-RE cannot: a tracepoint's
 //! arguments (their number and order changed between kernels) and the values of enums.
+//! [`types`] parses a whole BTF blob in safe code and [`decode`] turns bytes into JSON or text
+//! by their BTF type: what `run` needs for objects the user compiled.
+
+pub mod decode;
+pub mod types;
 
 use std::ffi::{CStr, CString};
 

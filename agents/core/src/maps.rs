@@ -143,6 +143,63 @@ fn walk<K: Pod, V: Pod>(fd: i32, name: &str) -> Result<Vec<(K, V)>> {
     Ok(out)
 }
 
+/// Keys and values as bytes.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Every entry of the map behind `fd`, as bytes, read key by key and left in place: keys of
+/// `key_size` bytes, values of `value_len` (a per-CPU map's: every possible CPU's value, each
+/// padded to 8 bytes). At most `limit` entries (a map changing under the walk, whose deleted
+/// keys restart it, cannot make it go on forever). Err(errno).
+pub fn read_entries(
+    fd: i32,
+    key_size: usize,
+    value_len: usize,
+    limit: usize,
+) -> std::result::Result<Entries, i32> {
+    let mut out = Vec::new();
+    let mut prev: Option<Vec<u8>> = None;
+    let mut key = vec![0u8; key_size.max(1)];
+    for _ in 0..limit.saturating_mul(2) {
+        if out.len() >= limit {
+            break;
+        }
+        // SAFETY: `prev` (if any) and `key` hold key_size bytes, the map's key size.
+        let rc = unsafe {
+            sys::bpf_map_get_next_key(
+                fd,
+                prev.as_ref()
+                    .map_or(std::ptr::null(), |p| p.as_ptr() as *const c_void),
+                key.as_mut_ptr() as *mut c_void,
+            )
+        };
+        if rc < 0 {
+            let e = errno();
+            if e == libc::ENOENT {
+                break;
+            }
+            return Err(e);
+        }
+        let mut value = vec![0u8; value_len.max(1)];
+        // SAFETY: a key of the map's size and room for value_len bytes, what the kernel writes
+        // for this map (per-CPU maps: one padded value per possible CPU).
+        let rc = unsafe {
+            sys::bpf_map_lookup_elem(
+                fd,
+                key.as_ptr() as *const c_void,
+                value.as_mut_ptr() as *mut c_void,
+            )
+        };
+        if rc == 0 {
+            value.truncate(value_len);
+            out.push((key[..key_size].to_vec(), value));
+        } else if errno() != libc::ENOENT {
+            return Err(errno());
+        }
+        prev = Some(key.clone());
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +265,21 @@ mod tests {
             fill(fd, 300);
             check(drain_by_key(fd, "t").unwrap(), 300);
             assert!(drain_by_key::<u64, [u64; 2]>(fd, "t").unwrap().is_empty());
+        });
+    }
+
+    #[test]
+    fn entries_read_as_bytes_stay_in_the_map() {
+        with_map(64, |fd| {
+            fill(fd, 5);
+            let got = read_entries(fd, 8, 16, 100).unwrap();
+            assert_eq!(got.len(), 5);
+            for (k, v) in &got {
+                let k = u64::from_le_bytes(k[..].try_into().unwrap());
+                assert_eq!(u64::from_le_bytes(v[..8].try_into().unwrap()), k * 10);
+            }
+            assert_eq!(read_entries(fd, 8, 16, 3).unwrap().len(), 3);
+            check(drain_by_key(fd, "t").unwrap(), 5);
         });
     }
 }

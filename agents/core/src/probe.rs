@@ -165,6 +165,17 @@ pub fn tracepoint_exists(category: &str, name: &str) -> bool {
     tracefs_root().is_some_and(|r| r.join("events").join(category).join(name).is_dir())
 }
 
+/// The tracefs category of tracepoint `name` (raw tracepoints are named without one): the
+/// first `events/<category>/<name>` there is.
+pub fn tracepoint_category(name: &str) -> Option<String> {
+    let events = tracefs_root()?.join("events");
+    std::fs::read_dir(&events)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|c| events.join(c).join(name).is_dir())
+}
+
 /// Can this kernel attach kprobes at all (CONFIG_KPROBE_EVENTS)?
 pub fn kprobes_supported() -> bool {
     tracefs_root().is_some_and(|r| r.join("kprobe_events").exists())
@@ -593,5 +604,10 @@ mod tests {
             .unwrap()
             .contains("CONFIG_FTRACE_SYSCALLS"));
         assert!(hook_missing(&Hook::RawTp("sched".into(), "sched_switch".into())).is_none());
+        assert_eq!(
+            tracepoint_category("sched_switch").as_deref(),
+            Some("sched")
+        );
+        assert_eq!(tracepoint_category("no_such_tracepoint_here"), None);
     }
 }

@@ -17,6 +17,8 @@ mod collect;
 mod fuzz;
 mod list;
 mod overhead;
+#[cfg(feature = "run")]
+mod run;
 mod syscalls;
 mod tools;
 mod verify;
@@ -32,6 +34,8 @@ const COMMANDS: &[(&str, Main)] = &[
     ("overhead", overhead::main),
     #[cfg(feature = "collect")]
     ("collect", collect::main),
+    #[cfg(feature = "run")]
+    ("run", run::main),
 ];
 
 fn usage() -> String {
@@ -45,6 +49,8 @@ fn usage() -> String {
     );
     #[cfg(feature = "collect")]
     s.push_str(collect::USAGE);
+    #[cfg(feature = "run")]
+    s.push_str(run::USAGE);
     s.push_str("       ebpf-agent <tool> --help       a tool's options\n\nTools:\n");
     for t in tools::ALL {
         s.push_str(&format!("  {:<12} {}\n", t.name(), t.spec.about));

@@ -32,7 +32,8 @@ EBPF_AGENTS_SELECTED_TOOLS = \
 # fixes for musl that Buildroot's elfutils already carries).
 EBPF_AGENTS_CARGO_BUILD_OPTS = \
 	--no-default-features \
-	--features "$(subst $(space),$(comma),$(strip $(EBPF_AGENTS_SELECTED_TOOLS)))"
+	--features "$(subst $(space),$(comma),$(strip $(EBPF_AGENTS_SELECTED_TOOLS) \
+		$(if $(BR2_PACKAGE_EBPF_AGENTS_RUN),run)))"
 
 # pkg-cargo.mk sets CARGO_PROFILE_RELEASE_* from the global Buildroot
 # options (opt-level from BR2_OPTIMIZE_*, lto from BR2_ENABLE_LTO,
@@ -150,6 +151,19 @@ define EBPF_AGENTS_INSTALL_TARGET_CMDS
 	$(INSTALL) -D -m 0755 $(@D)/agents/dist/ebpf-verify-once \
 		$(TARGET_DIR)/usr/libexec/ebpf-agent/ebpf-verify-once
 endef
+
+# The examples of the run command, compiled by the build script beside
+# the binary.
+ifeq ($(BR2_PACKAGE_EBPF_AGENTS_RUN),y)
+define EBPF_AGENTS_INSTALL_EXAMPLES
+	$(INSTALL) -d $(TARGET_DIR)/usr/share/ebpf-agent/examples
+	$(INSTALL) -m 0644 \
+		$(@D)/target/$(RUSTC_TARGET_NAME)/$(EBPF_AGENTS_PROFILE_DIR)/bpf-examples/*.bpf.[co] \
+		$(@D)/target/$(RUSTC_TARGET_NAME)/$(EBPF_AGENTS_PROFILE_DIR)/bpf-examples/*.h \
+		$(TARGET_DIR)/usr/share/ebpf-agent/examples/
+endef
+EBPF_AGENTS_POST_INSTALL_TARGET_HOOKS += EBPF_AGENTS_INSTALL_EXAMPLES
+endif
 
 define EBPF_AGENTS_INSTALL_INIT_SYSV
 	$(INSTALL) -D -m 0755 $(EBPF_AGENTS_PKGDIR)/S95ebpf-verify \

@@ -8,7 +8,8 @@
 # with its state, wait channel and kernel stack, taken before the step is killed.
 #
 # Per-tool cases live in /usr/share/ebpf-vm/cases/<tool>.sh (ci/vm/cases/ in the repo): the
-# plan runs the case of every tool that the image has a /usr/sbin/<tool> -> ebpf-agent link for.
+# plan runs the case of every tool that the image has a /usr/sbin/<tool> -> ebpf-agent link for,
+# and the case of `ebpf-agent run` (run.sh) when the image has its examples.
 set -u
 VM=/usr/share/ebpf-vm
 RESULTS=/tmp/results
@@ -96,6 +97,18 @@ kprobe_fires() {
     echo '-:ebpfvm/vfs_read' >>$t/kprobe_events
 }
 
+# run_case NAME: the case NAME.sh (a tool's, or a command's), within its time limit.
+run_case() {
+    say "STEP case $1"
+    mkdir -p "$RESULTS/cases/$1"
+    _start=$(cut -d' ' -f1 /proc/uptime)
+    # -x: the case's log shows where it was when it failed or overran.
+    bounded "$RESULTS/cases/$1/case" 150 sh -x "$VM/cases/$1.sh" \
+        "$RESULTS/cases/$1" >"$RESULTS/cases/$1/case.log" 2>&1
+    echo $? >"$RESULTS/cases/$1/case.rc"
+    echo "$_start $(cut -d' ' -f1 /proc/uptime)" >"$RESULTS/cases/$1/case.time"
+}
+
 say "PLAN-START $(cut -d' ' -f1 /proc/uptime)"
 {
     echo "uptime_at_plan=$(cut -d' ' -f1 /proc/uptime)"
@@ -142,18 +155,15 @@ elif [ -x "$AGENT" ]; then
         fi
         tool=${link##*/}
         if [ -f "$VM/cases/$tool.sh" ]; then
-            say "STEP case $tool"
-            mkdir -p "$RESULTS/cases/$tool"
-            start=$(cut -d' ' -f1 /proc/uptime)
-            # -x: the case's log shows where it was when it failed or overran.
-            bounded "$RESULTS/cases/$tool/case" 150 sh -x "$VM/cases/$tool.sh" \
-                "$RESULTS/cases/$tool" >"$RESULTS/cases/$tool/case.log" 2>&1
-            echo $? >"$RESULTS/cases/$tool/case.rc"
-            echo "$start $(cut -d' ' -f1 /proc/uptime)" >"$RESULTS/cases/$tool/case.time"
+            run_case "$tool"
         else
             echo "$tool" >>"$RESULTS/nocase.txt"
         fi
     done
+    # `ebpf-agent run` on the examples the image ships with it.
+    if [ -d /usr/share/ebpf-agent/examples ] && [ -f "$VM/cases/run.sh" ]; then
+        run_case run
+    fi
 else
     say "no agent in this image"
 fi

@@ -35,7 +35,7 @@ inherit cargo cargo-update-recipe-crates pkgconfig systemd update-rc.d
 # ci/yocto-check compares. An image that wants fewer tools sets
 # PACKAGECONFIG:pn-ebpf-agents.
 EBPF_AGENT_TOOLS = "bashreadline biolatency biosnoop biotop execsnoop exitsnoop filetop filewatch funccount funclatency offcputime opensnoop profile statsnoop syscount tcpaccept tcpconnect tcplife tcpsend tcptop"
-PACKAGECONFIG ??= "${EBPF_AGENT_TOOLS}"
+PACKAGECONFIG ??= "${EBPF_AGENT_TOOLS} run"
 PACKAGECONFIG[bashreadline] = "--features bashreadline"
 PACKAGECONFIG[biolatency] = "--features biolatency"
 PACKAGECONFIG[biosnoop] = "--features biosnoop"
@@ -60,6 +60,10 @@ PACKAGECONFIG[tcptop] = "--features tcptop"
 # TCLIBC = "musl" (fully static Rust on musl works from wrynose on); with glibc the
 # binary is static too, but glibc's user/group lookups then need its shared NSS modules.
 PACKAGECONFIG[static] = ",,,"
+# `ebpf-agent run PROG.bpf.o` (the cargo feature run) and its examples, compiled for the
+# target, in /usr/share/ebpf-agent/examples.
+PACKAGECONFIG[run] = ",,,"
+CARGO_BUILD_FLAGS += "${@bb.utils.contains('PACKAGECONFIG', 'run', '--features run', '', d)}"
 
 # Cargo workspace: the binary crate is agents/ebpf-agent, the lock file is at the top.
 CARGO_SRC_DIR = "agents/ebpf-agent"
@@ -99,6 +103,14 @@ do_install() {
         ln -sf ebpf-agent ${D}${sbindir}/$tool
     done
 
+    if ${@bb.utils.contains('PACKAGECONFIG', 'run', 'true', 'false', d)}; then
+        # Compiled by the build script beside the binary (objects, sources, kernel.h).
+        install -d ${D}${datadir}/ebpf-agent/examples
+        install -m 0644 ${B}/target/${CARGO_TARGET_SUBDIR}/bpf-examples/*.bpf.o \
+            ${B}/target/${CARGO_TARGET_SUBDIR}/bpf-examples/*.bpf.c \
+            ${B}/target/${CARGO_TARGET_SUBDIR}/bpf-examples/*.h ${D}${datadir}/ebpf-agent/examples/
+    fi
+
     install -d ${D}${libexecdir}/ebpf-agent
     install -m 0755 ${S}/agents/dist/ebpf-verify-once ${D}${libexecdir}/ebpf-agent/ebpf-verify-once
 
@@ -111,6 +123,8 @@ do_install() {
         install -m 0755 ${S}/agents/dist/S95ebpf-verify ${D}${sysconfdir}/init.d/ebpf-verify
     fi
 }
+
+FILES:${PN} += "${datadir}/ebpf-agent"
 
 SYSTEMD_SERVICE:${PN} = "ebpf-verify.service"
 

@@ -257,7 +257,7 @@ pub enum Ty {
     UintOrNull,
     /// An array of objects (checked on their own).
     ObjArray,
-    /// An object (a histogram: checked on its own).
+    /// An object (checked on its own).
     Obj,
 }
 

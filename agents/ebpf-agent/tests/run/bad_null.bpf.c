@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/* A mistake of the lab's list: a map value used without checking it against NULL. */
+#include "kernel.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} counts SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int count(void *ctx)
+{
+	__u32 k = 0;
+	__u64 *v = bpf_map_lookup_elem(&counts, &k);
+
+	*v += 1;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
