@@ -61,7 +61,7 @@ static __always_inline int on_enter(const char *const *argv)
 		const char *argp = NULL;
 		long n;
 
-		if (bpf_probe_read_user(&argp, sizeof(argp), &argv[i])) {
+		if (read_user_ptr((const void **)&argp, (const char *)argv + i * KERNEL_PTR_SIZE)) {
 			e->flags |= EXECSNOOP_F_READ_ERROR;
 			break;
 		}

@@ -154,7 +154,7 @@ int BPF_KPROBE(kp_vfs_read, struct file *file)
 }
 
 SEC("kretprobe/vfs_read")
-int BPF_KRETPROBE(krp_vfs_read, long ret)
+int BPF_KRETPROBE(krp_vfs_read, kernel_long ret)
 {
 	on_return(ret);
 	return 0;
@@ -168,7 +168,7 @@ int BPF_KPROBE(kp_vfs_write, struct file *file)
 }
 
 SEC("kretprobe/vfs_write")
-int BPF_KRETPROBE(krp_vfs_write, long ret)
+int BPF_KRETPROBE(krp_vfs_write, kernel_long ret)
 {
 	on_return(ret);
 	return 0;

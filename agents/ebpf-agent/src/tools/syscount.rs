@@ -15,7 +15,10 @@ mod table;
 #[cfg(target_arch = "x86_64")]
 #[path = "syscount/syscalls_x86_64.rs"]
 mod table;
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(target_arch = "arm")]
+#[path = "syscount/syscalls_arm.rs"]
+mod table;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
 mod table {
     /// No generated table for this architecture: syscalls show by number.
     pub const SYSCALLS: &[(u32, &str)] = &[];
