@@ -375,10 +375,10 @@ impl Object {
 
     fn load_error(&self, errno: i32, libbpf_lines: &[String]) -> Error {
         let what = format!("{}: loading the BPF programs failed", self.name);
-        if !probe::btf_present() {
-            return Error::os(what, errno)
+        if let Some(why) = probe::btf_missing() {
+            return Error::os(format!("{what}: {why}"), errno)
                 .code(EXIT_UNSUPPORTED)
-                .hint(probe::NO_BTF_FIX);
+                .hint(probe::no_btf_fix());
         }
         let log = self.verifier_log();
         let tail_of =
