@@ -35,6 +35,20 @@ SRC_URI += "${@' '.join('file://' + f for f in d.getVar('EBPF_KERNEL_FRAGMENTS')
 # nooelint: oelint.vars.noncoreoverride
 EBPF_KERNEL_FRAGMENTS_REQUIRED ?= "ebpf-core.cfg"
 
+# Where the agents get the kernel's types (BTF) from:
+# - "kernel": the kernel's own, CONFIG_DEBUG_INFO_BTF (/sys/kernel/btf/vmlinux);
+# - "shipped": a kernel without BTF (kernel-config/ebpf-no-btf.cfg, merged after
+#   ebpf-core.cfg: a board with 512 MB keeps the megabytes of kernel BTF free, or a BSP
+#   kernel cannot have it); do_ebpf_btf below makes its BTF from the DWARF of vmlinux, and
+#   the ebpf-agent-btf recipe reduces it to what the tools use and installs it. Rules out
+#   tp_btf and fentry hooks (the tools take their raw_tp, tracepoint and kprobe paths).
+# nooelint: oelint.vars.noncoreoverride
+EBPF_KERNEL_BTF ?= "kernel"
+# nooelint: oelint.vars.noncoreoverride
+EBPF_KERNEL_FRAGMENTS:append = "${@' ebpf-no-btf.cfg' if d.getVar('EBPF_KERNEL_BTF') == 'shipped' else ''}"
+# nooelint: oelint.vars.noncoreoverride
+EBPF_KERNEL_FRAGMENTS_REQUIRED:append = "${@' ebpf-no-btf.cfg' if d.getVar('EBPF_KERNEL_BTF') == 'shipped' else ''}"
+
 # KERNEL_CONFIG_FRAGMENTS is meta-ti-bsp's (setup-defconfig.inc), unknown to oelint-adv.
 # nooelint: oelint.vars.noncoreoverride, oelint.vars.mispell.unknown
 KERNEL_CONFIG_FRAGMENTS += "${@' '.join('${UNPACKDIR}/' + f for f in d.getVar('EBPF_KERNEL_FRAGMENTS').split())}"
@@ -73,9 +87,15 @@ python ebpf_kernel_config_check() {
     have = read_config(config)
 
     required = (d.getVar('EBPF_KERNEL_FRAGMENTS_REQUIRED') or '').split()
-    for frag in (d.getVar('EBPF_KERNEL_FRAGMENTS') or '').split():
+    frags = (d.getVar('EBPF_KERNEL_FRAGMENTS') or '').split()
+    wanted = [read_config(os.path.join(d.getVar('UNPACKDIR'), f)) for f in frags]
+    for i, frag in enumerate(frags):
         missing = []
-        for opt, want in sorted(read_config(os.path.join(d.getVar('UNPACKDIR'), frag)).items()):
+        # A later fragment overrides an earlier one (ebpf-no-btf.cfg turns BTF off).
+        later = set().union(*wanted[i + 1:])
+        for opt, want in sorted(wanted[i].items()):
+            if opt in later:
+                continue
             got = have.get(opt, 'n')
             # A built-in option satisfies a request for a module.
             if got != want and not (want == 'm' and got == 'y'):
@@ -88,3 +108,25 @@ python ebpf_kernel_config_check() {
         else:
             bb.note('%s: all options are in the kernel .config' % frag)
 }
+
+# EBPF_KERNEL_BTF = "shipped": the kernel's BTF, made by pahole from the DWARF of vmlinux
+# (pahole-native, above), for the ebpf-agent-btf recipe, beside the other files the shared
+# kernel work directory holds for recipes built against this kernel. Nothing when the kernel
+# has BTF of its own.
+do_ebpf_btf[doc] = "Makes the kernel's BTF from its DWARF when it is built without BTF, for ebpf-agent-btf"
+# nooelint: oelint.vars.noncoreoverride
+do_ebpf_btf() {
+    btf="${STAGING_KERNEL_BUILDDIR}/ebpf-vmlinux.btf"
+    rm -f "$btf"
+    if grep -q '^CONFIG_DEBUG_INFO_BTF=y' "${B}/.config"; then
+        bbnote "the kernel has BTF of its own: no BTF to make"
+        return
+    fi
+    grep -q '^CONFIG_DEBUG_INFO=y' "${B}/.config" ||
+        bbfatal "EBPF_KERNEL_BTF = shipped needs CONFIG_DEBUG_INFO (kernel-config/ebpf-no-btf.cfg): vmlinux has no DWARF to make BTF from"
+    pahole --btf_encode_detached="$btf.tmp" "${B}/vmlinux" ||
+        bbfatal "pahole could not make BTF from ${B}/vmlinux"
+    mv "$btf.tmp" "$btf"
+}
+# After do_shared_workdir, which empties STAGING_KERNEL_BUILDDIR.
+addtask ebpf_btf after do_compile do_shared_workdir before do_build
