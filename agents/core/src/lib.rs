@@ -6,7 +6,8 @@
 //! their maps ([`maps`]) as plain old data ([`pod`]); output in text and JSON Lines
 //! ([`output`], [`json`], [`text`]) with histograms ([`hist`]) and time ([`time`]); what the
 //! kernel offers ([`probe`], [`kconfig`], [`btf`]); command lines ([`cli`]); diagnostics
-//! ([`logging`]) and errors that name their fix ([`error`]).
+//! ([`logging`]) and errors that name their fix ([`error`]); libbpf's option structs laid out
+//! for every target ([`opts`]).
 
 pub mod bpf;
 pub mod btf;
@@ -22,6 +23,7 @@ pub mod logging;
 pub mod maps;
 pub mod names;
 pub mod openflags;
+pub mod opts;
 pub mod output;
 pub mod pod;
 pub mod prelude;

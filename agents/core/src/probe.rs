@@ -305,8 +305,7 @@ fn trial_tracing_load(_btf_name: &str, target: &str, attach: libbpf_sys::bpf_att
             imm: 0,
         },
     ];
-    let mut opts = sys::bpf_prog_load_opts {
-        sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as sys::size_t,
+    let mut opts = crate::opts::ProgLoadOpts {
         expected_attach_type: attach,
         attach_btf_id: id as u32,
         ..Default::default()
@@ -320,7 +319,7 @@ fn trial_tracing_load(_btf_name: &str, target: &str, attach: libbpf_sys::bpf_att
             license.as_ptr(),
             insns.as_ptr(),
             insns.len() as sys::size_t,
-            &mut opts,
+            &mut opts as *mut crate::opts::ProgLoadOpts as *mut sys::bpf_prog_load_opts,
         )
     };
     if fd < 0 {
