@@ -35,6 +35,13 @@ SRC_URI += "${@' '.join('file://' + f for f in d.getVar('EBPF_KERNEL_FRAGMENTS')
 # nooelint: oelint.vars.noncoreoverride
 EBPF_KERNEL_FRAGMENTS_REQUIRED ?= "ebpf-core.cfg"
 
+# 32-bit ARM kernels: no forced BPF JIT (kernel-config/ebpf-arm32.cfg), whose arm32
+# version cannot compile every program the tools load.
+# nooelint: oelint.vars.noncoreoverride
+EBPF_KERNEL_FRAGMENTS:append:arm = " ebpf-arm32.cfg"
+# nooelint: oelint.vars.noncoreoverride
+EBPF_KERNEL_FRAGMENTS_REQUIRED:append:arm = " ebpf-arm32.cfg"
+
 # Where the agents get the kernel's types (BTF) from:
 # - "kernel": the kernel's own, CONFIG_DEBUG_INFO_BTF (/sys/kernel/btf/vmlinux);
 # - "shipped": a kernel without BTF (kernel-config/ebpf-no-btf.cfg, merged after
