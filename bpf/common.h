@@ -229,9 +229,11 @@ struct open_how {
  *
  * When to wake the agent: waking it costs an interrupt per record (an inter-processor one, very
  * costly under virtualization: most of a record's BPF run time when measured). The agent reads
- * the ring at least every 100 ms anyway, so records only force a wake-up once a batch is
- * waiting: a quarter of the ring, at most 256 KiB (enough to keep a 4 MiB ring that fills at
- * 70 MB/s from overflowing between wake-ups, and small rings are woken well before full).
+ * the ring at least every 100 ms anyway, so a record forces a wake-up only when the data
+ * waiting crosses a multiple of a batch: a quarter of the ring, at most 256 KiB (enough to keep
+ * a 4 MiB ring that fills at 70 MB/s from overflowing between wake-ups, and small rings are
+ * woken well before full). Once per batch, however far behind the reader is: a reader that
+ * lags (descheduled, busy) is not also sent an interrupt with every record.
  */
 #define DEFINE_EVENTS_RINGBUF(bytes)                                           \
 	struct {                                                               \
@@ -247,20 +249,51 @@ struct open_how {
 
 #define BPF_RB_AVAIL_DATA 0
 
-#define events_wakeup_flags(ring)                                                        \
-	(bpf_ringbuf_query((ring), BPF_RB_AVAIL_DATA) >= EVENTS_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP \
-									       : BPF_RB_NO_WAKEUP)
+/* A record's header in the ring (struct bpf_ringbuf_hdr) and the 8-byte rounding of records. */
+#define EVENTS_RECORD_BYTES(size) ((((__u64)(size)) + 8 + 7) & ~7ULL)
+
+/*
+ * The flags for a record of `size` bytes, given the bytes waiting before it: a forced wake-up
+ * when it makes the waiting data cross a multiple of EVENTS_WAKEUP_BYTES.
+ */
+#define events_wakeup_crossing(before, size)                                        \
+	(((before) / EVENTS_WAKEUP_BYTES) !=                                        \
+			 (((before) + EVENTS_RECORD_BYTES(size)) / EVENTS_WAKEUP_BYTES) \
+		 ? BPF_RB_FORCE_WAKEUP                                              \
+		 : BPF_RB_NO_WAKEUP)
 
 /* Copy `size` bytes (bounded by the verifier) of `data` into the ring, counting a failure. */
 #define emit_event(data, size)                                                      \
 	do {                                                                        \
+		__u64 __before = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);     \
 		if (bpf_ringbuf_output(&events, (data), (size),                     \
-				       events_wakeup_flags(&events)))               \
+				       events_wakeup_crossing(__before, (size))))   \
 			count_lost_event(&lost_events);                             \
 	} while (0)
 
+/*
+ * Copy record `e` (a `type`) into the ring up to `used` bytes of its trailing buffer `field`:
+ * only the bytes a variable-size record uses. The size is bounded where the verifier sees it
+ * (clang may compare a copy otherwise).
+ */
+#define emit_event_upto(e, type, field, used)                         \
+	do {                                                          \
+		__u64 __size = offsetof(type, field) + (used);        \
+		barrier_var(__size);                                  \
+		if (__size > sizeof(*(e)))                            \
+			__size = sizeof(*(e));                        \
+		barrier_var(__size);                                  \
+		emit_event((e), __size);                              \
+	} while (0)
+
 /* Submit a reserved record. */
-#define submit_event(e) bpf_ringbuf_submit((e), events_wakeup_flags(&events))
+#define submit_event(e)                                                                   \
+	do {                                                                              \
+		__u64 __waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);          \
+		__u64 __rec = EVENTS_RECORD_BYTES(sizeof(*(e)));                          \
+		__u64 __before = __waiting > __rec ? __waiting - __rec : 0;               \
+		bpf_ringbuf_submit((e), events_wakeup_crossing(__before, sizeof(*(e)))); \
+	} while (0)
 
 /* Reserve a fixed-size record, counting a failure; NULL when the ring is full. */
 #define reserve_event(type)                                                  \

@@ -35,7 +35,6 @@ static __always_inline int on_enter(const char *const *argv)
 	struct task_struct *task;
 	struct execsnoop_enter *e;
 	__u32 zero = 0, off = 0, i, max_args;
-	__u64 size;
 
 	if (config.filter_uid && (__u32)uid_gid != config.target_uid)
 		return 0;
@@ -82,13 +81,7 @@ static __always_inline int on_enter(const char *const *argv)
 	}
 	e->args_size = off;
 
-	/* Bounds the size where the verifier sees it (clang may compare a copy otherwise). */
-	size = offsetof(struct execsnoop_enter, args) + off;
-	barrier_var(size);
-	if (size > sizeof(*e))
-		size = sizeof(*e);
-	barrier_var(size);
-	emit_event(e, size);
+	emit_event_upto(e, struct execsnoop_enter, args, off);
 	return 0;
 }
 

@@ -52,13 +52,8 @@ struct {
 	__type(value, struct filetop_value);
 } scratch SEC(".maps");
 
-/* Calls that could not be counted (a full map): see count_lost_event in common.h. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost_events SEC(".maps");
+/* Calls that could not be counted (a full map): see maps.h. */
+DEFINE_LOST_COUNTER();
 
 static __noinline void on_entry(struct file *file, __u32 op)
 {
@@ -146,33 +141,22 @@ static __noinline void on_return(long ret)
 
 /* Path 1: kprobes on the VFS, every read and write whatever the syscall. */
 
-SEC("kprobe/vfs_read")
-int BPF_KPROBE(kp_vfs_read, struct file *file)
-{
-	on_entry(file, FILETOP_READ);
-	return 0;
-}
+#define VFS_PROBES(fn, op)                                                            \
+	SEC("kprobe/" #fn)                                                            \
+	int BPF_KPROBE(kp_##fn, struct file *file)                                    \
+	{                                                                             \
+		on_entry(file, op);                                                   \
+		return 0;                                                             \
+	}                                                                             \
+	SEC("kretprobe/" #fn)                                                         \
+	int BPF_KRETPROBE(krp_##fn, kernel_long ret)                                  \
+	{                                                                             \
+		on_return(ret);                                                       \
+		return 0;                                                             \
+	}
 
-SEC("kretprobe/vfs_read")
-int BPF_KRETPROBE(krp_vfs_read, kernel_long ret)
-{
-	on_return(ret);
-	return 0;
-}
-
-SEC("kprobe/vfs_write")
-int BPF_KPROBE(kp_vfs_write, struct file *file)
-{
-	on_entry(file, FILETOP_WRITE);
-	return 0;
-}
-
-SEC("kretprobe/vfs_write")
-int BPF_KRETPROBE(krp_vfs_write, kernel_long ret)
-{
-	on_return(ret);
-	return 0;
-}
+VFS_PROBES(vfs_read, FILETOP_READ)
+VFS_PROBES(vfs_write, FILETOP_WRITE)
 
 /* One copy of the fd lookup, shared by the ten enter programs below. */
 static __noinline void on_fd_entry(int fd, __u32 op)

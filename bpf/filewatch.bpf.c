@@ -39,16 +39,7 @@ struct start {
 	__u32 pad;
 };
 
-/*
- * LRU, as a safety net for a tool that runs for weeks: should a call ever miss its exit
- * tracepoint, its entry is evicted in time instead of holding a slot for good.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct start);
-} starts SEC(".maps");
+DEFINE_INFLIGHT(starts, struct start);
 
 struct scratch {
 	struct filewatch_event e;
@@ -174,7 +165,7 @@ static __noinline long match(struct scratch *sc, __u64 namelen)
 
 static __always_inline int on_exit(long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), size;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid, zero = 0, len;
 	struct task_struct *task;
 	struct filewatch_event *e;
@@ -245,12 +236,7 @@ static __always_inline int on_exit(long ret)
 
 	/* Only the bytes used: the other path's slot only for a rename. */
 	len = e->other_len ? FILEWATCH_PATH_BUF + e->other_len : e->path_len;
-	size = offsetof(struct filewatch_event, paths) + len;
-	barrier_var(size);
-	if (size > sizeof(*e))
-		size = sizeof(*e);
-	barrier_var(size);
-	emit_event(e, size);
+	emit_event_upto(e, struct filewatch_event, paths, len);
 	return 0;
 }
 

@@ -14,27 +14,17 @@ struct hist {
 	__u64 slots[HIST_SLOTS];
 };
 
-/* floor(log2(v)), 0 for 0: a branch-free binary search over the bits. */
+/* floor(log2(v)), 0 for 0: a branch-free binary search over the bits, 32 of them first. */
 static __always_inline __u32 log2_slot(__u64 v)
 {
-	__u32 r = 0, shift;
+	__u32 r = 0, bits, shift;
 
-	shift = (v > 0xffffffffULL) << 5;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xffff) << 4;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xff) << 3;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xf) << 2;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0x3) << 1;
-	v >>= shift;
-	r |= shift;
-	r |= (v >> 1);
+#pragma unroll
+	for (bits = 32; bits > 0; bits >>= 1) {
+		shift = (v >= (1ULL << bits)) * bits;
+		v >>= shift;
+		r |= shift;
+	}
 	return r;
 }
 

@@ -12,13 +12,7 @@
  * ring buffer) or could not be counted (a full map). The agent reports them: nothing is lost
  * silently.
  */
-#define DEFINE_LOST_COUNTER()                                \
-	struct {                                             \
-		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);     \
-		__uint(max_entries, 1);                      \
-		__type(key, __u32);                          \
-		__type(value, __u64);                        \
-	} lost_events SEC(".maps")
+#define DEFINE_LOST_COUNTER() DEFINE_SCRATCH(__u64, lost_events)
 
 static __always_inline void count_lost_event(void *lost_map)
 {
@@ -46,13 +40,30 @@ static __always_inline void count_lost_event(void *lost_map)
 		__v;                                                          \
 	})
 
+#define BPF_F_NO_COMMON_LRU (1U << 1)
+
+/*
+ * `name`: what a syscall (or a function) in flight keeps from its entry for its exit, by
+ * thread id. LRU, as a safety net for a tool that runs for weeks: should a call ever miss its
+ * exit (a thread killed inside it), its entry is evicted in time instead of holding a slot for
+ * good. One LRU list per CPU: inserts take no lock that the other CPUs wait on.
+ */
+#define DEFINE_INFLIGHT(name, value_type)                   \
+	struct {                                            \
+		__uint(type, BPF_MAP_TYPE_LRU_HASH);        \
+		__uint(max_entries, 10240);                 \
+		__uint(map_flags, BPF_F_NO_COMMON_LRU);     \
+		__type(key, __u32);                         \
+		__type(value, value_type);                  \
+	} name SEC(".maps")
+
 /* One `type` per CPU, for records built before they are sent: `scratch_of(name)`. */
-#define DEFINE_SCRATCH(type, name)                       \
+#define DEFINE_SCRATCH(value_type, name)                 \
 	struct {                                         \
 		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); \
 		__uint(max_entries, 1);                  \
 		__type(key, __u32);                      \
-		__type(value, type);                     \
+		__type(value, value_type);               \
 	} name SEC(".maps")
 
 #define scratch_of(name)                               \

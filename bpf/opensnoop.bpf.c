@@ -27,16 +27,7 @@ struct start {
 	__u32 pad;
 };
 
-/*
- * LRU, as a safety net for a tool that runs for weeks: should a call ever miss its exit
- * tracepoint, its entry is evicted in time instead of holding a slot for good.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct start);
-} starts SEC(".maps");
+DEFINE_INFLIGHT(starts, struct start);
 
 /* The record and, for -F, the buffer a path is assembled in: too large for the BPF stack. */
 struct scratch {
@@ -101,7 +92,6 @@ static __always_inline int on_exit(long ret)
 	struct opensnoop_event *e;
 	struct scratch *sc;
 	struct start *sp, s;
-	__u64 size;
 	long n;
 
 	sp = bpf_map_lookup_elem(&starts, &tid);
@@ -138,12 +128,7 @@ static __always_inline int on_exit(long ret)
 	}
 	e->path_len = len;
 
-	size = offsetof(struct opensnoop_event, path) + len;
-	barrier_var(size);
-	if (size > sizeof(*e))
-		size = sizeof(*e);
-	barrier_var(size);
-	emit_event(e, size);
+	emit_event_upto(e, struct opensnoop_event, path, len);
 	return 0;
 }
 

@@ -28,12 +28,7 @@ struct inflight {
 	__u32 pad;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct inflight);
-} calls SEC(".maps");
+DEFINE_INFLIGHT(calls, struct inflight);
 
 /* The record is too large for the BPF stack: built in a per-CPU scratch slot. */
 struct {
@@ -68,7 +63,6 @@ static __always_inline int on_exit(long ret)
 	__u32 tid = (__u32)pid_tgid, zero = 0;
 	struct statsnoop_event *e;
 	struct inflight *call;
-	__u64 size;
 	long n = 0;
 
 	call = bpf_map_lookup_elem(&calls, &tid);
@@ -100,13 +94,7 @@ static __always_inline int on_exit(long ret)
 	}
 	e->path_size = n;
 
-	/* Bounds the size where the verifier sees it (clang may compare a copy otherwise). */
-	size = offsetof(struct statsnoop_event, path) + n;
-	barrier_var(size);
-	if (size > sizeof(*e))
-		size = sizeof(*e);
-	barrier_var(size);
-	emit_event(e, size);
+	emit_event_upto(e, struct statsnoop_event, path, n);
 done:
 	bpf_map_delete_elem(&calls, &tid);
 	return 0;

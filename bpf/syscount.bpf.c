@@ -28,13 +28,8 @@ struct {
 	__type(value, __u64);
 } starts SEC(".maps");
 
-/* Syscalls that could not be counted (a full map): see count_lost_event in common.h. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost_events SEC(".maps");
+/* Syscalls that could not be counted (a full map): see maps.h. */
+DEFINE_LOST_COUNTER();
 
 /* Keeps the value's type in the object's BTF for the layout check. */
 struct syscount_value syscount_value_btf __attribute__((unused));

@@ -1,74 +1,56 @@
 # Adds the kernel options the ebpf-agents need to a kernel recipe: BPF syscall, BTF,
-# tracepoints, perf events, ring buffers (kernel-config/ebpf-core.cfg) and the optional
-# probe types (kernel-config/ebpf-probes.cfg).
+# tracepoints, perf events, ring buffers (ebpf-core.cfg) and the optional probe types
+# (ebpf-probes.cfg). The fragments are the layer's recipes-kernel/linux/files/*.cfg, which
+# recipes-kernel/linux/linux-ebpf-rust.inc adds to FILESEXTRAPATHS before inheriting this
+# class; the layer's kernel bbappends require that file only with DISTRO_FEATURES "ebpf".
 #
 # Two ways a kernel recipe takes fragments:
-# - linux-yocto (kernel-yocto class) merges every *.cfg in SRC_URI by itself;
-# - the meta-ti / BeagleBoard.org kernels (setup-defconfig.inc) merge the files listed
-#   in KERNEL_CONFIG_FRAGMENTS, by absolute path.
-# Both are filled in here. Symbols a kernel does not know only warn at configure time,
-# so the fragments' symbols are checked against the final .config after configure.
-#
-# Only this layer's kernel bbappends inherit this class, and only with DISTRO_FEATURES
-# "ebpf", so that adding the layer changes no kernel until a distro (or local.conf) asks
-# for it. oelint-adv cannot see that condition and reads every assignment below as an
-# unconditional change of a core recipe (oelint.vars.noncoreoverride): hence the inline
-# suppressions.
+# - linux-yocto (kernel-yocto class) merges every *.cfg of SRC_URI in do_kernel_configme,
+#   and do_kernel_configcheck reports the options that did not reach the final .config
+#   (a warning; KMETA_AUDIT_WERROR = "1" makes it an error);
+# - the meta-ti / BeagleBoard.org kernels (meta-ti-bsp's setup-defconfig.inc) merge the
+#   files listed in KERNEL_CONFIG_FRAGMENTS, by absolute path, and say nothing of symbols
+#   the kernel does not know: here ebpf_kernel_config_check compares the fragments with
+#   the final .config after do_configure.
 
 # CONFIG_DEBUG_INFO_BTF needs pahole on the build host when the kernel is configured
 # (CONFIG_PAHOLE_VERSION), or Kconfig drops it without a word.
-# nooelint: oelint.vars.noncoreoverride
 DEPENDS += "pahole-native"
 
-# Fragments to merge, from the repository's kernel-config/ (EBPF_RUST_KERNEL_CONFIG_DIR,
-# set in the layer's layer.conf). Only the bbappends of kernel recipes use this class,
-# hence FILESEXTRAPATHS here.
-# nooelint: oelint.vars.noncoreoverride
-EBPF_KERNEL_FRAGMENTS ?= "ebpf-core.cfg ebpf-probes.cfg"
-# nooelint: oelint.vars.noncoreoverride, oelint.vars.fileextrapaths
-FILESEXTRAPATHS:prepend := "${EBPF_RUST_KERNEL_CONFIG_DIR}:"
-# nooelint: oelint.vars.noncoreoverride
+# Where the agents get the kernel's types (BTF) from:
+# - "kernel": the kernel's own, CONFIG_DEBUG_INFO_BTF (/sys/kernel/btf/vmlinux);
+# - "shipped": a kernel without BTF (ebpf-no-btf.cfg, merged after ebpf-core.cfg: a board
+#   with 512 MB keeps the megabytes of kernel BTF free, or a BSP kernel cannot have it);
+#   do_ebpf_btf below makes its BTF from the DWARF of vmlinux, and the ebpf-agent-btf
+#   recipe reduces it to what the tools use and installs it. Rules out tp_btf and fentry
+#   hooks (the tools take their raw_tp, tracepoint and kprobe paths).
+# oelint-adv takes this name of the layer's own for a misspelt KERNEL_* variable.
+# nooelint: oelint.vars.mispell.unknown
+EBPF_KERNEL_BTF ?= "kernel"
+
+# 32-bit ARM kernels also get ebpf-arm32.cfg: no forced BPF JIT, whose arm32 version
+# cannot compile every program the tools load.
+EBPF_KERNEL_FRAGMENTS ?= "ebpf-core.cfg ebpf-probes.cfg${@oe.utils.conditional('TARGET_ARCH', 'arm', ' ebpf-arm32.cfg', '', d)}${@oe.utils.conditional('EBPF_KERNEL_BTF', 'shipped', ' ebpf-no-btf.cfg', '', d)}"
 SRC_URI += "${@' '.join('file://' + f for f in d.getVar('EBPF_KERNEL_FRAGMENTS').split())}"
 
 # Fragments whose every symbol must reach the final .config; a missing one fails the
 # build (the others only warn). ebpf-probes.cfg holds options some kernels lack on purpose.
-# nooelint: oelint.vars.noncoreoverride
-EBPF_KERNEL_FRAGMENTS_REQUIRED ?= "ebpf-core.cfg"
+# Used by ebpf_kernel_config_check, that is for kernels without kernel-yocto.
+EBPF_KERNEL_FRAGMENTS_REQUIRED ?= "ebpf-core.cfg${@oe.utils.conditional('TARGET_ARCH', 'arm', ' ebpf-arm32.cfg', '', d)}${@oe.utils.conditional('EBPF_KERNEL_BTF', 'shipped', ' ebpf-no-btf.cfg', '', d)}"
 
-# 32-bit ARM kernels: no forced BPF JIT (kernel-config/ebpf-arm32.cfg), whose arm32
-# version cannot compile every program the tools load.
-# nooelint: oelint.vars.noncoreoverride
-EBPF_KERNEL_FRAGMENTS:append:arm = " ebpf-arm32.cfg"
-# nooelint: oelint.vars.noncoreoverride
-EBPF_KERNEL_FRAGMENTS_REQUIRED:append:arm = " ebpf-arm32.cfg"
-
-# Where the agents get the kernel's types (BTF) from:
-# - "kernel": the kernel's own, CONFIG_DEBUG_INFO_BTF (/sys/kernel/btf/vmlinux);
-# - "shipped": a kernel without BTF (kernel-config/ebpf-no-btf.cfg, merged after
-#   ebpf-core.cfg: a board with 512 MB keeps the megabytes of kernel BTF free, or a BSP
-#   kernel cannot have it); do_ebpf_btf below makes its BTF from the DWARF of vmlinux, and
-#   the ebpf-agent-btf recipe reduces it to what the tools use and installs it. Rules out
-#   tp_btf and fentry hooks (the tools take their raw_tp, tracepoint and kprobe paths).
-# nooelint: oelint.vars.noncoreoverride
-EBPF_KERNEL_BTF ?= "kernel"
-# nooelint: oelint.vars.noncoreoverride
-EBPF_KERNEL_FRAGMENTS:append = "${@' ebpf-no-btf.cfg' if d.getVar('EBPF_KERNEL_BTF') == 'shipped' else ''}"
-# nooelint: oelint.vars.noncoreoverride
-EBPF_KERNEL_FRAGMENTS_REQUIRED:append = "${@' ebpf-no-btf.cfg' if d.getVar('EBPF_KERNEL_BTF') == 'shipped' else ''}"
+# linux-yocto only makes pahole-native available to do_kernel_configme, and only stops
+# passing PAHOLE=false to make, when KERNEL_DEBUG is "True", which also adds the
+# reproducibility and debug-btf kernel features. The fragments set the BTF options
+# themselves: ask for pahole alone, and leave KERNEL_DEBUG to the user.
+do_kernel_configme[depends] += "${@'pahole-native:do_populate_sysroot' if bb.data.inherits_class('kernel-yocto', d) else ''}"
+EXTRA_OEMAKE:remove = "${@'PAHOLE=false' if bb.data.inherits_class('kernel-yocto', d) else ''}"
 
 # KERNEL_CONFIG_FRAGMENTS is meta-ti-bsp's (setup-defconfig.inc), unknown to oelint-adv.
-# nooelint: oelint.vars.noncoreoverride, oelint.vars.mispell.unknown
-KERNEL_CONFIG_FRAGMENTS += "${@' '.join('${UNPACKDIR}/' + f for f in d.getVar('EBPF_KERNEL_FRAGMENTS').split())}"
+# nooelint: oelint.vars.mispell.unknown
+KERNEL_CONFIG_FRAGMENTS += "${@'' if bb.data.inherits_class('kernel-yocto', d) else ' '.join('${UNPACKDIR}/' + f for f in d.getVar('EBPF_KERNEL_FRAGMENTS').split())}"
 
-# linux-yocto passes PAHOLE=false and leaves out debug-btf.scc unless KERNEL_DEBUG is
-# True (linux-yocto.inc, also unknown to oelint-adv); it also orders pahole-native
-# before do_kernel_configme.
-# nooelint: oelint.vars.noncoreoverride, oelint.vars.mispell.unknown
-KERNEL_DEBUG = "True"
-
-do_configure[postfuncs] += "ebpf_kernel_config_check"
+do_configure[postfuncs] += "${@'' if bb.data.inherits_class('kernel-yocto', d) else 'ebpf_kernel_config_check'}"
 ebpf_kernel_config_check[doc] = "Fails if an option of a required ebpf fragment is not in the final kernel .config"
-# nooelint: oelint.vars.noncoreoverride
 python ebpf_kernel_config_check() {
     import os
     import re
@@ -121,7 +103,6 @@ python ebpf_kernel_config_check() {
 # kernel work directory holds for recipes built against this kernel. Nothing when the kernel
 # has BTF of its own.
 do_ebpf_btf[doc] = "Makes the kernel's BTF from its DWARF when it is built without BTF, for ebpf-agent-btf"
-# nooelint: oelint.vars.noncoreoverride
 do_ebpf_btf() {
     btf="${STAGING_KERNEL_BUILDDIR}/ebpf-vmlinux.btf"
     rm -f "$btf"

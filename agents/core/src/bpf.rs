@@ -241,6 +241,11 @@ impl Object {
         Ok(())
     }
 
+    /// [`Object::set_rodata`] of the tool's options, the global `config`.
+    pub fn set_config<T: Pod>(&mut self, value: &T) -> Result<()> {
+        self.set_rodata("config", value)
+    }
+
     fn map_ptr(&self, name: &str) -> Result<*mut sys::bpf_map> {
         let c = cstring(name)?;
         // SAFETY: valid object and NUL-terminated name.
@@ -269,48 +274,58 @@ impl Object {
         Ok(prog)
     }
 
+    /// Every element libbpf's iterator `next` yields, from the first (`next(null)`) on.
+    fn walk<P>(next: impl Fn(*mut P) -> *mut P) -> Vec<*mut P> {
+        let mut all = Vec::new();
+        let mut p = next(std::ptr::null_mut());
+        while !p.is_null() {
+            all.push(p);
+            p = next(p);
+        }
+        all
+    }
+
     /// The names and section names of every program in the object.
     pub fn programs(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut p: *mut sys::bpf_program = std::ptr::null_mut();
-        loop {
-            // SAFETY: iterating the object's own programs; `p` is null or one of them.
-            p = unsafe { sys::bpf_object__next_program(self.raw.as_ptr(), p) };
-            if p.is_null() {
-                break;
-            }
+        let obj = self.raw.as_ptr();
+        // SAFETY: iterating the object's own programs; the argument is null or one of them.
+        let progs = Self::walk(|p| unsafe { sys::bpf_object__next_program(obj, p) });
+        let text = |s: *const std::ffi::c_char| {
             // SAFETY: a valid program's name and section are NUL-terminated strings it owns.
-            let (name, sec) = unsafe {
-                (
-                    CStr::from_ptr(sys::bpf_program__name(p)),
-                    CStr::from_ptr(sys::bpf_program__section_name(p)),
-                )
-            };
-            out.push((
-                name.to_string_lossy().into_owned(),
-                sec.to_string_lossy().into_owned(),
-            ));
-        }
-        out
+            unsafe { CStr::from_ptr(s) }.to_string_lossy().into_owned()
+        };
+        // SAFETY (both calls): `p` is a valid program of this object.
+        let named = |p: *mut sys::bpf_program| unsafe {
+            (
+                text(sys::bpf_program__name(p)),
+                text(sys::bpf_program__section_name(p)),
+            )
+        };
+        progs.into_iter().map(named).collect()
     }
 
     /// The names and types of every map in the object.
     pub fn maps(&self) -> Vec<(String, u32)> {
-        let mut out = Vec::new();
-        let mut m: *mut sys::bpf_map = std::ptr::null_mut();
-        loop {
-            // SAFETY: iterating the object's own maps; `m` is null or one of them.
-            m = unsafe { sys::bpf_object__next_map(self.raw.as_ptr(), m) };
-            if m.is_null() {
-                break;
-            }
-            // SAFETY: a valid map's name is a NUL-terminated string it owns.
+        let obj = self.raw.as_ptr();
+        // SAFETY: iterating the object's own maps; the argument is null or one of them.
+        let maps = Self::walk(|m| unsafe { sys::bpf_object__next_map(obj, m) });
+        let named = |m: *mut sys::bpf_map| {
+            // SAFETY: `m` is a valid map of this object; its name is a NUL-terminated string
+            // it owns.
             let name = unsafe { CStr::from_ptr(sys::bpf_map__name(m)) };
-            // SAFETY: valid map.
+            // SAFETY: a valid map.
             let ty = unsafe { sys::bpf_map__type(m) };
-            out.push((name.to_string_lossy().into_owned(), ty));
+            (name.to_string_lossy().into_owned(), ty)
+        };
+        maps.into_iter().map(named).collect()
+    }
+
+    /// Ok for a libbpf return code of 0, else the error (`-rc`) of what `what` says failed.
+    fn check(&self, rc: i32, what: impl FnOnce() -> String) -> Result<()> {
+        if rc == 0 {
+            return Ok(());
         }
-        out
+        Err(Error::os(format!("{}: {}", self.name, what()), -rc))
     }
 
     /// Sets a map's size before load (ring buffer bytes, table entries).
@@ -318,13 +333,7 @@ impl Object {
         let m = self.map_ptr(map)?;
         // SAFETY: a map of this unloaded object.
         let rc = unsafe { sys::bpf_map__set_max_entries(m, entries) };
-        if rc != 0 {
-            return Err(Error::os(
-                format!("{}: cannot size map {map}", self.name),
-                -rc,
-            ));
-        }
-        Ok(())
+        self.check(rc, || format!("cannot size map {map}"))
     }
 
     /// The size a map was declared (or set) with.
@@ -338,13 +347,7 @@ impl Object {
         let p = self.prog_ptr(prog)?;
         // SAFETY: a program of this unloaded object.
         let rc = unsafe { sys::bpf_program__set_autoload(p, load) };
-        if rc != 0 {
-            return Err(Error::os(
-                format!("{}: cannot set autoload of {prog}", self.name),
-                -rc,
-            ));
-        }
-        Ok(())
+        self.check(rc, || format!("cannot set autoload of {prog}"))
     }
 
     /// Loads every program and map into the kernel. On failure the error names the fix and,
@@ -559,13 +562,7 @@ impl Object {
                 0,
             )
         };
-        if rc != 0 {
-            return Err(Error::os(
-                format!("{}: cannot write map {map}", self.name),
-                -rc,
-            ));
-        }
-        Ok(())
+        self.check(rc, || format!("cannot write map {map}"))
     }
 
     /// The values of every CPU at index `key` of the per-CPU u64 array `map`.

@@ -3,8 +3,9 @@
 //! Flags follow BCC/libbpf-tools (argp): bundled short flags (`-Tx`), attached values (`-u0`,
 //! `--max-args=30`). The parser underneath (argh) takes each flag separately, so arguments are
 //! first rewritten into that form; which flags take a value is read from the tool's own argh
-//! definition ([`argh::ArgsInfo`]), never typed twice. The flags every tool has (`--json`,
-//! `--duration`, `-v`) are taken out here and defined once.
+//! definition, through the help text argh generates from it ([`Flags::of`]), never typed
+//! twice. The flags every tool has (`--json`, `--duration`, `-v`) are taken out here and
+//! defined once.
 
 use std::time::Duration;
 
@@ -15,6 +16,77 @@ use crate::error::{Error, Result};
 pub struct Valued {
     pub short: String,
     pub long: Vec<String>,
+}
+
+/// One flag of a tool: its short and long forms, and whether it takes a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    pub short: Option<char>,
+    /// With its dashes: `--max-args`.
+    pub long: String,
+    pub valued: bool,
+}
+
+/// A tool's flags, read from the help text argh makes from its definition: the usage line
+/// says which take a value (`[-p <pid>]`), the options list pairs short and long forms. (argh's
+/// `ArgsInfo` says the same, for about 1.5 KB of generated code per tool.)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flags(pub Vec<Flag>);
+
+impl Flags {
+    /// The flags of argh definition `A`, named `tool` in its help.
+    pub fn of<A: argh::FromArgs>(tool: &str) -> Flags {
+        match A::from_args(&[tool], &["--help"]) {
+            Err(e) => Flags::from_help(&e.output),
+            Ok(_) => Flags::default(),
+        }
+    }
+
+    /// Parses argh's help text.
+    pub fn from_help(help: &str) -> Flags {
+        let usage = help.lines().next().unwrap_or("");
+        let words: Vec<&str> = usage.split_whitespace().collect();
+        let takes_value = |flag: &str| {
+            words
+                .windows(2)
+                .any(|w| w[0].trim_start_matches('[') == flag && w[1].starts_with('<'))
+        };
+        let mut flags = Vec::new();
+        let mut in_options = false;
+        for line in help.lines() {
+            if line.ends_with(':') && !line.starts_with(' ') {
+                in_options = line == "Options:";
+                continue;
+            }
+            let Some(spec) = line.strip_prefix("  -").map(|l| format!("-{l}")) else {
+                continue;
+            };
+            if !in_options {
+                continue;
+            }
+            let spec = spec.split("  ").next().unwrap_or("");
+            // `-p, --pid`, `--max-args`, or argh's own `--help, help`.
+            let (short, long) = match spec.split_once(", ") {
+                Some((s, _)) if s.starts_with("--") => (None, s),
+                Some((s, l)) => (s.strip_prefix('-').and_then(|c| c.chars().next()), l),
+                None => (None, spec),
+            };
+            let long = long.trim().to_string();
+            let shown = short.map_or(long.clone(), |c| format!("-{c}"));
+            flags.push(Flag {
+                short,
+                valued: takes_value(&shown),
+                long,
+            });
+        }
+        Flags(flags)
+    }
+
+    fn find(&self, flag: &str) -> Option<&Flag> {
+        self.0
+            .iter()
+            .find(|f| f.long == flag || f.short.is_some_and(|c| flag == format!("-{c}")))
+    }
 }
 
 /// The flags every tool takes, parsed by the runner.
@@ -144,6 +216,30 @@ pub fn parse_pid(s: &str) -> std::result::Result<u32, String> {
     }
 }
 
+/// A usage error unless `lo <= value <= hi`; `flag` names the flag in the message.
+pub fn check_range(flag: &str, value: u64, lo: u64, hi: u64) -> Result<()> {
+    if value < lo || value > hi {
+        return Err(Error::usage(format!(
+            "{flag} must be {lo}..={hi}, not {value}"
+        )));
+    }
+    Ok(())
+}
+
+/// [`parse`] for a command of the agent (`ebpf-agent check`) whose valued flags are the long
+/// ones named.
+pub fn parse_command<T: argh::FromArgs>(
+    command: &str,
+    args: &[String],
+    valued_long: &[&str],
+) -> Result<T> {
+    let valued = Valued {
+        short: String::new(),
+        long: valued_long.iter().map(|s| s.to_string()).collect(),
+    };
+    parse(&format!("ebpf-agent {command}"), args, &valued)
+}
+
 /// Runs argh on normalized arguments: `--help` prints and exits 0, errors exit 2.
 pub fn parse<T: argh::FromArgs>(tool: &str, args: &[String], valued: &Valued) -> Result<T> {
     let args = normalize(args, valued);
@@ -158,13 +254,13 @@ pub fn parse<T: argh::FromArgs>(tool: &str, args: &[String], valued: &Valued) ->
 
 /// Parses a tool's command line: the common flags (`--json`, `--duration` or BCC's short
 /// form where the tool has one, `-v`), then the tool's own with argh. `--help` lists both.
-pub fn parse_tool<A: argh::FromArgs + argh::ArgsInfo>(
+pub fn parse_tool<A: argh::FromArgs>(
     tool: &str,
     args: &[String],
     duration_short: Option<char>,
 ) -> Result<(Common, A)> {
     // Only what must know `A` is generic: the rest is compiled once for every tool.
-    let info = A::get_args_info();
+    let info = Flags::of::<A>(tool);
     let (common, rest) = split_common(tool, args, &info, duration_short)?;
     let refs: Vec<&str> = rest.iter().map(String::as_str).collect();
     match A::from_args(&[tool], &refs) {
@@ -178,19 +274,17 @@ pub fn parse_tool<A: argh::FromArgs + argh::ArgsInfo>(
 fn split_common(
     tool: &str,
     args: &[String],
-    info: &argh::CommandInfoWithArgs,
+    info: &Flags,
     duration_short: Option<char>,
 ) -> Result<(Common, Vec<String>)> {
     let mut valued = Valued::default();
-    for f in info.flags {
-        if let argh::FlagInfoKind::Option { .. } = f.kind {
-            if let Some(c) = f.short {
-                valued.short.push(c);
-            }
-            valued
-                .long
-                .push(f.long.trim_start_matches("--").to_string());
+    for f in info.0.iter().filter(|f| f.valued) {
+        if let Some(c) = f.short {
+            valued.short.push(c);
         }
+        valued
+            .long
+            .push(f.long.trim_start_matches("--").to_string());
     }
     valued.long.push("duration".into());
     if let Some(c) = duration_short {
@@ -226,7 +320,7 @@ fn split_common(
 fn argh_failed(
     tool: &str,
     e: argh::EarlyExit,
-    info: &argh::CommandInfoWithArgs,
+    info: &Flags,
     duration_short: Option<char>,
 ) -> Error {
     if e.status.is_ok() {
@@ -238,7 +332,7 @@ fn argh_failed(
 
 /// argh's "Error parsing option '-p' with value 'x': invalid digit found in string" in our
 /// words, naming both forms of the flag: `-p/--pid: "x" is not a whole number`.
-fn our_words(msg: &str, info: &argh::CommandInfoWithArgs) -> String {
+fn our_words(msg: &str, info: &Flags) -> String {
     let Some(rest) = msg.strip_prefix("Error parsing option '") else {
         return msg.to_string();
     };
@@ -248,14 +342,10 @@ fn our_words(msg: &str, info: &argh::CommandInfoWithArgs) -> String {
     let Some((value, why)) = rest.split_once("': ") else {
         return msg.to_string();
     };
-    let named = info
-        .flags
-        .iter()
-        .find(|f| f.long == flag || f.short.is_some_and(|c| flag == format!("-{c}")))
-        .map_or(flag.to_string(), |f| match f.short {
-            Some(c) => format!("-{c}/{}", f.long),
-            None => f.long.to_string(),
-        });
+    let named = info.find(flag).map_or(flag.to_string(), |f| match f.short {
+        Some(c) => format!("-{c}/{}", f.long),
+        None => f.long.to_string(),
+    });
     let why = match why {
         "invalid digit found in string" => "is not a whole number".to_string(),
         "number too large to fit in target type" => "is too large".to_string(),
@@ -360,7 +450,7 @@ mod tests {
     }
 
     /// A tool's flags, as a tool declares them.
-    #[derive(argh::FromArgs, argh::ArgsInfo, Debug)]
+    #[derive(argh::FromArgs, Debug)]
     /// Demo.
     struct Demo {
         /// a switch
@@ -423,6 +513,22 @@ mod tests {
         ] {
             assert!(help.message().contains(want), "{want}: {}", help.message());
         }
+    }
+
+    #[test]
+    fn flags_from_the_help_text() {
+        let f = Flags::of::<Demo>("demo");
+        let want = [
+            (Some('x'), "--x", false),
+            (Some('p'), "--pid", true),
+            (None, "--max-args", true),
+            (None, "--help", false),
+        ];
+        let got: Vec<(Option<char>, &str, bool)> =
+            f.0.iter()
+                .map(|f| (f.short, f.long.as_str(), f.valued))
+                .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

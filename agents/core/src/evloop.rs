@@ -3,7 +3,7 @@
 //! listener), and signals, which arrive through a pipe rather than a process-wide flag.
 //!
 //! Ring buffer producers wake the loop only once a batch is waiting (see
-//! `events_wakeup_flags` in bpf/common.h), so sources that say they [`Source::polls`] are also
+//! `events_wakeup_crossing` in bpf/common.h), so sources that say they [`Source::polls`] are also
 //! run every [`POLL`]: whatever arrived is read then.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -201,7 +201,8 @@ impl Epoll {
     /// Tokens of the descriptors that are ready, waiting up to `timeout`.
     fn wait(&self, timeout: Duration, ready: &mut Vec<u64>) -> Result<()> {
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 32];
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // Rounded up: a timeout cut down to 0 ms would spin until the moment came.
+        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
         // SAFETY: `evs` has room for evs.len() events.
         let n =
             unsafe { libc::epoll_wait(self.0.as_raw_fd(), evs.as_mut_ptr(), evs.len() as i32, ms) };
@@ -291,9 +292,10 @@ pub fn run(
 mod tests {
     use super::*;
 
-    /// A source that stops after `n` runs, counting them.
+    /// A source that stops after `n` runs, counting them (and the loop's turns: flushes).
     struct Counter {
         runs: u32,
+        flushes: u32,
         stop_at: u32,
         every: Duration,
         next: Instant,
@@ -324,6 +326,9 @@ mod tests {
         fn done(&self) -> bool {
             self.finished
         }
+        fn flush(&mut self) {
+            self.flushes += 1;
+        }
     }
 
     /// One test: signals are process-wide, so the two halves must not run side by side.
@@ -338,6 +343,7 @@ mod tests {
         let now = Instant::now();
         let mk = |stop_at, ms| Counter {
             runs: 0,
+            flushes: 0,
             stop_at,
             every: Duration::from_millis(ms),
             next: now,
@@ -347,12 +353,15 @@ mod tests {
         run(&mut [&mut a, &mut b], &signals, stop_on_any).unwrap();
         assert_eq!((a.runs, b.runs), (3, 5));
         assert!(a.finished && b.finished);
+        // Each turn of the loop runs a source: it never spins on a timeout rounded down to 0.
+        assert!(b.flushes <= a.runs + b.runs + 1, "{} turns", b.flushes);
     }
 
     fn a_signal_finishes_every_source() {
         let signals = Signals::install().unwrap();
         let mut a = Counter {
             runs: 0,
+            flushes: 0,
             stop_at: u32::MAX,
             every: Duration::from_secs(60),
             next: Instant::now() + Duration::from_secs(60),

@@ -96,6 +96,7 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
         .map_err(|_| Error::new("path with a NUL byte"))?;
     // Fail with the OS's reason (missing, permission) before zlib hides it.
     std::fs::File::open(path).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+    // SAFETY: NUL-terminated path and mode; zlib returns a handle or NULL.
     let f = unsafe { gzopen(cpath.as_ptr(), c"rb".as_ptr()) };
     if f.is_null() {
         return Err(Error::new(format!("{}: cannot open", path.display())));
@@ -103,8 +104,10 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
+        // SAFETY: `f` is an open handle and `buf` has room for buf.len() bytes.
         let n = unsafe { gzread(f, buf.as_mut_ptr() as *mut c_void, buf.len() as u32) };
         if n < 0 {
+            // SAFETY: closing the handle once, on this path only.
             unsafe { gzclose(f) };
             return Err(Error::new(format!(
                 "{}: not a valid gzip or text file",
@@ -116,6 +119,7 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
         }
         out.extend_from_slice(&buf[..n as usize]);
     }
+    // SAFETY: closing the handle once.
     unsafe { gzclose(f) };
     Ok(out)
 }

@@ -1,39 +1,33 @@
 //! open(2) flags by name, for the architecture the agent is built for: a few values differ
 //! between the generic ABI (x86, riscv, ...) and arm/arm64 (O_DIRECTORY, O_NOFOLLOW, O_DIRECT,
-//! O_LARGEFILE), and the kernel reports the caller's raw bits.
+//! O_LARGEFILE), and the kernel reports the caller's raw bits. The values are the C library's
+//! for the target (libc), not a table of ours.
 
-/// Flags whose values are the same everywhere we build for (include/uapi/asm-generic/fcntl.h).
-const COMMON: &[(u64, &str)] = &[
-    (0o100, "O_CREAT"),
-    (0o200, "O_EXCL"),
-    (0o400, "O_NOCTTY"),
-    (0o1000, "O_TRUNC"),
-    (0o2000, "O_APPEND"),
-    (0o4000, "O_NONBLOCK"),
-    (0o10000, "O_DSYNC"),
-    (0o20000, "O_ASYNC"),
-    (0o1000000, "O_NOATIME"),
-    (0o2000000, "O_CLOEXEC"),
-    (0o4000000, "O_SYNC"),
-    (0o10000000, "O_PATH"),
-    (0o20000000, "O_TMPFILE"),
+/// Flags whose values are the same everywhere, each by its own bit. O_SYNC and O_TMPFILE are
+/// the kernel's `__O_SYNC` and `__O_TMPFILE` bits (the C library's values also carry the
+/// O_DSYNC / O_DIRECTORY they imply).
+const COMMON: &[(libc::c_int, &str)] = &[
+    (libc::O_CREAT, "O_CREAT"),
+    (libc::O_EXCL, "O_EXCL"),
+    (libc::O_NOCTTY, "O_NOCTTY"),
+    (libc::O_TRUNC, "O_TRUNC"),
+    (libc::O_APPEND, "O_APPEND"),
+    (libc::O_NONBLOCK, "O_NONBLOCK"),
+    (libc::O_DSYNC, "O_DSYNC"),
+    (libc::O_ASYNC, "O_ASYNC"),
+    (libc::O_NOATIME, "O_NOATIME"),
+    (libc::O_CLOEXEC, "O_CLOEXEC"),
+    (libc::O_SYNC & !libc::O_DSYNC, "O_SYNC"),
+    (libc::O_PATH, "O_PATH"),
+    (libc::O_TMPFILE & !libc::O_DIRECTORY, "O_TMPFILE"),
 ];
 
-/// arch/arm64/include/uapi/asm/fcntl.h (arm has the same).
-#[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
-const ARCH: &[(u64, &str)] = &[
-    (0o40000, "O_DIRECTORY"),
-    (0o100000, "O_NOFOLLOW"),
-    (0o200000, "O_DIRECT"),
-    (0o400000, "O_LARGEFILE"),
-];
-
-#[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
-const ARCH: &[(u64, &str)] = &[
-    (0o40000, "O_DIRECT"),
-    (0o100000, "O_LARGEFILE"),
-    (0o200000, "O_DIRECTORY"),
-    (0o400000, "O_NOFOLLOW"),
+/// The four whose values depend on the architecture, shown after the others in bit order.
+const ARCH: [(libc::c_int, &str); 4] = [
+    (libc::O_DIRECT, "O_DIRECT"),
+    (libc::O_LARGEFILE, "O_LARGEFILE"),
+    (libc::O_DIRECTORY, "O_DIRECTORY"),
+    (libc::O_NOFOLLOW, "O_NOFOLLOW"),
 ];
 
 /// Appends `flags` as `O_WRONLY|O_CREAT|O_TRUNC`: the access mode first, then each flag set,
@@ -47,7 +41,10 @@ pub fn push_open_flags(out: &mut String, flags: u64) {
         _ => "O_ACCMODE",
     });
     let mut rest = flags & !3;
-    for &(bit, name) in COMMON.iter().chain(ARCH) {
+    let mut arch = ARCH;
+    crate::sort::sort_by(&mut arch, |a, b| a.0.cmp(&b.0));
+    for &(bit, name) in COMMON.iter().chain(&arch) {
+        let bit = bit as u64;
         if rest & bit != 0 {
             out.push('|');
             out.push_str(name);
@@ -55,7 +52,11 @@ pub fn push_open_flags(out: &mut String, flags: u64) {
         }
     }
     if rest != 0 {
-        out.push_str(&format!("|{rest:#x}"));
+        out.push_str("|0x");
+        let digits = 16 - rest.leading_zeros() as usize / 4;
+        for i in (0..digits).rev() {
+            out.push(b"0123456789abcdef"[(rest >> (i * 4) & 0xf) as usize] as char);
+        }
     }
 }
 

@@ -80,7 +80,20 @@ impl Out {
 
     /// Appends text.
     pub fn push(&mut self, s: &str) {
-        self.buf.extend_from_slice(s.as_bytes());
+        json::put(&mut self.buf, s.as_bytes());
+    }
+
+    /// The column header of text mode (nothing in JSON mode): each piece whose flag is set,
+    /// in order.
+    pub fn columns(&mut self, pieces: &[(bool, &str)]) {
+        if self.json() {
+            return;
+        }
+        for (on, piece) in pieces {
+            if *on {
+                self.push(piece);
+            }
+        }
     }
 
     /// A scratch line for text mode, empty; hand it back with [`Out::put_line`].
@@ -92,7 +105,7 @@ impl Out {
 
     /// Appends `line` (which should end with a newline) and keeps its allocation.
     pub fn put_line(&mut self, line: String) {
-        self.buf.extend_from_slice(line.as_bytes());
+        json::put(&mut self.buf, line.as_bytes());
         self.line = line;
     }
 
@@ -109,7 +122,7 @@ impl Out {
     pub fn event(&mut self, ty: &str, boot_ns: u64) -> Obj<'_> {
         let wall = self.clock.wall_ns(boot_ns);
         self.begin(ty, wall);
-        self.buf.extend_from_slice(b",\"time_ns\":");
+        json::put(&mut self.buf, b",\"time_ns\":");
         json::push_u64(&mut self.buf, boot_ns);
         Obj::resume(&mut self.buf)
     }
@@ -122,9 +135,9 @@ impl Out {
     }
 
     fn begin(&mut self, ty: &str, wall_ns: i128) {
-        self.buf.extend_from_slice(b"{\"type\":");
+        json::put(&mut self.buf, b"{\"type\":");
         json::push_str(&mut self.buf, ty);
-        self.buf.extend_from_slice(b",\"ts\":\"");
+        json::put(&mut self.buf, b",\"ts\":\"");
         self.stamps.push_rfc3339(&mut self.buf, wall_ns);
         self.buf.push(b'"');
     }

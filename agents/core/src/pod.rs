@@ -75,6 +75,15 @@ pub fn read<T: Pod>(data: &[u8]) -> Option<T> {
     Some(unsafe { std::ptr::read_unaligned(data.as_ptr() as *const T) })
 }
 
+/// A record that is a `T` followed by a variable buffer: the head, and the first
+/// `min(len(head), max)` bytes after it (fewer if the record is shorter).
+pub fn read_tail<T: Pod>(data: &[u8], max: usize, len: impl Fn(&T) -> usize) -> Option<(T, &[u8])> {
+    let head = read::<T>(data)?;
+    let rest = &data[std::mem::size_of::<T>()..];
+    let n = len(&head).min(max).min(rest.len());
+    Some((head, &rest[..n]))
+}
+
 /// The bytes of a value, to hand to the kernel.
 pub fn bytes_of<T: Pod>(v: &T) -> &[u8] {
     // SAFETY: T has no padding (Pod), so all size_of::<T>() bytes behind `v` are initialized,
@@ -95,15 +104,16 @@ pub fn zeroed<T: Pod>() -> T {
 /// agent_core::pod! {
 ///     /// `struct demo_event`.
 ///     pub struct Event = "demo_event" {
-///         pub time_ns: u64,
-///         pub pid: u32,
-///         pub comm: [u8; 4],
+///         time_ns: u64,
+///         pid: u32, tid: u32,
+///         comm: [u8; 4],
 ///     }
 /// }
 /// let e = agent_core::pod::read::<Event>(&[0u8; 16]).unwrap();
 /// assert_eq!(e.pid, 0);
 /// ```
 ///
+/// Fields are public, listed as in the C struct (several to a line, as a C header groups them).
 /// A field of a non-`Pod` type, or a struct with padding, does not compile: add explicit
 /// padding fields (named `pad`, `pad2`, ... as in the C struct). A record whose C struct ends
 /// with buffers of variable use (a path, argv) declares them as `, tail { path: 8192 }` after
@@ -113,14 +123,14 @@ macro_rules! pod {
     ($(
         $(#[$meta:meta])*
         $vis:vis struct $name:ident = $c_name:literal $(, tail { $($tail:ident : $tlen:expr),* $(,)? })? {
-            $($(#[$fmeta:meta])* $fvis:vis $field:ident : $ty:ty),* $(,)?
+            $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)?
         }
     )*) => {$(
         $(#[$meta])*
         #[repr(C)]
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         $vis struct $name {
-            $($(#[$fmeta])* $fvis $field: $ty),*
+            $($(#[$fmeta])* pub $field: $ty),*
         }
 
         // SAFETY: repr(C); every field is Pod (checked by `is_pod` below, which does not

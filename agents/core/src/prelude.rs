@@ -1,7 +1,7 @@
 //! What a tool's source needs, in one `use agent_core::prelude::*;`.
 
 pub use crate::bpf::Object;
-pub use crate::cli::{interval_count, parse_duration, parse_pid, Common};
+pub use crate::cli::{check_range, interval_count, parse_duration, parse_pid, Common};
 pub use crate::error::{Error, Result, EXIT_UNSUPPORTED};
 pub use crate::hooks::{tracepoint, Attach, Choices, Exit, Group, Hook, Plan, Required};
 pub use crate::interval::{IntervalOptions, Tick};
@@ -10,6 +10,6 @@ pub use crate::maps;
 pub use crate::output::{cstr, Out};
 pub use crate::pod::{self, Struct};
 pub use crate::text::{push_escaped, push_escaped_left, push_left, Fixed};
-pub use crate::tool::{self, Handler, SelfTest, Spec, Tool};
-pub use argh::{ArgsInfo, FromArgs};
+pub use crate::tool::{self, pid_filter, Handler, SelfTest, Spec, Tool};
+pub use argh::FromArgs;
 pub use std::fmt::Write as _;

@@ -160,7 +160,7 @@ impl Stamps {
             self.rfc_prefix.extend_from_slice(&full.as_bytes()[..20]);
             self.rfc_sec = Some(secs);
         }
-        out.extend_from_slice(&self.rfc_prefix);
+        crate::json::put(out, &self.rfc_prefix);
         crate::json::push_padded(out, micros, 6);
         out.push(b'Z');
     }
@@ -174,7 +174,7 @@ impl Stamps {
             push_hms(&mut self.hms, h, m, s);
             self.hms_sec = Some(secs);
         }
-        out.extend_from_slice(&self.hms);
+        crate::json::put(out, &self.hms);
     }
 }
 

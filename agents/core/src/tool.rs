@@ -83,11 +83,36 @@ pub trait Handler {
 
 /// How a tool is built from its command line.
 pub trait Tool: Handler + Sized + 'static {
-    type Args: argh::FromArgs + argh::ArgsInfo;
+    type Args: argh::FromArgs;
     /// BCC's short flag for the duration, where the tool has one (`-d`).
     const DURATION_SHORT: Option<char> = None;
     /// Checks the arguments (usage errors name the flag) and builds the tool.
     fn new(args: Self::Args, common: &Common) -> Result<Self>;
+}
+
+/// Declares `pub struct $name { args: Args }` and its [`Tool`] impl, for a tool whose whole
+/// state is its arguments, checked by argh alone. `duration_short = 'd'` gives `--duration`
+/// BCC's short form.
+#[macro_export]
+macro_rules! args_tool {
+    ($name:ident $(, duration_short = $d:literal)?) => {
+        pub struct $name {
+            args: Args,
+        }
+
+        impl $crate::tool::Tool for $name {
+            type Args = Args;
+            $(const DURATION_SHORT: Option<char> = Some($d);)?
+            fn new(args: Args, _: &$crate::cli::Common) -> $crate::Result<Self> {
+                Ok($name { args })
+            }
+        }
+    };
+}
+
+/// A pid filter as the BPF side's options take it: (target pid, whether to filter).
+pub fn pid_filter(pid: Option<u32>) -> (u32, u8) {
+    (pid.unwrap_or(0), pid.is_some() as u8)
 }
 
 /// A parsed command line, ready to run.
@@ -117,6 +142,38 @@ pub struct SelfTest {
     /// Makes the tool's events as fast as it can until `until`; returns how many operations
     /// it made (each one event or more). None: the workload, repeated.
     pub storm: Option<fn(marker: &str, until: Instant) -> std::io::Result<u64>>,
+}
+
+impl SelfTest {
+    /// A self-test of `workload`, with no arguments of its own; its storm is the workload,
+    /// repeated.
+    pub const fn new(workload: fn(marker: &str) -> std::io::Result<Vec<String>>) -> SelfTest {
+        SelfTest {
+            args: |_| Vec::new(),
+            workload,
+            storm: None,
+        }
+    }
+    /// With these arguments.
+    pub const fn args(mut self, args: fn(marker: &str) -> Vec<String>) -> SelfTest {
+        self.args = args;
+        self
+    }
+    /// With a storm of its own.
+    pub const fn storm(
+        mut self,
+        storm: fn(marker: &str, until: Instant) -> std::io::Result<u64>,
+    ) -> SelfTest {
+        self.storm = Some(storm);
+        self
+    }
+}
+
+/// Self-test arguments that trace the agent's own process (`-p PID`), then `more`.
+pub fn own_pid_and(more: &[&dyn std::fmt::Display]) -> Vec<String> {
+    let mut v = vec!["-p".to_string(), std::process::id().to_string()];
+    v.extend(more.iter().map(|m| m.to_string()));
+    v
 }
 
 /// Everything the agent knows of a tool before running it.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use argh::FromArgs;
 
 use agent_core::bpf::Object;
-use agent_core::cli::{self, Valued};
+use agent_core::cli;
 use agent_core::error::{Error, EXIT_UNSUPPORTED};
 use agent_core::hooks::Kind;
 use agent_core::json::Obj;
@@ -325,43 +325,54 @@ pub fn run_checks(config_file: Option<&PathBuf>) -> Result<Vec<Feature>> {
     ));
 
     if privileged && btf {
-        let rb = trial("probe_tracepoint", |o| {
-            o.attach_tracepoint("probe_tracepoint", "syscalls", "sys_enter_getppid")
-        });
-        out.push(feature(
-            "ringbuf_tracepoint",
-            rb.is_ok(),
-            true,
-            rb.clone().err().unwrap_or_else(|| "ring buffer map and tracepoint program loaded and attached".into()),
-            Some("kernel >= 5.8 with CONFIG_BPF_SYSCALL, CONFIG_BPF_EVENTS and CONFIG_FTRACE_SYSCALLS".into()),
-            Affects::All,
-        ));
-        let kp = trial("probe_kprobe", |o| {
-            o.attach_kprobe("probe_kprobe", "vfs_read", false)
-        });
-        out.push(feature(
-            "kprobes",
-            kp.is_ok(),
-            false,
-            kp.err().unwrap_or_else(|| "kprobe on vfs_read attached".into()),
-            Some("enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS (tools fall back to tracepoints where they can)".into()),
-            Affects::Lacking(Kind::Kprobe),
-        ));
-        let fe = if probe::kernel_btf_present() {
-            trial("probe_fentry", |o| {
-                o.attach_trace("probe_fentry", "fentry vfs_read")
-            })
-        } else {
-            Err("fentry needs the kernel's own BTF, which this kernel lacks".to_string())
-        };
-        out.push(feature(
-            "fentry",
-            fe.is_ok(),
-            false,
-            fe.err().unwrap_or_else(|| "fentry on vfs_read attached (BPF trampolines)".into()),
-            Some("x86_64, or arm64 from 6.0, with CONFIG_FUNCTION_TRACER, CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS".into()),
-            Affects::None,
-        ));
+        // (feature, required, program, attach, what success means, the fix, what lacking it disables)
+        type Attach = fn(&mut Object) -> Result<()>;
+        let trials: [(&str, bool, &str, Attach, &str, &str, Affects); 3] = [
+            (
+                "ringbuf_tracepoint",
+                true,
+                "probe_tracepoint",
+                |o| o.attach_tracepoint("probe_tracepoint", "syscalls", "sys_enter_getppid"),
+                "ring buffer map and tracepoint program loaded and attached",
+                "kernel >= 5.8 with CONFIG_BPF_SYSCALL, CONFIG_BPF_EVENTS and CONFIG_FTRACE_SYSCALLS",
+                Affects::All,
+            ),
+            (
+                "kprobes",
+                false,
+                "probe_kprobe",
+                |o| o.attach_kprobe("probe_kprobe", "vfs_read", false),
+                "kprobe on vfs_read attached",
+                "enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS (tools fall back to tracepoints where they can)",
+                Affects::Lacking(Kind::Kprobe),
+            ),
+            (
+                "fentry",
+                false,
+                "probe_fentry",
+                |o| o.attach_trace("probe_fentry", "fentry vfs_read"),
+                "fentry on vfs_read attached (BPF trampolines)",
+                "x86_64, or arm64 from 6.0, with CONFIG_FUNCTION_TRACER, CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS",
+                Affects::None,
+            ),
+        ];
+        for (name, required, prog, attach, works, fix, affects) in trials {
+            let r = if name == "fentry" && !probe::kernel_btf_present() {
+                Err("fentry needs the kernel's own BTF, which this kernel lacks".to_string())
+            } else {
+                trial(prog, attach)
+            };
+            let ok = r.is_ok();
+            let detail = r.err().unwrap_or_else(|| works.into());
+            out.push(feature(
+                name,
+                ok,
+                required,
+                detail,
+                Some(fix.into()),
+                affects,
+            ));
+        }
     }
     Ok(out)
 }
@@ -412,14 +423,7 @@ pub fn kernel_release() -> String {
 }
 
 pub fn main(args: &[String]) -> Result<()> {
-    let args: Args = cli::parse(
-        "ebpf-agent check",
-        args,
-        &Valued {
-            short: String::new(),
-            long: vec!["config".into()],
-        },
-    )?;
+    let args: Args = cli::parse_command("check", args, &["config"])?;
     agent_core::logging::verbose(args.verbose);
     let features = run_checks(args.config.as_ref())?;
     let ok = features.iter().all(|f| f.ok || !f.required);

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use argh::FromArgs;
 
-use agent_core::cli::{self, Valued};
+use agent_core::cli;
 use agent_core::hooks::Running;
 use agent_core::json::Obj;
 use agent_core::probe::{self, BtfSource};
@@ -73,7 +73,7 @@ fn btf_json(o: &mut Obj) {
 }
 
 pub fn main(args: &[String]) -> Result<()> {
-    let args: Args = cli::parse("ebpf-agent list", args, &Valued::default())?;
+    let args: Args = cli::parse_command("list", args, &[])?;
     let all = statuses();
     if args.json {
         let mut buf = Vec::new();

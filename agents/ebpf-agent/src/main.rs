@@ -18,6 +18,15 @@ mod verify;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The agent's own commands (beside the tools), each with its entry point.
+type Main = fn(&[String]) -> Result<(), Error>;
+const COMMANDS: &[(&str, Main)] = &[
+    ("list", list::main),
+    ("check", check::main),
+    ("verify", verify::main),
+    ("overhead", overhead::main),
+];
+
 fn usage() -> String {
     let mut s = format!(
         "ebpf-agent {VERSION}: eBPF tracing tools for embedded Linux\n\n\
@@ -59,21 +68,10 @@ fn run(argv: &[String]) -> Result<(), Error> {
             println!("ebpf-agent {VERSION}");
             Ok(())
         }
-        "list" => {
-            logging::init("list");
-            list::main(rest)
-        }
-        "check" => {
-            logging::init("check");
-            check::main(rest)
-        }
-        "verify" => {
-            logging::init("verify");
-            verify::main(rest)
-        }
-        "overhead" => {
-            logging::init("overhead");
-            overhead::main(rest)
+        name if COMMANDS.iter().any(|(c, _)| *c == name) => {
+            let (cmd, main) = COMMANDS.iter().find(|(c, _)| *c == name).unwrap();
+            logging::init(cmd);
+            main(rest)
         }
         name => match tools::find(name) {
             Some(entry) => {

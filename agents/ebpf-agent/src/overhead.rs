@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 
-use agent_core::cli::{self, Valued};
+use agent_core::cli;
 use agent_core::error::{Error, EXIT_USAGE};
 use agent_core::hooks::Running;
 use agent_core::json::Obj;
@@ -199,21 +199,9 @@ fn measure(entry: &'static Entry, secs: u64) -> std::result::Result<Row, String>
 }
 
 pub fn main(argv: &[String]) -> Result<()> {
-    let args: Args = cli::parse(
-        "ebpf-agent overhead",
-        argv,
-        &Valued {
-            short: String::new(),
-            long: vec!["seconds".into()],
-        },
-    )?;
+    let args: Args = cli::parse_command("overhead", argv, &["seconds"])?;
     agent_core::logging::verbose(args.verbose);
-    if args.seconds == 0 || args.seconds > 600 {
-        return Err(Error::usage(format!(
-            "--seconds must be 1..=600, not {}",
-            args.seconds
-        )));
-    }
+    cli::check_range("--seconds", args.seconds, 1, 600)?;
     agent_core::probe::check_privileges("overhead")?;
     let kernel = Running::default();
     let chosen: Vec<&'static Entry> = if args.tools.is_empty() {

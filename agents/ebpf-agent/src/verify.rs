@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 
-use agent_core::cli::{self, Valued};
+use agent_core::cli;
 use agent_core::error::{Error, EXIT_FAILURE};
 use agent_core::json::Obj;
 use agent_core::time;
@@ -197,8 +197,13 @@ fn selftest(tool: &Entry) -> std::result::Result<(), String> {
         .filter(|e| !out.contains(e.as_str()))
         .collect();
     if !missing.is_empty() {
+        // What the tool did say about the marker, if anything: the field engineer's clue.
+        let near = match out.lines().find(|l| l.contains(m.as_str())) {
+            Some(l) => format!("; the line naming it: {l:.400}"),
+            None => "; no line names it".to_string(),
+        };
         return Err(format!(
-            "its own events were not seen (looked for {missing:?} in {} lines)",
+            "its own events were not seen (looked for {missing:?} in {} lines{near})",
             out.lines().count()
         ));
     }
@@ -245,14 +250,7 @@ fn status_str(s: &Status) -> &'static str {
 }
 
 pub fn main(args: &[String]) -> Result<()> {
-    let args: Args = cli::parse(
-        "ebpf-agent verify",
-        args,
-        &Valued {
-            short: String::new(),
-            long: vec!["tools".into()],
-        },
-    )?;
+    let args: Args = cli::parse_command("verify", args, &["tools"])?;
     agent_core::logging::verbose(args.verbose);
     let started = Instant::now();
     let wall = time::rfc3339_utc(

@@ -11,38 +11,15 @@ use serde_json::Value;
 /// Trial programs are counted: one check at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-const FEATURE: &[(&str, Ty)] = &[
-    ("name", Ty::Str),
-    ("ok", Ty::Bool),
-    ("required", Ty::Bool),
-    ("detail", Ty::Str),
-    ("fix", Ty::StrOrNull),
-    ("disables", Ty::StrArray),
+const FEATURE: &[(&str, Ty)] = schema![
+    name: Str, ok: Bool, required: Bool, detail: Str, fix: StrOrNull, disables: StrArray
 ];
-const CHECK: &[(&str, Ty)] = &[
-    ("kernel", Ty::Str),
-    ("arch", Ty::Str),
-    ("ok", Ty::Bool),
-    ("features", Ty::ObjArray),
+const CHECK: &[(&str, Ty)] = schema![kernel: Str, arch: Str, ok: Bool, features: ObjArray];
+const VERIFY: &[(&str, Ty)] = schema![
+    type: Str, ts: Str, hostname: Str, kernel: Str, arch: Str, version: Str, passed: Bool,
+    duration_ms: Uint, features: ObjArray, tools: ObjArray
 ];
-const VERIFY: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("hostname", Ty::Str),
-    ("kernel", Ty::Str),
-    ("arch", Ty::Str),
-    ("version", Ty::Str),
-    ("passed", Ty::Bool),
-    ("duration_ms", Ty::Uint),
-    ("features", Ty::ObjArray),
-    ("tools", Ty::ObjArray),
-];
-const TOOL: &[(&str, Ty)] = &[
-    ("name", Ty::Str),
-    ("status", Ty::Str),
-    ("reason", Ty::Str),
-    ("duration_ms", Ty::Uint),
-];
+const TOOL: &[(&str, Ty)] = schema![name: Str, status: Str, reason: Str, duration_ms: Uint];
 
 #[test]
 fn schemas_are_the_documented_ones() {

@@ -10,21 +10,11 @@ use common::{agent_bin, json_lines, marker, start, Ty};
 use serde_json::{json, Value};
 
 /// docs/tools/execsnoop.md, JSON.
-const EXEC_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("pid", Ty::Uint),
-    ("tid", Ty::Uint),
-    ("ppid", Ty::Uint),
-    ("uid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("ret", Ty::Int),
-    ("args", Ty::StrArray),
-    ("args_truncated", Ty::Bool),
-    ("args_read_error", Ty::Bool),
+const EXEC_REQUIRED: &[(&str, Ty)] = event_schema![
+    pid: Uint, tid: Uint, ppid: Uint, uid: Uint, comm: Str, ret: Int, args: StrArray,
+    args_truncated: Bool, args_read_error: Bool
 ];
-const EXEC_OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str), ("args_hex", Ty::StrArray)];
+const EXEC_OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str, args_hex: StrArray];
 
 #[test]
 fn schema_is_the_documented_one() {
@@ -160,11 +150,7 @@ fn execsnoop_sees_our_execs_with_exact_args() {
 #[test]
 fn symlink_named_execsnoop_runs_the_tool_and_max_args_truncates() {
     let Some(bin) = agent_bin() else { return };
-    let dir = std::env::temp_dir().join(format!("ebpf-rust-symlink-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let link = dir.join("execsnoop");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(&bin, &link).unwrap();
+    let link = common::link_named(&bin, "execsnoop");
     let mut cmd = Command::new(&link);
     cmd.args(["--json", "-v", "--max-args=3"]);
     let agent = start(cmd);
@@ -177,7 +163,7 @@ fn symlink_named_execsnoop_runs_the_tool_and_max_args_truncates() {
     assert!(child.wait_with_output().unwrap().status.success());
     std::thread::sleep(std::time::Duration::from_millis(300));
     let (out, _) = agent.stop();
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(link.parent().unwrap()).unwrap();
     let events = json_lines(&out);
     check_all(&events);
     let e = find(&events, &m);
@@ -243,23 +229,7 @@ fn duration_ends_the_run_and_errors_name_the_fix() {
     check_all(&json_lines(&String::from_utf8(out.stdout).unwrap()));
 
     // Without privileges: exit code 4 and the capabilities to grant.
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(&bin)
-        .args(["execsnoop", "--duration", "1"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert!(
-        err.contains("CAP_BPF") && err.contains("CAP_PERFMON"),
-        "{err}"
-    );
+    common::assert_needs_privileges(&bin, "execsnoop", &["--duration", "1"]);
 
     let out = Command::new(&bin)
         .args(["execsnoop", "--max-args", "9999"])

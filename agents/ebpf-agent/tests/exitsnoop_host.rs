@@ -11,20 +11,11 @@ use common::{agent_bin, json_lines, start, Ty};
 use serde_json::Value;
 
 /// docs/tools/exitsnoop.md, JSON.
-const EXIT_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("pid", Ty::Uint),
-    ("ppid", Ty::Uint),
-    ("tid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("exit_code", Ty::Int),
-    ("signal", Ty::Int),
-    ("core_dumped", Ty::Bool),
-    ("age_ns", Ty::Uint),
+const EXIT_REQUIRED: &[(&str, Ty)] = event_schema![
+    pid: Uint, ppid: Uint, tid: Uint, comm: Str, exit_code: Int, signal: Int, core_dumped: Bool,
+    age_ns: Uint
 ];
-const EXIT_OPTIONAL: &[(&str, Ty)] = &[("signal_name", Ty::Str), ("comm_hex", Ty::Str)];
+const EXIT_OPTIONAL: &[(&str, Ty)] = schema![signal_name: Str, comm_hex: Str];
 
 #[test]
 fn schema_is_the_documented_one() {
@@ -251,35 +242,30 @@ fn pid_and_failed_filters_and_text_columns() {
 fn nonexistent_pid_bad_flags_and_duration() {
     let Some(bin) = agent_bin() else { return };
     // Above PID_MAX_LIMIT (4194304): no process can have it.
-    let out = Command::new(&bin)
-        .args(["exitsnoop", "--json", "-p", "4194305", "--duration", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_eq!(
+        common::run_to_end(
+            &bin,
+            &["exitsnoop", "--json", "-p", "4194305", "--duration", "1"]
+        ),
+        ""
     );
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "");
 
-    for (bad, flag) in [
-        (&["-p", "abc"][..], "-p"),
-        (&["--bogus"], "--bogus"),
-        (&["-Z"], "-Z"),
-        (&["--duration", "soon"], "--duration"),
-    ] {
-        common::assert_usage_error(&bin, "exitsnoop", bad, flag);
-    }
+    common::assert_usage_errors(
+        &bin,
+        "exitsnoop",
+        &[
+            (&["-p", "abc"][..], "-p"),
+            (&["--bogus"], "--bogus"),
+            (&["-Z"], "-Z"),
+            (&["--duration", "soon"], "--duration"),
+        ],
+    );
 }
 
 #[test]
 fn symlink_named_exitsnoop_runs_the_tool() {
     let Some(bin) = agent_bin() else { return };
-    let dir = std::env::temp_dir().join(format!("ebpf-rust-exitsnoop-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let link = dir.join("exitsnoop");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(&bin, &link).unwrap();
+    let link = common::link_named(&bin, "exitsnoop");
     let mut cmd = Command::new(&link);
     cmd.args(["--json", "-v"]);
     let agent = start(cmd);
@@ -291,7 +277,7 @@ fn symlink_named_exitsnoop_runs_the_tool() {
     assert_eq!(child.wait_with_output().unwrap().status.code(), Some(5));
     std::thread::sleep(Duration::from_millis(300));
     let (out, _) = agent.stop();
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(link.parent().unwrap()).unwrap();
     let events = json_lines(&out);
     check_all(&events);
     assert_eq!(only_one(&events, pid)["exit_code"], 5);

@@ -11,27 +11,14 @@ use common::{agent_bin, check_schema, marker, start, Phases, Ty, LOST_REQUIRED};
 use serde_json::{json, Value};
 
 /// docs/tools/filetop.md.
-const INTERVAL_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("interval_ns", Ty::Uint),
-    ("rows", Ty::ObjArray),
-    ("total_rows", Ty::Uint),
+const INTERVAL_REQUIRED: &[(&str, Ty)] = event_schema![
+    interval_ns: Uint, rows: ObjArray, total_rows: Uint
 ];
-const ROW_REQUIRED: &[(&str, Ty)] = &[
-    ("pid", Ty::Uint),
-    ("tid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("file", Ty::Str),
-    ("ino", Ty::Uint),
-    ("file_type", Ty::Str),
-    ("reads", Ty::Uint),
-    ("writes", Ty::Uint),
-    ("read_bytes", Ty::Uint),
-    ("write_bytes", Ty::Uint),
+const ROW_REQUIRED: &[(&str, Ty)] = schema![
+    pid: Uint, tid: Uint, comm: Str, file: Str, ino: Uint, file_type: Str, reads: Uint,
+    writes: Uint, read_bytes: Uint, write_bytes: Uint
 ];
-const ROW_OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str), ("file_hex", Ty::Str)];
+const ROW_OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str, file_hex: Str];
 
 #[test]
 fn schema_is_the_documented_one() {
@@ -333,22 +320,20 @@ fn a_pid_that_does_not_exist_and_bad_flags() {
     assert_eq!(ivs.len(), 2, "reports at 1 s and at the end: {ivs:?}");
     assert!(ivs.iter().all(|iv| iv["rows"] == json!([])));
 
-    for (bad, flag) in [
-        (&["-s", "size"][..], "-s"),
-        (&["-r", "0"], "--rows"),
-        (&["--hook", "fentry"], "--hook"),
-        (&["--bogus"], "--bogus"),
-        (&["1", "0"], "count"),
-    ] {
-        common::assert_usage_error(&bin, "filetop", bad, flag);
-    }
+    common::assert_usage_errors(
+        &bin,
+        "filetop",
+        &[
+            (&["-s", "size"][..], "-s"),
+            (&["-r", "0"], "--rows"),
+            (&["--hook", "fentry"], "--hook"),
+            (&["--bogus"], "--bogus"),
+            (&["1", "0"], "count"),
+        ],
+    );
     if !std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists() {
-        let out = Command::new(&bin)
-            .args(["filetop", "--hook", "kprobe"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(3), "{err}");
+        let (code, err) = common::exit_and_stderr(&bin, &["filetop", "--hook", "kprobe"]);
+        assert_eq!(code, Some(3), "{err}");
         assert!(
             err.contains("CONFIG_KPROBES") && err.contains("--hook tracepoint"),
             "{err}"

@@ -11,33 +11,13 @@ use common::{agent_bin, json_lines, marker, start, Phases, Ty};
 use serde_json::Value;
 
 /// docs/tools/filewatch.md, JSON.
-const ALERT_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("pid", Ty::Uint),
-    ("tid", Ty::Uint),
-    ("ppid", Ty::Uint),
-    ("uid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("op", Ty::Str),
-    ("syscall", Ty::Str),
-    ("path", Ty::Str),
-    ("watch", Ty::Str),
-    ("matched_by", Ty::Str),
-    ("flags", Ty::Uint),
-    ("flags_text", Ty::Str),
-    ("ret", Ty::Int),
-    ("path_incomplete", Ty::Bool),
+const ALERT_REQUIRED: &[(&str, Ty)] = event_schema![
+    pid: Uint, tid: Uint, ppid: Uint, uid: Uint, comm: Str, op: Str, syscall: Str, path: Str,
+    watch: Str, matched_by: Str, flags: Uint, flags_text: Str, ret: Int, path_incomplete: Bool
 ];
-const ALERT_OPTIONAL: &[(&str, Ty)] = &[
-    ("renamed_to", Ty::Str),
-    ("renamed_from", Ty::Str),
-    ("comm_hex", Ty::Str),
-    ("path_hex", Ty::Str),
-    ("watch_hex", Ty::Str),
-    ("renamed_to_hex", Ty::Str),
-    ("renamed_from_hex", Ty::Str),
+const ALERT_OPTIONAL: &[(&str, Ty)] = schema![
+    renamed_to: Str, renamed_from: Str, comm_hex: Str, path_hex: Str, watch_hex: Str,
+    renamed_to_hex: Str, renamed_from_hex: Str
 ];
 
 #[test]
@@ -339,16 +319,16 @@ fn bad_watch_lists_and_flags() {
     assert!(err.contains("-d"), "{err}");
 
     // Through a link named after the tool, for a second: no alert, exit 0.
-    let dir = std::env::temp_dir().join(format!("ebpf-rust-filewatch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let link = dir.join("filewatch");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(&bin, &link).unwrap();
+    let link = common::link_named(&bin, "filewatch");
     let out = Command::new(&link)
-        .args(["-d", "1", &format!("{}/never", dir.display())])
+        .args([
+            "-d",
+            "1",
+            &format!("{}/never", link.parent().unwrap().display()),
+        ])
         .output()
         .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(link.parent().unwrap()).unwrap();
     assert!(
         out.status.success(),
         "{}",

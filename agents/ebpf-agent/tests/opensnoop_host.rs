@@ -8,28 +8,12 @@ use common::{agent_bin, json_lines, marker, start, Phases, Ty};
 use serde_json::Value;
 
 /// docs/tools/opensnoop.md, JSON.
-const OPEN_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("pid", Ty::Uint),
-    ("tid", Ty::Uint),
-    ("uid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("syscall", Ty::Str),
-    ("dfd", Ty::Int),
-    ("flags", Ty::Uint),
-    ("flags_text", Ty::Str),
-    ("mode", Ty::Uint),
-    ("ret", Ty::Int),
-    ("fd", Ty::Int),
-    ("err", Ty::Uint),
-    ("path", Ty::Str),
-    ("path_full", Ty::Bool),
-    ("path_incomplete", Ty::Bool),
-    ("path_read_error", Ty::Bool),
+const OPEN_REQUIRED: &[(&str, Ty)] = event_schema![
+    pid: Uint, tid: Uint, uid: Uint, comm: Str, syscall: Str, dfd: Int, flags: Uint,
+    flags_text: Str, mode: Uint, ret: Int, fd: Int, err: Uint, path: Str, path_full: Bool,
+    path_incomplete: Bool, path_read_error: Bool
 ];
-const OPEN_OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str), ("path_hex", Ty::Str)];
+const OPEN_OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str, path_hex: Str];
 
 #[test]
 fn schema_is_the_documented_one() {
@@ -367,36 +351,28 @@ fn tid_and_name_filters() {
 fn nonexistent_pid_bad_flags_and_the_link() {
     let Some(bin) = agent_bin() else { return };
     // pid_max is at most 2^22: this pid cannot exist. The tool runs, sees nothing, exits 0.
-    let out = Command::new(&bin)
-        .args(["opensnoop", "--json", "-p", "99999999", "-d", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_eq!(
+        common::run_to_end(&bin, &["opensnoop", "--json", "-p", "99999999", "-d", "1"]),
+        ""
     );
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "");
 
-    for (bad, flag) in [
-        (&["-p", "x"][..], "-p"),
-        (&["--nope"], "--nope"),
-        (&["-d", "0"], "-d"),
-        (&["-u"], "-u"),
-    ] {
-        common::assert_usage_error(&bin, "opensnoop", bad, flag);
-    }
+    common::assert_usage_errors(
+        &bin,
+        "opensnoop",
+        &[
+            (&["-p", "x"][..], "-p"),
+            (&["--nope"], "--nope"),
+            (&["-d", "0"], "-d"),
+            (&["-u"], "-u"),
+        ],
+    );
 
-    let dir = std::env::temp_dir().join(format!("ebpf-rust-opensnoop-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let link = dir.join("opensnoop");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(&bin, &link).unwrap();
+    let link = common::link_named(&bin, "opensnoop");
     let out = Command::new(&link)
         .args(["-x", "-d", "1", "-p", "99999999"])
         .output()
         .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(link.parent().unwrap()).unwrap();
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),

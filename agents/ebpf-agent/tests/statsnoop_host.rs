@@ -13,22 +13,11 @@ use common::{agent_bin, json_lines, marker, start, Ty};
 use serde_json::Value;
 
 /// docs/tools/statsnoop.md, JSON.
-const STAT_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("pid", Ty::Uint),
-    ("tid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("syscall", Ty::Str),
-    ("ret", Ty::Int),
-    ("path", Ty::Str),
-    ("path_truncated", Ty::Bool),
-    ("path_read_error", Ty::Bool),
-    ("fd", Ty::Int),
-    ("at_flags", Ty::Uint),
+const STAT_REQUIRED: &[(&str, Ty)] = event_schema![
+    pid: Uint, tid: Uint, comm: Str, syscall: Str, ret: Int, path: Str, path_truncated: Bool,
+    path_read_error: Bool, fd: Int, at_flags: Uint
 ];
-const STAT_OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str), ("path_hex", Ty::Str)];
+const STAT_OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str, path_hex: Str];
 const AT_FDCWD: i64 = -100;
 
 #[test]
@@ -57,6 +46,7 @@ fn libc_statfs(path: &[u8]) -> i32 {
     }
     let c = CString::new(path).unwrap();
     let mut buf = [0u64; 64]; // struct statfs is 120 bytes on 64-bit Linux
+                              // SAFETY: a NUL-terminated path and a buffer larger than struct statfs.
     unsafe { statfs(c.as_ptr(), buf.as_mut_ptr()) }
 }
 
@@ -231,31 +221,26 @@ fn other_processes_failed_only_and_text_columns() {
 #[test]
 fn nonexistent_pid_bad_flags_and_symlink() {
     let Some(bin) = agent_bin() else { return };
-    let out = Command::new(&bin)
-        .args(["statsnoop", "--json", "-p", "4194305", "--duration", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_eq!(
+        common::run_to_end(
+            &bin,
+            &["statsnoop", "--json", "-p", "4194305", "--duration", "1"]
+        ),
+        ""
     );
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "");
 
-    for (bad, flag) in [
-        (&["-p", "x1"][..], "-p"),
-        (&["--nope"], "--nope"),
-        (&["-T"], "-T"),
-        (&["--duration", "0"], "--duration"),
-    ] {
-        common::assert_usage_error(&bin, "statsnoop", bad, flag);
-    }
+    common::assert_usage_errors(
+        &bin,
+        "statsnoop",
+        &[
+            (&["-p", "x1"][..], "-p"),
+            (&["--nope"], "--nope"),
+            (&["-T"], "-T"),
+            (&["--duration", "0"], "--duration"),
+        ],
+    );
 
-    let dir = std::env::temp_dir().join(format!("ebpf-rust-statsnoop-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let link = dir.join("statsnoop");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(&bin, &link).unwrap();
+    let link = common::link_named(&bin, "statsnoop");
     let mut cmd = Command::new(&link);
     cmd.args(["--json", "-v", "-x", "-p", &std::process::id().to_string()]);
     let agent = start(cmd);
@@ -263,7 +248,7 @@ fn nonexistent_pid_bad_flags_and_symlink() {
     assert!(std::fs::metadata(&m).is_err());
     std::thread::sleep(Duration::from_millis(300));
     let (out, _) = agent.stop();
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(link.parent().unwrap()).unwrap();
     let events = json_lines(&out);
     check_all(&events);
     assert_eq!(with_path(&events, m.as_bytes()).len(), 1, "{out}");

@@ -9,19 +9,13 @@ use common::{agent_bin, check_schema, start, Phases, Ty, LOST_REQUIRED};
 use serde_json::{json, Value};
 
 /// docs/tools/syscount.md.
-const INTERVAL_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("interval_ns", Ty::Uint),
-    ("by", Ty::Str),
-    ("rows", Ty::ObjArray),
-    ("total_rows", Ty::Uint),
+const INTERVAL_REQUIRED: &[(&str, Ty)] = event_schema![
+    interval_ns: Uint, by: Str, rows: ObjArray, total_rows: Uint
 ];
-const SYSCALL_ROW: &[(&str, Ty)] = &[("syscall", Ty::Str), ("id", Ty::Uint), ("count", Ty::Uint)];
-const PROCESS_ROW: &[(&str, Ty)] = &[("pid", Ty::Uint), ("comm", Ty::Str), ("count", Ty::Uint)];
-const LATENCY: &[(&str, Ty)] = &[("total_ns", Ty::Uint)];
-const PROCESS_OPTIONAL: &[(&str, Ty)] = &[("total_ns", Ty::Uint), ("comm_hex", Ty::Str)];
+const SYSCALL_ROW: &[(&str, Ty)] = schema![syscall: Str, id: Uint, count: Uint];
+const PROCESS_ROW: &[(&str, Ty)] = schema![pid: Uint, comm: Str, count: Uint];
+const LATENCY: &[(&str, Ty)] = schema![total_ns: Uint];
+const PROCESS_OPTIONAL: &[(&str, Ty)] = schema![total_ns: Uint, comm_hex: Str];
 
 #[test]
 fn schema_is_the_documented_one() {
@@ -213,14 +207,16 @@ fn intervals_duration_and_a_pid_that_does_not_exist() {
 #[test]
 fn bad_flags_list_and_errors() {
     let Some(bin) = agent_bin() else { return };
-    for (bad, flag) in [
-        (&["-e", "ENOSUCHTHING"][..], "ENOSUCHTHING"),
-        (&["-T", "0"], "--top"),
-        (&["--bogus"], "--bogus"),
-        (&["-i", "soon"], "-i"),
-    ] {
-        common::assert_usage_error(&bin, "syscount", bad, flag);
-    }
+    common::assert_usage_errors(
+        &bin,
+        "syscount",
+        &[
+            (&["-e", "ENOSUCHTHING"][..], "ENOSUCHTHING"),
+            (&["-T", "0"], "--top"),
+            (&["--bogus"], "--bogus"),
+            (&["-i", "soon"], "-i"),
+        ],
+    );
     let out = Command::new(&bin)
         .args(["syscount", "-l"])
         .output()

@@ -4,20 +4,16 @@
 #
 ################################################################################
 
-EBPF_AGENTS_VERSION = 0.1.0
-ifeq ($(BR2_PACKAGE_EBPF_AGENTS_SOURCE_RELEASE),y)
-EBPF_AGENTS_SITE = $(call github,ebpf-rust,ebpf-rust,v$(EBPF_AGENTS_VERSION))
-else
-# The source tree this BR2_EXTERNAL tree lives in.
-EBPF_AGENTS_SITE = $(BR2_EXTERNAL_EBPF_RUST_PATH)/..
-EBPF_AGENTS_SITE_METHOD = local
-# Build outputs of the checkout have no place in the package's build
-# directory (they can weigh gigabytes).
-EBPF_AGENTS_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
-	--exclude /target --exclude /VENDOR --exclude /output
-endif
+# The same commit as SRCREV of the Yocto recipe. To build a checkout instead, see
+# "Building your own checkout" in buildroot-external/README.md (local.mk).
+EBPF_AGENTS_VERSION = bfb1d837d22d845ce802d91acbea286ab87c85d3
+EBPF_AGENTS_SITE = $(call github,ebpf-rust,ebpf-rust,$(EBPF_AGENTS_VERSION))
 EBPF_AGENTS_LICENSE = MIT
 EBPF_AGENTS_LICENSE_FILES = LICENSE
+# With EBPF_AGENTS_OVERRIDE_SRCDIR (local.mk): the build outputs of a checkout have no
+# place in the package's build directory (they can weigh gigabytes).
+EBPF_AGENTS_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
+	--exclude /target --exclude /VENDOR --exclude /output
 # The cargo workspace is the top of the source tree; the binary is
 # one member of it.
 EBPF_AGENTS_SUBDIR = agents/ebpf-agent
@@ -74,17 +70,12 @@ EBPF_AGENTS_CARGO_ENV += \
 	CXXFLAGS=
 endif
 
+# host-clang needs its BPF backend: external.mk adds it to host-llvm.
 ifeq ($(BR2_PACKAGE_EBPF_AGENTS_BPF_HOST_CLANG),y)
 EBPF_AGENTS_DEPENDENCIES += host-clang
 EBPF_AGENTS_CARGO_ENV += \
 	BPF_CLANG="$(HOST_DIR)/bin/clang" \
 	BPF_STRIP="$(HOST_DIR)/bin/llvm-strip"
-# host-llvm is built for the target's architecture only, unless
-# asked for more: the BPF programs need its BPF backend.
-ifeq ($(filter BPF,$(LLVM_TARGETS_TO_BUILD)),)
-# check-package TypoInPackageVariable
-LLVM_TARGETS_TO_BUILD += BPF
-endif
 else
 EBPF_AGENTS_CARGO_ENV += BPF_CLANG="$(call qstrip,$(BR2_PACKAGE_EBPF_AGENTS_BPF_CLANG))"
 endif
@@ -114,36 +105,36 @@ EBPF_AGENTS_CARGO_ENV += \
 	CARGO_TARGET_$(call UPPERCASE,$(RUSTC_TARGET_NAME))_RUSTFLAGS="$(strip $(EBPF_AGENTS_RUSTFLAGS))"
 endif
 
-ifeq ($(BR2_PACKAGE_EBPF_AGENTS_SOURCE_TREE),y)
-# The local site method skips the download step, and with it the
-# vendoring of the crates that Buildroot does for cargo packages: do
-# it here, from the same cargo home. Offline first, so that a build
-# machine without network works once that cargo home holds the crates
-# of Cargo.lock; otherwise cargo downloads them. This runs before the
-# configure step rather than after the rsync one: only then is
-# host-rustc's cargo sure to be installed (the rsync step does not wait
-# for the package's dependencies).
+# The download step vendors the crates of a cargo package into its tarball. A source
+# tree given with EBPF_AGENTS_OVERRIDE_SRCDIR skips that step: vendor them here, from
+# the same cargo home, when the build directory has no VENDOR/. Offline first, so that
+# a build machine without network works once that cargo home holds the crates of
+# Cargo.lock; otherwise cargo downloads them. This runs before the configure step rather
+# than after the rsync one: only then is host-rustc's cargo sure to be installed (the
+# rsync step does not wait for the package's dependencies).
 define EBPF_AGENTS_VENDOR_CRATES
-	mkdir -p $(@D)/.cargo $(BR_CARGO_HOME)
-	cd $(@D) && \
-	for net in --offline ""; do \
-		$(HOST_MAKE_ENV) $(PKG_COMMON_CARGO_ENV) \
-		flock $(BR_CARGO_HOME)/.br-lock \
-		cargo vendor $$net --locked \
-			--manifest-path $(EBPF_AGENTS_SUBDIR)/Cargo.toml \
-			VENDOR >$(@D)/.cargo/vendor.toml && break; \
-		test -n "$$net" || { echo "ebpf-agents: cannot vendor the" \
-			"crates: no network and $(BR_CARGO_HOME) lacks" \
-			"some (see buildroot-external/README.md)" >&2; \
-			exit 1; }; \
-	done
-	{ if [ -f $(EBPF_AGENTS_SITE)/.cargo/config.toml ]; then \
-		cat $(EBPF_AGENTS_SITE)/.cargo/config.toml; fi; \
-		cat $(@D)/.cargo/vendor.toml; } >$(@D)/.cargo/config.toml
-	rm -f $(@D)/.cargo/vendor.toml
+	if [ ! -d $(@D)/VENDOR ]; then \
+		mkdir -p $(@D)/.cargo $(BR_CARGO_HOME) && \
+		cd $(@D) && \
+		for net in --offline ""; do \
+			$(HOST_MAKE_ENV) $(PKG_COMMON_CARGO_ENV) \
+			flock $(BR_CARGO_HOME)/.br-lock \
+			cargo vendor $$net --locked \
+				--manifest-path $(EBPF_AGENTS_SUBDIR)/Cargo.toml \
+				VENDOR >$(@D)/.cargo/vendor.toml && break; \
+			test -n "$$net" || { echo "ebpf-agents: cannot vendor the" \
+				"crates: no network and $(BR_CARGO_HOME) lacks" \
+				"some (see buildroot-external/README.md)" >&2; \
+				exit 1; }; \
+		done && \
+		{ if [ -f $(@D)/.cargo/config.toml ]; then \
+			cat $(@D)/.cargo/config.toml; fi; \
+			cat $(@D)/.cargo/vendor.toml; } >$(@D)/.cargo/config.new && \
+		mv $(@D)/.cargo/config.new $(@D)/.cargo/config.toml && \
+		rm -f $(@D)/.cargo/vendor.toml; \
+	fi
 endef
 EBPF_AGENTS_PRE_CONFIGURE_HOOKS += EBPF_AGENTS_VENDOR_CRATES
-endif
 
 EBPF_AGENTS_PROFILE_DIR = $(if $(BR2_ENABLE_DEBUG),debug,release)
 
@@ -162,8 +153,9 @@ endef
 
 ifeq ($(BR2_PACKAGE_EBPF_AGENTS_SHIPPED_BTF),y)
 # The BTF of a kernel built without it: pahole makes it from the DWARF
-# of vmlinux, ebpf-min-btf reduces it to the types used by the BPF
-# objects this build compiled (every selected tool).
+# of vmlinux, ebpf-min-btf (this package's copy of agents/dist/) reduces
+# it to the types used by the BPF objects this build compiled (every
+# selected tool).
 EBPF_AGENTS_DEPENDENCIES += linux host-bpftool host-pahole
 define EBPF_AGENTS_INSTALL_SHIPPED_BTF
 	if grep -q '^CONFIG_DEBUG_INFO_BTF=y' $(LINUX_DIR)/.config; then \
@@ -173,7 +165,7 @@ define EBPF_AGENTS_INSTALL_SHIPPED_BTF
 		objects=$$(ls -td $(@D)/target/$(RUSTC_TARGET_NAME)/$(EBPF_AGENTS_PROFILE_DIR)/build/ebpf-agent-*/out | head -n1) && \
 		mkdir -p $(TARGET_DIR)/usr/lib/ebpf-agent/btf && \
 		PAHOLE=$(HOST_DIR)/bin/pahole BPFTOOL=$(HOST_DIR)/sbin/bpftool \
-			$(@D)/agents/dist/ebpf-min-btf $(LINUX_DIR)/vmlinux \
+			$(EBPF_AGENTS_PKGDIR)/ebpf-min-btf $(LINUX_DIR)/vmlinux \
 			$(TARGET_DIR)/usr/lib/ebpf-agent/btf/$$release.btf \
 			$$objects/*.bpf.o; \
 	fi
@@ -182,7 +174,7 @@ EBPF_AGENTS_POST_INSTALL_TARGET_HOOKS += EBPF_AGENTS_INSTALL_SHIPPED_BTF
 endif
 
 define EBPF_AGENTS_INSTALL_INIT_SYSV
-	$(INSTALL) -D -m 0755 $(@D)/agents/dist/S95ebpf-verify \
+	$(INSTALL) -D -m 0755 $(EBPF_AGENTS_PKGDIR)/S95ebpf-verify \
 		$(TARGET_DIR)/etc/init.d/S95ebpf-verify
 endef
 

@@ -8,7 +8,7 @@ LICENSE = "MIT"
 inherit core-image features_check
 
 # The kernel needs BTF and the options of kernel-config/ebpf-core.cfg: DISTRO_FEATURES
-# "ebpf" makes this layer add them to the kernel (see the layer's README).
+# "ebpf" makes this layer add them to the kernel (see the layer's documentation).
 REQUIRED_DISTRO_FEATURES = "ebpf"
 
 IMAGE_FEATURES += "ssh-server-dropbear"

@@ -9,10 +9,12 @@ BUGTRACKER = "https://github.com/ebpf-rust/ebpf-rust/issues"
 SECTION = "devel"
 CVE_PRODUCT = "ebpf-agent"
 
-# The binary links in, besides our MIT code and BPF programs (MIT or GPL-2.0): libbpf
-# (LGPL-2.1 or BSD-2-Clause), libelf from elfutils (GPL-2.0+ or LGPL-3.0+), zlib (Zlib)
-# and Rust crates (MIT, MIT or Apache-2.0, BSD-3-Clause: argh).
-LICENSE = "MIT & (LGPL-2.1-only | BSD-2-Clause) & (GPL-2.0-or-later | LGPL-3.0-or-later) & Zlib & (MIT | Apache-2.0) & BSD-3-Clause"
+# The sources this recipe fetches: our code and BPF programs (MIT; the programs declare
+# "Dual MIT/GPL" to the kernel), libbpf inside the libbpf-sys crate (LGPL-2.1 or
+# BSD-2-Clause) and the other Rust crates (MIT, MIT or Apache-2.0, BSD-3-Clause: argh).
+# libelf (elfutils) and zlib are linked in statically but come from their own recipes,
+# which carry their licences.
+LICENSE = "MIT & (LGPL-2.1-only | BSD-2-Clause) & (MIT | Apache-2.0) & BSD-3-Clause"
 LIC_FILES_CHKSUM = "file://LICENSE;md5=a739e14c8f8307dd04717fbee2cf5464"
 
 # libbpf is built from the copy in the libbpf-sys crate; libelf and zlib come from the
@@ -28,9 +30,9 @@ require ${BPN}-crates.inc
 
 inherit cargo cargo-update-recipe-crates pkgconfig systemd update-rc.d
 
-# One PACKAGECONFIG per tool, each the cargo feature of the same name: the `all-tools`
-# feature of agents/ebpf-agent/Cargo.toml. meta-ebpf-rust/scripts/update-tools rewrites
-# these lines from it, ci/yocto-check compares. An image that wants fewer tools sets
+# One PACKAGECONFIG per tool, each the cargo feature of the same name: the tools that
+# ci/tool-list prints. meta-ebpf-rust/scripts/update-tools rewrites these lines from it,
+# ci/yocto-check compares. An image that wants fewer tools sets
 # PACKAGECONFIG:pn-ebpf-agents.
 EBPF_AGENT_TOOLS = "execsnoop exitsnoop filetop filewatch opensnoop statsnoop syscount"
 PACKAGECONFIG ??= "${EBPF_AGENT_TOOLS}"
@@ -73,11 +75,9 @@ RUSTFLAGS:append = " ${@bb.utils.contains('PACKAGECONFIG', 'static', '-C target-
 
 EBPF_AGENT_ENABLED_TOOLS = "${@' '.join(t for t in d.getVar('EBPF_AGENT_TOOLS').split() if bb.utils.contains('PACKAGECONFIG', t, True, False, d))}"
 
-do_configure:prepend() {
-    if [ -z "${EBPF_AGENT_ENABLED_TOOLS}" ]; then
-        bbfatal "PACKAGECONFIG enables no tool; pick some of: ${EBPF_AGENT_TOOLS}"
-    fi
-}
+# A PACKAGECONFIG without any tool cannot build: base.bbclass skips the recipe at parse
+# time with this reason (SKIP_RECIPE[<pn>]), instead of a failure in the middle of a build.
+SKIP_RECIPE[ebpf-agents] = "${@'' if d.getVar('EBPF_AGENT_ENABLED_TOOLS').split() else 'PACKAGECONFIG enables no tool; pick some of: ' + d.getVar('EBPF_AGENT_TOOLS')}"
 
 do_install() {
     install -d ${D}${sbindir}
@@ -99,18 +99,17 @@ do_install() {
     fi
 }
 
-# The tools' BPF objects, as the build compiled them for this target, and the script that
-# reduces a kernel's BTF to the types they use, for the sysroot only: ebpf-agent-btf takes
-# both from there to make the BTF an image ships for a kernel built without it
-# (EBPF_KERNEL_BTF = "shipped"). A tool added later is covered once this recipe is built
-# with it. (The objects are embedded in the binary: the image needs no copy.)
+# The tools' BPF objects, as the build compiled them for this target, for the sysroot
+# only: ebpf-agent-btf reduces a kernel's BTF to the types they use, for the BTF an image
+# ships for a kernel built without it (EBPF_KERNEL_BTF = "shipped"). A tool added later is
+# covered once this recipe is built with it. (The objects are embedded in the binary: the
+# image needs no copy.)
 SYSROOT_PREPROCESS_FUNCS += "ebpf_agents_sysroot_bpf"
-ebpf_agents_sysroot_bpf[doc] = "Stages the BPF objects and ebpf-min-btf for ebpf-agent-btf"
+ebpf_agents_sysroot_bpf[doc] = "Stages the BPF objects for ebpf-agent-btf"
 ebpf_agents_sysroot_bpf() {
     objects=$(ls -td ${B}/target/${CARGO_TARGET_SUBDIR}/build/ebpf-agent-*/out | head -n1)
     install -d ${SYSROOT_DESTDIR}${datadir}/ebpf-agent/bpf
     install -m 0644 "$objects"/*.bpf.o ${SYSROOT_DESTDIR}${datadir}/ebpf-agent/bpf/
-    install -m 0755 ${S}/agents/dist/ebpf-min-btf ${SYSROOT_DESTDIR}${datadir}/ebpf-agent/ebpf-min-btf
 }
 
 SYSTEMD_SERVICE:${PN} = "ebpf-verify.service"

@@ -14,10 +14,12 @@ LICENSE = "GPL-2.0-only"
 # nooelint: oelint.var.licenseremotefile
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/GPL-2.0-only;md5=801f80980d171dd6425610833a22dbe6"
 
-# bpftool: gen min_core_btf; ebpf-agents: its BPF objects and ebpf-min-btf, in its sysroot.
+# bpftool: gen min_core_btf; ebpf-agents: its BPF objects, in its sysroot.
 DEPENDS = "bpftool-native ebpf-agents"
 
-# No sources: the inputs are the kernel's BTF and ebpf-agents' sysroot.
+# ebpf-min-btf: the layer's copy of agents/dist/ebpf-min-btf (ci/yocto-check keeps them
+# identical). The other inputs are the kernel's BTF and ebpf-agents' sysroot.
+SRC_URI = "file://ebpf-min-btf"
 S = "${UNPACKDIR}"
 
 inherit features_check
@@ -39,7 +41,7 @@ do_compile() {
         bbnote "kernel $release has BTF of its own: no BTF to ship"
         return
     fi
-    BPFTOOL=bpftool ${RECIPE_SYSROOT}${datadir}/ebpf-agent/ebpf-min-btf \
+    BPFTOOL=bpftool sh ${UNPACKDIR}/ebpf-min-btf \
         ${STAGING_KERNEL_BUILDDIR}/ebpf-vmlinux.btf ${B}/btf/$release.btf \
         ${RECIPE_SYSROOT}${datadir}/ebpf-agent/bpf/*.bpf.o
 }

@@ -20,11 +20,7 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[EnterHead::LAYOUT, ExitEvent::LAYOUT, Config::LAYOUT],
     start: tool::start::<Execsnoop>,
-    selftest: SelfTest {
-        args: |_| Vec::new(),
-        workload: selftest_workload,
-        storm: None,
-    },
+    selftest: SelfTest::new(selftest_workload),
 };
 
 /// Execs `/bin/sh -c : <marker>` (busybox or not, every image has /bin/sh).
@@ -53,37 +49,27 @@ const ARGS_BUF: usize = 16384 + 4096;
 agent_core::pod! {
     /// `struct execsnoop_enter` without its argument buffer (which follows it).
     pub struct EnterHead = "execsnoop_enter", tail { args: ARGS_BUF } {
-        pub kind: u32,
-        pub pid: u32,
-        pub tid: u32,
-        pub ppid: u32,
-        pub uid: u32,
-        pub args_count: u32,
-        pub args_size: u32,
-        pub flags: u32,
-        pub time_ns: u64,
+        kind: u32, pid: u32, tid: u32, ppid: u32, uid: u32, args_count: u32, args_size: u32,
+        flags: u32,
+        time_ns: u64,
     }
 
     /// `struct execsnoop_exit`.
     pub struct ExitEvent = "execsnoop_exit" {
-        pub kind: u32,
-        pub pid: u32,
-        pub tid: u32,
-        pub ret: i32,
-        pub time_ns: u64,
-        pub comm: [u8; 16],
+        kind: u32, pid: u32, tid: u32, ret: i32,
+        time_ns: u64,
+        comm: [u8; 16],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "execsnoop_config" {
-        pub target_uid: u32,
-        pub max_args: u32,
-        pub filter_uid: u8,
-        pub pad: [u8; 7],
+        target_uid: u32, max_args: u32,
+        filter_uid: u8,
+        pad: [u8; 7],
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace exec() syscalls: every new program with its arguments, parent and result.
 /// By default only successful execs are shown (-x adds failed ones).
 pub struct Args {
@@ -119,12 +105,7 @@ pub struct Args {
 impl Tool for Execsnoop {
     type Args = Args;
     fn new(args: Args, _: &Common) -> Result<Self> {
-        if args.max_args == 0 || args.max_args > MAX_ARGS_LIMIT {
-            return Err(Error::usage(format!(
-                "--max-args must be 1..={MAX_ARGS_LIMIT}, not {}",
-                args.max_args
-            )));
-        }
+        check_range("--max-args", args.max_args.into(), 1, MAX_ARGS_LIMIT.into())?;
         Ok(Execsnoop {
             args,
             pending: HashMap::new(),
@@ -135,34 +116,23 @@ impl Tool for Execsnoop {
 
 impl Handler for Execsnoop {
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
-        let a = &self.args;
-        obj.set_rodata(
-            "config",
-            &Config {
-                target_uid: a.uid.unwrap_or(0),
-                max_args: a.max_args,
-                filter_uid: a.uid.is_some() as u8,
-                pad: [0; 7],
-            },
-        )
+        let (target_uid, filter_uid) = pid_filter(self.args.uid);
+        obj.set_config(&Config {
+            target_uid,
+            max_args: self.args.max_args,
+            filter_uid,
+            pad: [0; 7],
+        })
     }
 
     fn header(&mut self, out: &mut Out) {
-        if out.json() {
-            return;
-        }
-        let mut h = String::new();
-        if self.args.time {
-            h.push_str("TIME     ");
-        }
-        if self.args.timestamp {
-            h.push_str("TIME(s)  ");
-        }
-        if self.args.print_uid {
-            h.push_str("UID    ");
-        }
-        h.push_str("PCOMM            PID    PPID   RET ARGS\n");
-        out.push(&h);
+        let a = &self.args;
+        out.columns(&[
+            (a.time, "TIME     "),
+            (a.timestamp, "TIME(s)  "),
+            (a.print_uid, "UID    "),
+            (true, "PCOMM            PID    PPID   RET ARGS\n"),
+        ]);
     }
 
     fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {

@@ -16,11 +16,7 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[Event::LAYOUT, Config::LAYOUT],
     start: tool::start::<Exitsnoop>,
-    selftest: SelfTest {
-        args: |_| Vec::new(),
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload).storm(storm),
 };
 
 /// Exit status of the self-test's shell: unlikely to be anything else's at that instant.
@@ -68,26 +64,19 @@ fn selftest_expect(pid: u32, ppid: u32) -> String {
 agent_core::pod! {
     /// Sent at sched:sched_process_exit.
     pub struct Event = "exitsnoop_event" {
-        pub time_ns: u64,
-        pub age_ns: u64,
-        pub pid: u32,
-        pub tid: u32,
-        pub ppid: u32,
-        pub status: i32,
-        pub comm: [u8; 16],
+        time_ns: u64, age_ns: u64,
+        pid: u32, tid: u32, ppid: u32, status: i32,
+        comm: [u8; 16],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "exitsnoop_config" {
-        pub target_pid: u32,
-        pub filter_pid: u8,
-        pub failed_only: u8,
-        pub threads: u8,
-        pub pad: u8,
+        target_pid: u32,
+        filter_pid: u8, failed_only: u8, threads: u8, pad: u8,
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace process exits: exit status or the signal that killed it, parent, and age.
 /// By default one line per process, when its last thread exits (-T: every thread).
 pub struct Args {
@@ -105,30 +94,19 @@ pub struct Args {
     pub threads: bool,
 }
 
-pub struct Exitsnoop {
-    args: Args,
-}
-
-impl Tool for Exitsnoop {
-    type Args = Args;
-    fn new(args: Args, _: &Common) -> Result<Self> {
-        Ok(Exitsnoop { args })
-    }
-}
+agent_core::args_tool!(Exitsnoop);
 
 impl Handler for Exitsnoop {
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
-        let a = &self.args;
-        obj.set_rodata(
-            "config",
-            &Config {
-                target_pid: a.pid.unwrap_or(0),
-                filter_pid: a.pid.is_some() as u8,
-                failed_only: a.failed as u8,
-                threads: a.threads as u8,
-                pad: 0,
-            },
-        )
+        let (target_pid, filter_pid) = pid_filter(self.args.pid);
+        let (failed_only, threads) = (self.args.failed as u8, self.args.threads as u8);
+        obj.set_config(&Config {
+            target_pid,
+            filter_pid,
+            failed_only,
+            threads,
+            pad: 0,
+        })
     }
 
     fn note(&self) -> String {
@@ -141,15 +119,10 @@ impl Handler for Exitsnoop {
     }
 
     fn header(&mut self, out: &mut Out) {
-        if out.json() {
-            return;
-        }
-        let mut h = String::new();
-        if self.args.timestamp {
-            h.push_str("TIME     ");
-        }
-        h.push_str("PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE\n");
-        out.push(&h);
+        out.columns(&[
+            (self.args.timestamp, "TIME     "),
+            (true, "PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE\n"),
+        ]);
     }
 
     fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {

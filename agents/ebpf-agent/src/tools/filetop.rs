@@ -37,18 +37,9 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[Key::LAYOUT, Value::LAYOUT, Config::LAYOUT],
     start: tool::start::<Filetop>,
-    selftest: SelfTest {
-        args: |_| {
-            vec![
-                "-p".into(),
-                std::process::id().to_string(),
-                "-r".into(),
-                ROWS_LIMIT.to_string(),
-            ]
-        },
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload)
+        .args(|_| tool::own_pid_and(&[&"-r", &ROWS_LIMIT]))
+        .storm(storm),
 };
 
 /// One-byte reads of a file named after the marker, as fast as they go.
@@ -114,30 +105,23 @@ fn selftest_expect(name: &str, ino: u64) -> String {
 agent_core::pod! {
     /// `struct filetop_key`.
     pub struct Key = "filetop_key" {
-        pub inode: u64,
-        pub pid: u32,
-        pub tid: u32,
+        inode: u64,
+        pid: u32, tid: u32,
     }
 
     /// `struct filetop_value`.
     pub struct Value = "filetop_value" {
-        pub reads: u64,
-        pub writes: u64,
-        pub read_bytes: u64,
-        pub write_bytes: u64,
-        pub ino: u64,
-        pub kind: u32,
-        pub pad: u32,
-        pub comm: [u8; 16],
-        pub name: [u8; 256],
+        reads: u64, writes: u64, read_bytes: u64, write_bytes: u64, ino: u64,
+        kind: u32, pad: u32,
+        comm: [u8; 16],
+        name: [u8; 256],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "filetop_config" {
-        pub target_pid: u32,
-        pub filter_pid: u8,
-        pub regular_only: u8,
-        pub pad: [u8; 2],
+        target_pid: u32,
+        filter_pid: u8, regular_only: u8,
+        pad: [u8; 2],
     }
 }
 
@@ -192,7 +176,7 @@ fn parse_hook(s: &str) -> std::result::Result<HookChoice, String> {
     })
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// File reads and writes by file and thread, every interval (default 1 s), largest first.
 /// Only regular files unless -a.
 pub struct Args {
@@ -231,12 +215,7 @@ impl Tool for Filetop {
     type Args = Args;
     fn new(args: Args, _: &Common) -> Result<Self> {
         let (interval, count) = interval_count("filetop", &args.positional)?;
-        if args.rows == 0 || args.rows > ROWS_LIMIT {
-            return Err(Error::usage(format!(
-                "-r/--rows must be 1..={ROWS_LIMIT}, not {}",
-                args.rows
-            )));
-        }
+        check_range("-r/--rows", args.rows as u64, 1, ROWS_LIMIT as u64)?;
         Ok(Filetop {
             args,
             interval,
@@ -262,16 +241,13 @@ impl Handler for Filetop {
     }
 
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
-        let a = &self.args;
-        obj.set_rodata(
-            "config",
-            &Config {
-                target_pid: a.pid.unwrap_or(0),
-                filter_pid: a.pid.is_some() as u8,
-                regular_only: !a.all as u8,
-                pad: [0; 2],
-            },
-        )
+        let (target_pid, filter_pid) = pid_filter(self.args.pid);
+        obj.set_config(&Config {
+            target_pid,
+            filter_pid,
+            regular_only: !self.args.all as u8,
+            pad: [0; 2],
+        })
     }
 
     fn schedule(&self) -> Option<IntervalOptions> {

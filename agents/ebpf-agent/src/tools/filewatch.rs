@@ -23,11 +23,9 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[EventHead::LAYOUT, Key::LAYOUT, Config::LAYOUT],
     start: tool::start::<Filewatch>,
-    selftest: SelfTest {
-        args: |marker| vec![selftest_path(marker)],
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload)
+        .args(|marker| vec![selftest_path(marker)])
+        .storm(storm),
 };
 
 /// Opens of the watched file, as fast as they go: each one an alert.
@@ -98,35 +96,23 @@ const P_OTHER_CUT: u16 = 8;
 agent_core::pod! {
     /// `struct filewatch_event` without its path buffers (which follow it).
     pub struct EventHead = "filewatch_event", tail { paths: 2 * PATH_BUF } {
-        pub time_ns: u64,
-        pub flags: u64,
-        pub pid: u32,
-        pub tid: u32,
-        pub ppid: u32,
-        pub uid: u32,
-        pub ret: i32,
-        pub watch_id: u32,
-        pub op: u16,
-        pub syscall: u16,
-        pub path_flags: u16,
-        pub pad: u16,
-        pub path_len: u32,
-        pub other_len: u32,
-        pub comm: [u8; 16],
+        time_ns: u64, flags: u64,
+        pid: u32, tid: u32, ppid: u32, uid: u32, ret: i32, watch_id: u32,
+        op: u16, syscall: u16, path_flags: u16, pad: u16,
+        path_len: u32, other_len: u32,
+        comm: [u8; 16],
     }
 
     /// `struct filewatch_key`.
     pub struct Key = "filewatch_key" {
-        pub hash: u64,
-        pub len: u32,
-        pub kind: u32,
+        hash: u64,
+        len: u32, kind: u32,
     }
 
     /// The program's options in .rodata.
     pub struct Config = "filewatch_config" {
-        pub prefix_lens: [u64; 4],
-        pub max_len: u32,
-        pub pad: u32,
+        prefix_lens: [u64; 4],
+        max_len: u32, pad: u32,
     }
 }
 
@@ -266,7 +252,7 @@ pub fn config_of(list: &[Watch]) -> Config {
     c
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Alert when watched paths are opened, unlinked or renamed, by any process, with who did it
 /// and the result. PATH is exact (/etc/shadow), a directory and all below it (/etc/ssh/), or a
 /// prefix (/etc/ssh/ssh_host_*). Without paths: /etc/shadow, /etc/gshadow, /etc/sudoers,
@@ -294,7 +280,7 @@ impl Tool for Filewatch {
 
 impl Handler for Filewatch {
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
-        obj.set_rodata("config", &config_of(&self.list))
+        obj.set_config(&config_of(&self.list))
     }
 
     fn loaded(&mut self, obj: &mut Object) -> Result<()> {

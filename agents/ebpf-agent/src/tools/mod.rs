@@ -25,6 +25,7 @@ pub fn find(name: &str) -> Option<&'static Entry> {
 
 /// What every tool's unit tests parse their command lines with.
 #[cfg(test)]
+#[macro_use]
 pub mod testutil {
     use agent_core::cli::{self, Common};
     use agent_core::tool::Tool;
@@ -44,6 +45,75 @@ pub mod testutil {
             Err(e) => e,
         }
     }
+
+    /// Each command line is a usage error (exit code 2) whose message names the flag; and
+    /// `--help` exits 0 listing `help_flag`.
+    pub fn assert_usage_errors<T: Tool>(
+        name: &'static str,
+        cases: &[(&[&str], &str)],
+        help_flag: &str,
+    ) {
+        for (bad, flag) in cases {
+            let e = rejected::<T>(name, bad);
+            assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
+            assert!(
+                e.to_string().contains(flag),
+                "{bad:?} should name {flag}: {e}"
+            );
+        }
+        let Err(help) = parse::<T>(name, &["-h"]) else {
+            panic!("{name} -h did not end with its help");
+        };
+        assert_eq!(help.exit_code, 0);
+        assert!(help.message().contains(help_flag), "{}", help.message());
+    }
+
+    /// The helpers of a tool's unit tests, for tool type `$t` named `$name`:
+    /// `parse_args(argv)` (its own flags), `common(argv)` (the runner's), `parsed(argv)` (both),
+    /// `rejected(argv)`,
+    /// `usage_errors(cases, help_flag)` and `run_records(flags, records)` (its output).
+    macro_rules! tool_tests {
+        ($t:ty, $name:literal) => {
+            #[allow(dead_code)]
+            fn parse_args(
+                argv: &[&str],
+            ) -> agent_core::Result<<$t as agent_core::tool::Tool>::Args> {
+                $crate::tools::testutil::parse::<$t>($name, argv).map(|(_, a)| a)
+            }
+
+            #[allow(dead_code)]
+            fn parsed(
+                argv: &[&str],
+            ) -> (
+                agent_core::cli::Common,
+                <$t as agent_core::tool::Tool>::Args,
+            ) {
+                $crate::tools::testutil::parse::<$t>($name, argv).unwrap()
+            }
+
+            #[allow(dead_code)]
+            fn common(argv: &[&str]) -> agent_core::cli::Common {
+                $crate::tools::testutil::parse::<$t>($name, argv).unwrap().0
+            }
+
+            #[allow(dead_code)]
+            fn rejected(argv: &[&str]) -> agent_core::Error {
+                $crate::tools::testutil::rejected::<$t>($name, argv)
+            }
+
+            #[allow(dead_code)]
+            fn usage_errors(cases: &[(&[&str], &str)], help_flag: &str) {
+                $crate::tools::testutil::assert_usage_errors::<$t>($name, cases, help_flag)
+            }
+
+            #[allow(dead_code)]
+            fn run_records(flags: &[&str], records: &[Vec<u8>]) -> String {
+                let records: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+                agent_core::tool::feed::<$t>($name, flags, &records).unwrap()
+            }
+        };
+    }
+    pub(crate) use tool_tests;
 }
 
 #[cfg(test)]

@@ -18,11 +18,7 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[EventHead::LAYOUT, Config::LAYOUT],
     start: tool::start::<Opensnoop>,
-    selftest: SelfTest {
-        args: |_| Vec::new(),
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload).storm(storm),
 };
 
 /// Opens a path that cannot exist, named after the marker: the failed open is the event, and
@@ -62,35 +58,22 @@ const P_CUT: u16 = 4;
 agent_core::pod! {
     /// `struct opensnoop_event` without its path buffer (which follows it).
     pub struct EventHead = "opensnoop_event", tail { path: PATH_BUF } {
-        pub time_ns: u64,
-        pub flags: u64,
-        pub pid: u32,
-        pub tid: u32,
-        pub uid: u32,
-        pub ret: i32,
-        pub mode: u32,
-        pub dfd: i32,
-        pub syscall: u16,
-        pub path_flags: u16,
-        pub path_len: u32,
-        pub comm: [u8; 16],
+        time_ns: u64, flags: u64,
+        pid: u32, tid: u32, uid: u32, ret: i32, mode: u32, dfd: i32,
+        syscall: u16, path_flags: u16,
+        path_len: u32,
+        comm: [u8; 16],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "opensnoop_config" {
-        pub target_pid: u32,
-        pub target_tid: u32,
-        pub target_uid: u32,
-        pub filter_pid: u8,
-        pub filter_tid: u8,
-        pub filter_uid: u8,
-        pub failed_only: u8,
-        pub full_path: u8,
-        pub pad: [u8; 7],
+        target_pid: u32, target_tid: u32, target_uid: u32,
+        filter_pid: u8, filter_tid: u8, filter_uid: u8, failed_only: u8, full_path: u8,
+        pad: [u8; 7],
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace open family syscalls (open, openat, openat2): who opened which path, with which
 /// flags, and the file descriptor or error it got.
 pub struct Args {
@@ -124,35 +107,24 @@ pub struct Args {
     pub full_path: bool,
 }
 
-pub struct Opensnoop {
-    args: Args,
-}
-
-impl Tool for Opensnoop {
-    type Args = Args;
-    const DURATION_SHORT: Option<char> = Some('d');
-    fn new(args: Args, _: &Common) -> Result<Self> {
-        Ok(Opensnoop { args })
-    }
-}
+agent_core::args_tool!(Opensnoop, duration_short = 'd');
 
 impl Handler for Opensnoop {
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
         let a = &self.args;
-        obj.set_rodata(
-            "config",
-            &Config {
-                target_pid: a.pid.unwrap_or(0),
-                target_tid: a.tid.unwrap_or(0),
-                target_uid: a.uid.unwrap_or(0),
-                filter_pid: a.pid.is_some() as u8,
-                filter_tid: a.tid.is_some() as u8,
-                filter_uid: a.uid.is_some() as u8,
-                failed_only: a.failed as u8,
-                full_path: a.full_path as u8,
-                pad: [0; 7],
-            },
-        )
+        let [(target_pid, filter_pid), (target_tid, filter_tid), (target_uid, filter_uid)] =
+            [a.pid, a.tid, a.uid].map(pid_filter);
+        obj.set_config(&Config {
+            target_pid,
+            target_tid,
+            target_uid,
+            filter_pid,
+            filter_tid,
+            filter_uid,
+            failed_only: a.failed as u8,
+            full_path: a.full_path as u8,
+            pad: [0; 7],
+        })
     }
 
     fn note(&self) -> String {
@@ -164,31 +136,21 @@ impl Handler for Opensnoop {
     }
 
     fn header(&mut self, out: &mut Out) {
-        if out.json() {
-            return;
-        }
-        let mut h = String::new();
-        if self.args.timestamp {
-            h.push_str("TIME     ");
-        }
-        if self.args.print_uid {
-            h.push_str("UID     ");
-        }
-        h.push_str("PID    COMM              FD ERR ");
-        if self.args.extended_fields {
-            h.push_str("FLAGS    ");
-        }
-        h.push_str("PATH\n");
-        out.push(&h);
+        let a = &self.args;
+        out.columns(&[
+            (a.timestamp, "TIME     "),
+            (a.print_uid, "UID     "),
+            (true, "PID    COMM              FD ERR "),
+            (a.extended_fields, "FLAGS    "),
+            (true, "PATH\n"),
+        ]);
     }
 
     fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {
-        let Some(head) = pod::read::<EventHead>(data) else {
+        let Some((head, path)) = pod::read_tail(data, PATH_BUF, |h: &EventHead| h.path_len as usize)
+        else {
             return;
         };
-        let start = std::mem::size_of::<EventHead>();
-        let end = (start + (head.path_len as usize).min(PATH_BUF)).min(data.len());
-        let path = &data[start..end];
         let comm = cstr(&head.comm);
         if let Some(name) = &self.args.name {
             if !contains(comm, name.as_bytes()) {

@@ -18,11 +18,9 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[EventHead::LAYOUT, Config::LAYOUT],
     start: tool::start::<Statsnoop>,
-    selftest: SelfTest {
-        args: |_| vec!["-x".to_string()],
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload)
+        .args(|_| vec!["-x".to_string()])
+        .storm(storm),
 };
 
 /// Failing stats of a path named after the marker, as fast as they go.
@@ -102,29 +100,21 @@ const AT_EMPTY_PATH: u32 = 0x1000;
 agent_core::pod! {
     /// `struct statsnoop_event` without its path buffer (which follows it).
     pub struct EventHead = "statsnoop_event", tail { path: PATH_MAX } {
-        pub time_ns: u64,
-        pub ret: i64,
-        pub pid: u32,
-        pub tid: u32,
-        pub fd: i32,
-        pub at_flags: u32,
-        pub syscall: u32,
-        pub path_size: u32,
-        pub flags: u32,
-        pub pad: u32,
-        pub comm: [u8; 16],
+        time_ns: u64, ret: i64,
+        pid: u32, tid: u32, fd: i32, at_flags: u32, syscall: u32, path_size: u32, flags: u32,
+        pad: u32,
+        comm: [u8; 16],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "statsnoop_config" {
-        pub target_pid: u32,
-        pub filter_pid: u8,
-        pub failed_only: u8,
-        pub pad: [u8; 2],
+        target_pid: u32,
+        filter_pid: u8, failed_only: u8,
+        pad: [u8; 2],
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Trace stat-family syscalls (stat, lstat, fstat, fstatat, statx, statfs, ...): who asks
 /// about which file, and the result.
 pub struct Args {
@@ -142,55 +132,37 @@ pub struct Args {
     pub sysname: bool,
 }
 
-pub struct Statsnoop {
-    args: Args,
-}
-
-impl Tool for Statsnoop {
-    type Args = Args;
-    fn new(args: Args, _: &Common) -> Result<Self> {
-        Ok(Statsnoop { args })
-    }
-}
+agent_core::args_tool!(Statsnoop);
 
 impl Handler for Statsnoop {
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
-        let a = &self.args;
-        obj.set_rodata(
-            "config",
-            &Config {
-                target_pid: a.pid.unwrap_or(0),
-                filter_pid: a.pid.is_some() as u8,
-                failed_only: a.failed as u8,
-                pad: [0; 2],
-            },
-        )
+        let (target_pid, filter_pid) = pid_filter(self.args.pid);
+        let failed_only = self.args.failed as u8;
+        obj.set_config(&Config {
+            target_pid,
+            filter_pid,
+            failed_only,
+            pad: [0; 2],
+        })
     }
 
     fn header(&mut self, out: &mut Out) {
-        if out.json() {
-            return;
-        }
-        let mut h = String::new();
-        if self.args.timestamp {
-            h.push_str("TIME(s)        ");
-        }
-        h.push_str("PID     COMM                 RET  ERR ");
-        if self.args.sysname {
-            h.push_str(" SYSCALL   ");
-        }
-        h.push_str(" PATH\n");
-        out.push(&h);
+        let a = &self.args;
+        out.columns(&[
+            (a.timestamp, "TIME(s)        "),
+            (true, "PID     COMM                 RET  ERR "),
+            (a.sysname, " SYSCALL   "),
+            (true, " PATH\n"),
+        ]);
     }
 
     fn record(&mut self, _: usize, data: &[u8], out: &mut Out) {
-        let Some(e) = pod::read::<EventHead>(data) else {
+        let Some((e, path)) = pod::read_tail(data, PATH_MAX, |e: &EventHead| e.path_size as usize)
+        else {
             return;
         };
-        let start = std::mem::size_of::<EventHead>();
-        let end = (start + (e.path_size as usize).min(PATH_MAX)).min(data.len());
         // The path without its NUL.
-        let path = cstr(&data[start..end]);
+        let path = cstr(path);
         let Some((name, names)) = syscall_of(e.syscall) else {
             return;
         };

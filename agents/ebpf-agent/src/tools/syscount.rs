@@ -42,18 +42,9 @@ pub const TOOL: Spec = Spec {
     dynamic: &[],
     structs: &[Value::LAYOUT, Config::LAYOUT],
     start: tool::start::<Syscount>,
-    selftest: SelfTest {
-        args: |_| {
-            vec![
-                "-p".into(),
-                std::process::id().to_string(),
-                "-T".into(),
-                "1000".into(),
-            ]
-        },
-        workload: selftest_workload,
-        storm: Some(storm),
-    },
+    selftest: SelfTest::new(selftest_workload)
+        .args(|_| tool::own_pid_and(&[&"-T", &1000]))
+        .storm(storm),
 };
 
 /// getppid() as fast as it goes, in this process (the one `-p` traces).
@@ -124,21 +115,15 @@ pub fn parse_errno(s: &str) -> std::result::Result<u32, String> {
 agent_core::pod! {
     /// `struct syscount_value`.
     pub struct Value = "syscount_value" {
-        pub count: u64,
-        pub total_ns: u64,
-        pub comm: [u8; 16],
+        count: u64, total_ns: u64,
+        comm: [u8; 16],
     }
 
     /// The program's options in .rodata.
     pub struct Config = "syscount_config" {
-        pub target_pid: u32,
-        pub errno_value: u32,
-        pub filter_pid: u8,
-        pub failures_only: u8,
-        pub filter_errno: u8,
-        pub latency: u8,
-        pub per_process: u8,
-        pub pad: [u8; 3],
+        target_pid: u32, errno_value: u32,
+        filter_pid: u8, failures_only: u8, filter_errno: u8, latency: u8, per_process: u8,
+        pad: [u8; 3],
     }
 }
 
@@ -151,7 +136,7 @@ fn parse_interval(s: &str) -> std::result::Result<Duration, String> {
     }
 }
 
-#[derive(FromArgs, ArgsInfo, Debug)]
+#[derive(FromArgs, Debug)]
 /// Count syscalls, per syscall or per process (-P), and with -L the time spent in them.
 /// Prints the top rows when it ends (Ctrl-C, -d) and, with -i, at every interval.
 pub struct Args {
@@ -220,19 +205,17 @@ impl Handler for Syscount {
 
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
         let a = &self.args;
-        obj.set_rodata(
-            "config",
-            &Config {
-                target_pid: a.pid.unwrap_or(0),
-                errno_value: a.errno.unwrap_or(0),
-                filter_pid: a.pid.is_some() as u8,
-                failures_only: a.failures as u8,
-                filter_errno: a.errno.is_some() as u8,
-                latency: a.latency as u8,
-                per_process: a.process as u8,
-                pad: [0; 3],
-            },
-        )
+        let [(target_pid, filter_pid), (errno_value, filter_errno)] = [a.pid, a.errno].map(pid_filter);
+        obj.set_config(&Config {
+            target_pid,
+            errno_value,
+            filter_pid,
+            failures_only: a.failures as u8,
+            filter_errno,
+            latency: a.latency as u8,
+            per_process: a.process as u8,
+            pad: [0; 3],
+        })
     }
 
     fn header(&mut self, out: &mut Out) {

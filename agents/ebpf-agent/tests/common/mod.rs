@@ -148,6 +148,38 @@ pub fn json_lines(out: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A documented schema: `schema![name: Kind, ...]` is `&[("name", Ty::Kind), ...]`.
+#[macro_export]
+macro_rules! schema {
+    ($($name:ident: $ty:ident),* $(,)?) => {
+        &[$((stringify!($name), $crate::common::Ty::$ty)),*]
+    };
+}
+
+/// The schema of a typed object: `type`, then the given fields.
+#[macro_export]
+macro_rules! typed_schema {
+    ($($name:ident: $ty:ident),* $(,)?) => {
+        &[
+            ("type", $crate::common::Ty::Str),
+            $((stringify!($name), $crate::common::Ty::$ty)),*
+        ]
+    };
+}
+
+/// An event's schema: docs/json.md's `type`, `ts` and `time_ns`, then the given fields.
+#[macro_export]
+macro_rules! event_schema {
+    ($($name:ident: $ty:ident),* $(,)?) => {
+        &[
+            ("type", $crate::common::Ty::Str),
+            ("ts", $crate::common::Ty::Str),
+            ("time_ns", $crate::common::Ty::Uint),
+            $((stringify!($name), $crate::common::Ty::$ty)),*
+        ]
+    };
+}
+
 /// What a field of a documented schema holds.
 #[derive(Clone, Copy)]
 pub enum Ty {
@@ -155,6 +187,8 @@ pub enum Ty {
     Uint,
     Int,
     Bool,
+    /// Any JSON number (integer or not).
+    Num,
     StrArray,
     /// A string, or null when there is nothing to say.
     StrOrNull,
@@ -168,6 +202,7 @@ fn matches(v: &Value, ty: Ty) -> bool {
         Ty::Uint => v.is_u64(),
         Ty::Int => v.is_i64(),
         Ty::Bool => v.is_boolean(),
+        Ty::Num => v.is_number(),
         Ty::StrArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
         Ty::StrOrNull => v.is_string() || v.is_null(),
         Ty::ObjArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_object)),
@@ -340,6 +375,52 @@ pub const LOST_REQUIRED: &[(&str, Ty)] = &[
     ("lost", Ty::Uint),
     ("lost_total", Ty::Uint),
 ];
+
+/// [`assert_usage_error`] for each (arguments, flag named).
+pub fn assert_usage_errors(bin: &std::path::Path, tool: &str, cases: &[(&[&str], &str)]) {
+    for (args, flag) in cases {
+        assert_usage_error(bin, tool, args, flag);
+    }
+}
+
+/// Runs `bin ARGS` to its end: its exit code and stderr.
+pub fn exit_and_stderr(bin: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(bin).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `bin ARGS` to its end: it must exit 0; returns its stdout.
+pub fn run_to_end(bin: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(bin).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A symlink named `name` to the agent in a directory of its own: the busybox-style call.
+pub fn link_named(bin: &std::path::Path, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ebpf-rust-link-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join(name);
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(bin, &link).unwrap();
+    link
+}
+
+/// Starts the tool of `cmd`, runs phase `phase` of the workload, gives the tool time to read
+/// its ring buffer, stops it: its stdout.
+pub fn trace_phase(cmd: Command, w: &mut Phases, phase: &str) -> String {
+    let agent = start(cmd);
+    w.run(phase);
+    std::thread::sleep(Duration::from_millis(300));
+    agent.stop().0
+}
 
 /// Runs `bin <tool> <args>` and asserts a usage error: exit code 2, `flag` named on stderr.
 pub fn assert_usage_error(bin: &std::path::Path, tool: &str, args: &[&str], flag: &str) {

@@ -1,13 +1,5 @@
 use super::*;
-use crate::tools::testutil::{parse, rejected};
-
-fn parse_args(argv: &[&str]) -> Result<Args> {
-    parse::<Execsnoop>("execsnoop", argv).map(|(_, a)| a)
-}
-
-fn common(argv: &[&str]) -> Common {
-    parse::<Execsnoop>("execsnoop", argv).unwrap().0
-}
+crate::tools::testutil::tool_tests!(Execsnoop, "execsnoop");
 
 #[test]
 fn libbpf_tools_flags() {
@@ -40,19 +32,16 @@ fn libbpf_tools_flags() {
 
 #[test]
 fn bad_flags_are_usage_errors() {
-    for bad in [
-        &["--max-args", "0"][..],
-        &["--max-args", "513"],
-        &["-u", "root"],
-        &["--bogus"],
-        &["--duration", "soon"],
-    ] {
-        let e = rejected::<Execsnoop>("execsnoop", bad);
-        assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
-    }
-    let help = parse_args(&["-h"]).unwrap_err();
-    assert_eq!(help.exit_code, 0);
-    assert!(help.message().contains("--max-args"));
+    usage_errors(
+        &[
+            (&["--max-args", "0"][..], ""),
+            (&["--max-args", "513"][..], ""),
+            (&["-u", "root"][..], ""),
+            (&["--bogus"][..], ""),
+            (&["--duration", "soon"][..], ""),
+        ],
+        "--max-args",
+    );
 }
 
 fn enter(pid: u32, ppid: u32, argv: &[&[u8]], flags: u32) -> Vec<u8> {
@@ -88,11 +77,6 @@ fn exit(pid: u32, ret: i32, comm: &[u8]) -> Vec<u8> {
     };
     e.comm[..comm.len()].copy_from_slice(comm);
     pod::bytes_of(&e).to_vec()
-}
-
-fn run_records(flags: &[&str], records: &[Vec<u8>]) -> String {
-    let records: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-    tool::feed::<Execsnoop>("execsnoop", flags, &records).unwrap()
 }
 
 #[test]

@@ -1,14 +1,10 @@
 use super::*;
-use crate::tools::testutil::parse;
+crate::tools::testutil::tool_tests!(Exitsnoop, "exitsnoop");
 use std::time::Duration;
-
-fn parse_args(argv: &[&str]) -> Result<Args> {
-    parse::<Exitsnoop>("exitsnoop", argv).map(|(_, a)| a)
-}
 
 #[test]
 fn libbpf_tools_flags() {
-    let (c, a) = parse::<Exitsnoop>("exitsnoop", &["-tx", "-p", "42", "-T", "--json", "--duration=2s"]).unwrap();
+    let (c, a) = parsed(&["-tx", "-p", "42", "-T", "--json", "--duration=2s"]);
     assert!(a.timestamp && a.failed && a.threads && c.json);
     assert_eq!(a.pid, Some(42));
     assert_eq!(c.duration, Some(Duration::from_secs(2)));
@@ -20,21 +16,17 @@ fn libbpf_tools_flags() {
 
 #[test]
 fn bad_flags_are_usage_errors_naming_the_flag() {
-    for (bad, names) in [
-        (&["-p", "x"][..], "-p"),
-        (&["-p", "0"], "-p"),
-        (&["-p", "-1"], "-p"),
-        (&["--bogus"], "--bogus"),
-        (&["-q"], "-q"),
-        (&["--duration", "soon"], "--duration"),
-    ] {
-        let e = parse_args(bad).unwrap_err();
-        assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
-        assert!(e.message().contains(names), "{bad:?}: {}", e.message());
-    }
-    let help = parse_args(&["-h"]).unwrap_err();
-    assert_eq!(help.exit_code, 0);
-    assert!(help.message().contains("--threads"));
+    usage_errors(
+        &[
+            (&["-p", "x"][..], "-p"),
+            (&["-p", "0"], "-p"),
+            (&["-p", "-1"], "-p"),
+            (&["--bogus"], "--bogus"),
+            (&["-q"], "-q"),
+            (&["--duration", "soon"], "--duration"),
+        ],
+        "--threads",
+    );
 }
 
 fn event(pid: u32, tid: u32, status: i32, comm: &[u8]) -> Vec<u8> {
@@ -49,11 +41,6 @@ fn event(pid: u32, tid: u32, status: i32, comm: &[u8]) -> Vec<u8> {
     };
     e.comm[..comm.len()].copy_from_slice(comm);
     pod::bytes_of(&e).to_vec()
-}
-
-fn run_records(flags: &[&str], records: &[Vec<u8>]) -> String {
-    let records: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-    tool::feed::<Exitsnoop>("exitsnoop", flags, &records).unwrap()
 }
 
 #[test]

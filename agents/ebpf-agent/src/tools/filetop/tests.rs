@@ -1,14 +1,6 @@
 use super::*;
-use crate::tools::testutil::{parse, rejected};
+crate::tools::testutil::tool_tests!(Filetop, "filetop");
 use std::time::Duration;
-
-fn parse_args(argv: &[&str]) -> Result<Args> {
-    parse::<Filetop>("filetop", argv).map(|(_, a)| a)
-}
-
-fn common(argv: &[&str]) -> Common {
-    parse::<Filetop>("filetop", argv).unwrap().0
-}
 
 #[test]
 fn libbpf_tools_flags_and_positionals() {
@@ -45,24 +37,20 @@ fn libbpf_tools_flags_and_positionals() {
 
 #[test]
 fn bad_flags_are_usage_errors_naming_the_flag() {
-    for (bad, flag) in [
-        (&["-s", "size"][..], "-s"),
-        (&["-r", "0"], "--rows"),
-        (&["-r", "10241"], "--rows"),
-        (&["-p", "0"], "--pid"),
-        (&["--hook", "fentry"], "--hook"),
-        (&["--bogus"], "--bogus"),
-        (&["0"], "interval"),
-        (&["1", "0"], "count"),
-        (&["1", "2", "3"], "3"),
-    ] {
-        let e = rejected::<Filetop>("filetop", bad);
-        assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
-        assert!(e.to_string().contains(flag), "{bad:?}: {e}");
-    }
-    let help = parse_args(&["-h"]).unwrap_err();
-    assert_eq!(help.exit_code, 0);
-    assert!(help.message().contains("--hook"));
+    usage_errors(
+        &[
+            (&["-s", "size"][..], "-s"),
+            (&["-r", "0"], "--rows"),
+            (&["-r", "10241"], "--rows"),
+            (&["-p", "0"], "--pid"),
+            (&["--hook", "fentry"], "--hook"),
+            (&["--bogus"], "--bogus"),
+            (&["0"], "interval"),
+            (&["1", "0"], "count"),
+            (&["1", "2", "3"], "3"),
+        ],
+        "--hook",
+    );
 }
 
 fn row(tid: u32, name: &[u8], counts: [u64; 4], kind: u32) -> (Key, Value) {
@@ -104,7 +92,7 @@ fn tick() -> Tick {
 }
 
 fn report(flags: &[&str], rows: Vec<(Key, Value)>) -> String {
-    let (c, a) = parse::<Filetop>("filetop", flags).unwrap();
+    let (c, a) = parsed(flags);
     let mut t = Filetop::new(a, &c).unwrap();
     let mut out = Out::memory(c.json);
     t.interval(&tick(), rows, "0.50 0.40 0.30 1/100 4242", &mut out);

@@ -1,16 +1,8 @@
 use super::*;
-use crate::tools::testutil::parse;
-
-fn parse_args(argv: &[&str]) -> Result<Args> {
-    parse::<Filewatch>("filewatch", argv).map(|(_, a)| a)
-}
+crate::tools::testutil::tool_tests!(Filewatch, "filewatch");
 
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
-}
-
-fn common(argv: &[&str]) -> Common {
-    parse::<Filewatch>("filewatch", argv).unwrap().0
 }
 
 #[test]
@@ -21,15 +13,14 @@ fn flags_and_paths() {
     assert_eq!(a.paths, ["/etc/a", "/etc/b/"]);
     assert_eq!(c.duration, Some(std::time::Duration::from_secs(2)));
     assert!(c.json);
-    for (bad, flag) in [
-        (&["--bogus"][..], "--bogus"),
-        (&["-d", "x"], "-d"),
-        (&["-f"], "-f"),
-    ] {
-        let e = parse_args(bad).unwrap_err();
-        assert_eq!(e.exit_code, EXIT_USAGE, "{bad:?}");
-        assert!(e.message().contains(flag), "{bad:?}: {}", e.message());
-    }
+    usage_errors(
+        &[
+            (&["--bogus"][..], "--bogus"),
+            (&["-d", "x"], "-d"),
+            (&["-f"], "-f"),
+        ],
+        "--help",
+    );
 }
 
 #[test]
@@ -155,9 +146,9 @@ fn record(op: u16, watch_id: u32, path: &[u8], other: &[u8], path_flags: u16) ->
     rec
 }
 
-fn run_records(flags: &[&str], list: &[&str], records: &[Vec<u8>]) -> (String, u64) {
+fn run_alerts(flags: &[&str], list: &[&str], records: &[Vec<u8>]) -> (String, u64) {
     let argv: Vec<&str> = flags.iter().chain(list).copied().collect();
-    let (c, a) = parse::<Filewatch>("filewatch", &argv).unwrap();
+    let (c, a) = parsed(&argv);
     let mut t = Filewatch::new(a, &c).unwrap();
     let mut out = Out::memory(c.json);
     t.header(&mut out);
@@ -169,7 +160,7 @@ fn run_records(flags: &[&str], list: &[&str], records: &[Vec<u8>]) -> (String, u
 
 #[test]
 fn json_alerts_and_collisions_dropped() {
-    let (out, dropped) = run_records(
+    let (out, dropped) = run_alerts(
         &["--json"],
         &["/etc/shadow", "/etc/ssh/"],
         &[
@@ -213,7 +204,7 @@ fn json_alerts_and_collisions_dropped() {
 
 #[test]
 fn text_columns() {
-    let (out, _) = run_records(
+    let (out, _) = run_alerts(
         &[],
         &["/etc/shadow"],
         &[

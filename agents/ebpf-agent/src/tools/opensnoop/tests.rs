@@ -1,45 +1,36 @@
 use super::*;
-use crate::tools::testutil::parse;
+crate::tools::testutil::tool_tests!(Opensnoop, "opensnoop");
 use std::time::Duration;
-
-fn parse_args(argv: &[&str]) -> Result<(Common, Args)> {
-    parse::<Opensnoop>("opensnoop", argv)
-}
 
 #[test]
 fn libbpf_tools_flags() {
-    let (c, a) = parse_args(&[
+    let (c, a) = parsed(&[
         "-TUxeF", "-p", "42", "-t43", "-u", "1000", "-n", "sh", "-d", "5", "--json",
-    ])
-    .unwrap();
+    ]);
     assert!(a.timestamp && a.print_uid && a.failed && a.extended_fields && a.full_path);
     assert!(c.json && !c.verbose);
     assert_eq!((a.pid, a.tid, a.uid), (Some(42), Some(43), Some(1000)));
     assert_eq!(a.name.as_deref(), Some("sh"));
     assert_eq!(c.duration, Some(Duration::from_secs(5)));
-    let (c, a) = parse_args(&["--duration=500ms", "--print-uid", "--failed"]).unwrap();
+    let (c, a) = parsed(&["--duration=500ms", "--print-uid", "--failed"]);
     assert_eq!(c.duration, Some(Duration::from_millis(500)));
     assert!(a.print_uid && a.failed && !a.full_path);
 }
 
 #[test]
 fn bad_flags_are_usage_errors_naming_the_flag() {
-    for (bad, flag) in [
-        (&["-p", "me"][..], "-p"),
-        (&["--bogus"], "--bogus"),
-        (&["-d", "soon"], "-d"),
-        (&["-u"], "-u"),
-        (&["--tid=x"], "--tid"),
-        (&["-p", "0"], "-p"),
-        (&["-t", "0"], "-t"),
-    ] {
-        let e = parse_args(bad).unwrap_err();
-        assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
-        assert!(e.message().contains(flag), "{bad:?}: {}", e.message());
-    }
-    let help = parse_args(&["-h"]).unwrap_err();
-    assert_eq!(help.exit_code, 0);
-    assert!(help.message().contains("--full-path"));
+    usage_errors(
+        &[
+            (&["-p", "me"][..], "-p"),
+            (&["--bogus"], "--bogus"),
+            (&["-d", "soon"], "-d"),
+            (&["-u"], "-u"),
+            (&["--tid=x"], "--tid"),
+            (&["-p", "0"], "-p"),
+            (&["-t", "0"], "-t"),
+        ],
+        "--full-path",
+    );
 }
 
 fn record(pid: u32, ret: i32, flags: u64, comm: &[u8], path: &[u8], path_flags: u16) -> Vec<u8> {
@@ -61,11 +52,6 @@ fn record(pid: u32, ret: i32, flags: u64, comm: &[u8], path: &[u8], path_flags: 
     let mut rec = pod::bytes_of(&head).to_vec();
     rec.extend_from_slice(path);
     rec
-}
-
-fn run_records(flags: &[&str], records: &[Vec<u8>]) -> String {
-    let records: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-    tool::feed::<Opensnoop>("opensnoop", flags, &records).unwrap()
 }
 
 #[test]

@@ -1,13 +1,5 @@
 use super::*;
-use crate::tools::testutil::parse;
-
-fn parse_args(argv: &[&str]) -> Result<Args> {
-    parse::<Statsnoop>("statsnoop", argv).map(|(_, a)| a)
-}
-
-fn common(argv: &[&str]) -> Common {
-    parse::<Statsnoop>("statsnoop", argv).unwrap().0
-}
+crate::tools::testutil::tool_tests!(Statsnoop, "statsnoop");
 
 #[test]
 fn libbpf_tools_flags() {
@@ -23,20 +15,16 @@ fn libbpf_tools_flags() {
 
 #[test]
 fn bad_flags_are_usage_errors_naming_the_flag() {
-    for (bad, names) in [
-        (&["-p", "me"][..], "-p"),
-        (&["-p", "0"], "-p"),
-        (&["--bogus"], "--bogus"),
-        (&["-T"], "-T"),
-        (&["--duration", "-3"], "--duration"),
-    ] {
-        let e = parse_args(bad).unwrap_err();
-        assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
-        assert!(e.message().contains(names), "{bad:?}: {}", e.message());
-    }
-    let help = parse_args(&["--help"]).unwrap_err();
-    assert_eq!(help.exit_code, 0);
-    assert!(help.message().contains("--sysname"));
+    usage_errors(
+        &[
+            (&["-p", "me"][..], "-p"),
+            (&["-p", "0"], "-p"),
+            (&["--bogus"], "--bogus"),
+            (&["-T"], "-T"),
+            (&["--duration", "-3"], "--duration"),
+        ],
+        "--sysname",
+    );
 }
 
 fn id(name: &str) -> u32 {
@@ -72,11 +60,6 @@ fn event(
         rec.push(0);
     }
     rec
-}
-
-fn run_records(flags: &[&str], records: &[Vec<u8>]) -> String {
-    let records: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-    tool::feed::<Statsnoop>("statsnoop", flags, &records).unwrap()
 }
 
 #[test]
@@ -162,7 +145,6 @@ fn unknown_syscall_ids_are_skipped() {
     rec[at..at + 4].copy_from_slice(&(SYSCALLS.len() as u32).to_ne_bytes());
     assert_eq!(run_records(&["--json"], &[rec]), "");
 }
-
 
 #[test]
 fn syscall_table_follows_the_c_enum() {

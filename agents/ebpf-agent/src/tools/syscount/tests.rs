@@ -1,14 +1,6 @@
 use super::*;
-use crate::tools::testutil::{parse, rejected};
+crate::tools::testutil::tool_tests!(Syscount, "syscount");
 use std::time::Duration;
-
-fn parse_args(argv: &[&str]) -> Result<Args> {
-    parse::<Syscount>("syscount", argv).map(|(_, a)| a)
-}
-
-fn common(argv: &[&str]) -> Common {
-    parse::<Syscount>("syscount", argv).unwrap().0
-}
 
 #[test]
 fn libbpf_tools_flags() {
@@ -34,23 +26,19 @@ fn libbpf_tools_flags() {
 
 #[test]
 fn bad_flags_are_usage_errors_naming_the_flag() {
-    for (bad, flag) in [
-        (&["-e", "ENOTHING"][..], "ENOTHING"),
-        (&["-e", "0"], "errno"),
-        (&["-T", "0"], "--top"),
-        (&["-p", "0"], "--pid"),
-        (&["-p", "me"], "-p"),
-        (&["--bogus"], "--bogus"),
-        (&["-i", "soon"], "-i"),
-        (&["-d", "-1"], "-d"),
-    ] {
-        let e = rejected::<Syscount>("syscount", bad);
-        assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
-        assert!(e.to_string().contains(flag), "{bad:?}: {e}");
-    }
-    let help = parse_args(&["-h"]).unwrap_err();
-    assert_eq!(help.exit_code, 0);
-    assert!(help.message().contains("--latency"));
+    usage_errors(
+        &[
+            (&["-e", "ENOTHING"][..], "ENOTHING"),
+            (&["-e", "0"], "errno"),
+            (&["-T", "0"], "--top"),
+            (&["-p", "0"], "--pid"),
+            (&["-p", "me"], "-p"),
+            (&["--bogus"], "--bogus"),
+            (&["-i", "soon"], "-i"),
+            (&["-d", "-1"], "-d"),
+        ],
+        "--latency",
+    );
 }
 
 #[test]
@@ -117,7 +105,7 @@ fn tick(last: bool) -> Tick {
 }
 
 fn report(flags: &[&str], rows: Vec<(u32, Value)>) -> String {
-    let (c, a) = parse::<Syscount>("syscount", flags).unwrap();
+    let (c, a) = parsed(flags);
     let mut t = Syscount::new(a, &c).unwrap();
     let mut out = Out::memory(c.json);
     t.header(&mut out);
