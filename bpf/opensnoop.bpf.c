@@ -36,12 +36,7 @@ struct scratch {
 	__u32 off; /* where the path in buf starts (see prepend_path) */
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
+DEFINE_SCRATCH(struct scratch, scratch);
 
 static __always_inline int on_enter(__u32 syscall, int dfd, const char *name, __u64 flags,
 				    __u32 mode)

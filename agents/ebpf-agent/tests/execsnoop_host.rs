@@ -92,8 +92,7 @@ fn execsnoop_sees_our_execs_with_exact_args() {
     for mut c in [odd_child, many_child, at_child] {
         assert!(c.wait().unwrap().success());
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     let events = json_lines(&out);
     check_all(&events);
 
@@ -161,8 +160,7 @@ fn symlink_named_execsnoop_runs_the_tool_and_max_args_truncates() {
         .unwrap();
     let pid = child.id() as u64;
     assert!(child.wait_with_output().unwrap().status.success());
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     std::fs::remove_dir_all(link.parent().unwrap()).unwrap();
     let events = json_lines(&out);
     check_all(&events);
@@ -195,8 +193,7 @@ fn text_mode_uid_filter_and_failed_execs_hidden() {
         .success());
     assert!(run(&["/bin/true", &as_nobody]).success());
     assert!(!run(&[&format!("/nonexistent/{fail}")]).success());
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     let mut lines = out.lines();
     assert_eq!(
         lines.next(),
@@ -217,16 +214,10 @@ fn text_mode_uid_filter_and_failed_execs_hidden() {
 #[test]
 fn duration_ends_the_run_and_errors_name_the_fix() {
     let Some(bin) = agent_bin() else { return };
-    let out = Command::new(&bin)
-        .args(["execsnoop", "--json", "--duration", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    check_all(&json_lines(&String::from_utf8(out.stdout).unwrap()));
+    check_all(&json_lines(&common::run_to_end(
+        &bin,
+        &["execsnoop", "--json", "--duration", "1"],
+    )));
 
     // Without privileges: exit code 4 and the capabilities to grant.
     common::assert_needs_privileges(&bin, "execsnoop", &["--duration", "1"]);

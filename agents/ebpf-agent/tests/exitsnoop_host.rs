@@ -101,8 +101,7 @@ fn exitsnoop_sees_statuses_signals_and_the_last_thread() {
     }
     assert_eq!(sleeper.wait().unwrap().signal(), Some(9));
     let (py_pid, py_tid) = leader_leaves_first();
-    std::thread::sleep(Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     let events = json_lines(&out);
     check_all(&events);
 
@@ -162,8 +161,7 @@ fn threads_mode_reports_every_thread() {
     cmd.args(["exitsnoop", "--json", "-v", "-T"]);
     let agent = start(cmd);
     let (pid, tid) = leader_leaves_first();
-    std::thread::sleep(Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     let events = json_lines(&out);
     check_all(&events);
     let mine = of(&events, pid);
@@ -199,8 +197,7 @@ fn pid_and_failed_filters_and_text_columns() {
     )
     .unwrap();
     target.wait().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
@@ -233,8 +230,7 @@ fn pid_and_failed_filters_and_text_columns() {
     let agent = start(cmd);
     drop(clean.stdin.take());
     assert!(clean.wait().unwrap().success());
-    std::thread::sleep(Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     assert_eq!(out, "", "a clean exit is hidden by -x");
 }
 
@@ -275,8 +271,7 @@ fn symlink_named_exitsnoop_runs_the_tool() {
         .unwrap();
     let pid = child.id();
     assert_eq!(child.wait_with_output().unwrap().status.code(), Some(5));
-    std::thread::sleep(Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     std::fs::remove_dir_all(link.parent().unwrap()).unwrap();
     let events = json_lines(&out);
     check_all(&events);
@@ -323,8 +318,7 @@ fn a_killed_multithreaded_process_is_one_event() {
     for mut c in children {
         assert_eq!(c.wait().unwrap().signal(), Some(9));
     }
-    std::thread::sleep(Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     let events = json_lines(&out);
     check_all(&events);
     for pid in pids {

@@ -150,8 +150,7 @@ fn alerts_for_every_watched_operation() {
         .unwrap();
     let denied_pid = denied.id() as u64;
     assert!(!denied.wait_with_output().unwrap().status.success());
-    std::thread::sleep(Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     let pid = w.pid() as u64;
     w.run("cleanup");
     w.finish();

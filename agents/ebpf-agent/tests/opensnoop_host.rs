@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{agent_bin, json_lines, marker, start, Phases, Ty};
+use common::{agent_bin, json_lines, marker, start, trace_phase, Phases, Ty};
 use serde_json::Value;
 
 /// docs/tools/opensnoop.md, JSON.
@@ -45,13 +45,13 @@ fn with_tail<'a>(events: &'a [Value], tail: &[u8]) -> Vec<&'a Value> {
 
 fn one<'a>(events: &'a [Value], tail: &[u8]) -> &'a Value {
     let hits = with_tail(events, tail);
-    assert_eq!(
-        hits.len(),
-        1,
-        "expected one open of ...{:?}, got {hits:?}",
-        String::from_utf8_lossy(tail)
-    );
-    hits[0]
+    let [hit] = hits[..] else {
+        panic!(
+            "expected one open of ...{:?}, got {hits:?}",
+            String::from_utf8_lossy(tail)
+        )
+    };
+    hit
 }
 
 /// The python workload: a scratch directory named after the marker, and the calls each test
@@ -229,10 +229,7 @@ fn full_paths_are_resolved_in_the_kernel() {
     let pid = w.pid();
     let mut cmd = Command::new(&bin);
     cmd.args(["opensnoop", "-F", "--json", "-v", "-p", &pid.to_string()]);
-    let agent = start(cmd);
-    w.run("relative");
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = trace_phase(cmd, &mut w, "relative");
     w.run("cleanup");
     w.finish();
     let events = json_lines(&out);
@@ -282,8 +279,7 @@ fn failed_only_uid_filter_and_text_columns() {
         .status()
         .unwrap()
         .success());
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     let mut lines = out.lines();
     assert_eq!(
         lines.next(),
@@ -333,10 +329,7 @@ fn tid_and_name_filters() {
         "-n",
         "pyth",
     ]);
-    let agent = start(cmd);
-    w.run("opens");
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = trace_phase(cmd, &mut w, "opens");
     w.run("cleanup");
     w.finish();
     let events = json_lines(&out);

@@ -97,8 +97,7 @@ fn statsnoop_sees_exact_paths_results_and_descriptors() {
     let sfs = format!("/nonexistent/{}", marker("statfs"));
     assert_eq!(libc_statfs(sfs.as_bytes()), -1);
 
-    std::thread::sleep(Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     let events = json_lines(&out);
     check_all(&events);
     for e in &events {
@@ -196,8 +195,7 @@ fn other_processes_failed_only_and_text_columns() {
     let child_pid = child.id();
     child.wait_with_output().unwrap();
     std::fs::remove_file(&present).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     let mut lines = out.lines();
     assert_eq!(
         lines.next(),
@@ -246,8 +244,7 @@ fn nonexistent_pid_bad_flags_and_symlink() {
     let agent = start(cmd);
     let m = format!("/nonexistent/{}", marker("link"));
     assert!(std::fs::metadata(&m).is_err());
-    std::thread::sleep(Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = agent.settle_and_stop();
     std::fs::remove_dir_all(link.parent().unwrap()).unwrap();
     let events = json_lines(&out);
     check_all(&events);

@@ -130,6 +130,12 @@ impl Running {
         );
         (out, std::mem::take(&mut self.stderr_seen))
     }
+
+    /// Gives the tool time to read what the workload made, then stops it: its stdout.
+    pub fn settle_and_stop(self) -> String {
+        std::thread::sleep(Duration::from_millis(300));
+        self.stop().0
+    }
 }
 
 /// Parses JSON Lines output: every line must be one complete object.
@@ -418,8 +424,7 @@ pub fn link_named(bin: &std::path::Path, name: &str) -> PathBuf {
 pub fn trace_phase(cmd: Command, w: &mut Phases, phase: &str) -> String {
     let agent = start(cmd);
     w.run(phase);
-    std::thread::sleep(Duration::from_millis(300));
-    agent.stop().0
+    agent.settle_and_stop()
 }
 
 /// Runs `bin <tool> <args>` and asserts a usage error: exit code 2, `flag` named on stderr.
