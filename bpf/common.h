@@ -32,6 +32,7 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_HASH = 5,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_STACK_TRACE = 7,
 	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
@@ -97,6 +98,7 @@ typedef unsigned long kernel_ulong;
 struct pt_regs {
 	unsigned long di;
 	unsigned long ax;
+	unsigned long ip;
 } __attribute__((preserve_access_index));
 #elif defined(__TARGET_ARCH_arm64)
 struct user_pt_regs {
@@ -183,6 +185,7 @@ struct signal_struct {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
+	unsigned int __state; /* 5.14+; `long state` before (a flavor where a tool needs it) */
 	unsigned int flags;
 	int pid;
 	int tgid;

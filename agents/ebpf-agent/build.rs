@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Features that are not tools.
-const NOT_TOOLS: &[&str] = &["default", "vendored", "all-tools"];
+const NOT_TOOLS: &[&str] = &["default", "vendored", "all-tools", "collect"];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());

@@ -6,7 +6,7 @@
 #   EBPF_VM_WORK           images, console logs, results (default <repo>/target/vm)
 #   EBPF_VM_SERIES         Debian kernel series to test  (default "5.10 6.1 6.12")
 #   EBPF_VM_KERNEL         boot this kernel image instead of Debian's (modules are then not used)
-#   EBPF_VM_TIMEOUT        seconds for a whole VM run     (default 300)
+#   EBPF_VM_TIMEOUT        seconds for a whole VM run     (default 600)
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$VM_DIR/../.." && pwd)

@@ -94,6 +94,12 @@ fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::new(format!("name with a NUL byte: {s:?}")))
 }
 
+/// The file offset a uprobe "function" names when written `0x<hex>`.
+pub fn uprobe_offset(func: &str) -> Option<u64> {
+    func.strip_prefix("0x")
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+}
+
 /// A BPF object compiled by the build and embedded in the binary, zlib-compressed.
 #[derive(Clone, Copy)]
 pub struct Embedded {
@@ -397,10 +403,26 @@ impl Object {
 
     /// Attaches a program to a tracepoint (tracefs `events/<category>/<name>`).
     pub fn attach_tracepoint(&mut self, prog: &str, category: &str, name: &str) -> Result<()> {
+        self.attach_tracepoint_cookie(prog, category, name, 0)
+    }
+
+    /// [`Object::attach_tracepoint`] with a BPF cookie on the link (0: none; others need 5.15).
+    pub fn attach_tracepoint_cookie(
+        &mut self,
+        prog: &str,
+        category: &str,
+        name: &str,
+        cookie: u64,
+    ) -> Result<()> {
         let p = self.prog_ptr(prog)?;
         let (c, n) = (cstring(category)?, cstring(name)?);
-        // SAFETY: a program of this loaded object and NUL-terminated names.
-        let link = unsafe { sys::bpf_program__attach_tracepoint(p, c.as_ptr(), n.as_ptr()) };
+        let opts = sys::bpf_tracepoint_opts {
+            sz: std::mem::size_of::<sys::bpf_tracepoint_opts>() as sys::size_t,
+            bpf_cookie: cookie,
+        };
+        // SAFETY: a program of this loaded object, NUL-terminated names and valid options.
+        let link =
+            unsafe { sys::bpf_program__attach_tracepoint_opts(p, c.as_ptr(), n.as_ptr(), &opts) };
         self.keep_link(link, &format!("tracepoint {category}:{name}"), || {
             if probe::tracefs_root().is_none() {
                 "mount tracefs: mount -t tracefs tracefs /sys/kernel/tracing (CONFIG_TRACING)"
@@ -452,7 +474,8 @@ impl Object {
     }
 
     /// Attaches a uprobe (or uretprobe) on function `func` of the ELF file `path`, in every
-    /// process (`pid` None) or one. libbpf resolves the symbol from the file's symbol tables.
+    /// process (`pid` None) or one. libbpf resolves the symbol from the file's symbol tables;
+    /// `0x<hex>` is a file offset instead.
     pub fn attach_uprobe(
         &mut self,
         prog: &str,
@@ -461,14 +484,35 @@ impl Object {
         ret: bool,
         pid: Option<u32>,
     ) -> Result<()> {
+        self.attach_uprobe_cookie(prog, path, func, ret, pid, 0)
+    }
+
+    /// [`Object::attach_uprobe`] with a BPF cookie on the link (0: none; others need 5.15).
+    pub fn attach_uprobe_cookie(
+        &mut self,
+        prog: &str,
+        path: &str,
+        func: &str,
+        ret: bool,
+        pid: Option<u32>,
+        cookie: u64,
+    ) -> Result<()> {
         let p = self.prog_ptr(prog)?;
         let (cpath, cfunc) = (cstring(path)?, cstring(func)?);
+        // `0x...`: a file offset, for code no symbol names (a stripped binary).
+        let offset = uprobe_offset(func);
         let opts = UprobeOpts {
             retprobe: ret,
-            func_name: cfunc.as_ptr(),
+            func_name: if offset.is_some() {
+                std::ptr::null()
+            } else {
+                cfunc.as_ptr()
+            },
+            bpf_cookie: cookie,
             ..Default::default()
         };
         let pid = pid.map_or(-1, |p| p as i32);
+        let off = offset.unwrap_or(0) as sys::size_t;
         // SAFETY: a program of this loaded object; the strings and opts (with the C layout of
         // bpf_uprobe_opts on this target) outlive the call.
         let link = unsafe {
@@ -476,7 +520,7 @@ impl Object {
                 p,
                 pid,
                 cpath.as_ptr(),
-                0,
+                off,
                 &opts as *const UprobeOpts as *const sys::bpf_uprobe_opts,
             )
         };
@@ -565,6 +609,50 @@ impl Object {
         self.check(rc, || format!("cannot write map {map}"))
     }
 
+    /// Reads one entry of a loaded map (None: no such key). `K` and `V` must have the sizes
+    /// of the map's key and value, which libbpf checks.
+    pub fn map_lookup<K: Pod, V: Pod>(&self, map: &str, key: &K) -> Result<Option<V>> {
+        let m = self.map_ptr(map)?;
+        let k = pod::bytes_of(key);
+        let mut v = pod::zeroed::<V>();
+        let size = std::mem::size_of::<V>();
+        // SAFETY: `k` holds the key's bytes and `v` has room for `size` bytes of a Pod value
+        // (any bytes are valid); libbpf refuses sizes that differ from the map's.
+        let rc = unsafe {
+            sys::bpf_map__lookup_elem(
+                m,
+                k.as_ptr() as *const c_void,
+                k.len() as sys::size_t,
+                &mut v as *mut V as *mut c_void,
+                size as sys::size_t,
+                0,
+            )
+        };
+        match rc {
+            0 => Ok(Some(v)),
+            e if e == -libc::ENOENT => Ok(None),
+            e => Err(Error::os(
+                format!("{}: cannot read map {map}", self.name),
+                -e,
+            )),
+        }
+    }
+
+    /// Sets the kernel function a tracing program (fentry, fexit) attaches to, before load.
+    pub fn set_attach_target(&mut self, prog: &str, func: &str) -> Result<()> {
+        let p = self.prog_ptr(prog)?;
+        let f = cstring(func)?;
+        // SAFETY: a program of this unloaded object and a NUL-terminated name (0: vmlinux).
+        let rc = unsafe { sys::bpf_program__set_attach_target(p, 0, f.as_ptr()) };
+        if rc != 0 {
+            return Err(
+                Error::os(format!("{}: cannot aim {prog} at {func}", self.name), -rc)
+                    .code(EXIT_UNSUPPORTED),
+            );
+        }
+        Ok(())
+    }
+
     /// The values of every CPU at index `key` of the per-CPU u64 array `map`.
     pub fn percpu_u64(&self, map: &str, key: u32) -> Result<Vec<u64>> {
         let fd = self.map_fd(map)?;
@@ -645,31 +733,47 @@ pub fn possible_cpus() -> Result<usize> {
     Ok(cpus as usize)
 }
 
+/// Destroys links, each in its own thread when there are several: detaching a tracepoint link
+/// waits for an RCU grace period in the kernel (tens of milliseconds each, measured); links
+/// detached one after another add them up (1.2 s for filewatch's 18 links), so the waits
+/// overlap.
+fn destroy_links(links: Vec<usize>) {
+    // SAFETY: each pointer is a link an object created and gave up, destroyed exactly once.
+    let destroy = |l: usize| unsafe {
+        sys::bpf_link__destroy(l as *mut sys::bpf_link);
+    };
+    if links.len() > 2 {
+        std::thread::scope(|s| {
+            for &l in &links {
+                // Without a thread (out of memory, limits), the link goes here and now.
+                if std::thread::Builder::new()
+                    .spawn_scoped(s, move || destroy(l))
+                    .is_err()
+                {
+                    destroy(l);
+                }
+            }
+        });
+    } else {
+        links.into_iter().for_each(destroy);
+    }
+}
+
+impl Object {
+    /// Detaches the programs of several objects at once (all their links in parallel), for a
+    /// process that runs several tools and ends them together.
+    pub fn detach_all(objects: &mut [&mut Object]) {
+        let links: Vec<usize> = objects
+            .iter_mut()
+            .flat_map(|o| o.links.drain(..).map(|l| l.as_ptr() as usize))
+            .collect();
+        destroy_links(links);
+    }
+}
+
 impl Drop for Object {
     fn drop(&mut self) {
-        // Detaching a tracepoint link waits for an RCU grace period in the kernel (tens of
-        // milliseconds each, measured); links detached one after another add them up (1.2 s
-        // for filewatch's 18 links), so each goes in its own thread and the waits overlap.
-        let links: Vec<usize> = self.links.drain(..).map(|l| l.as_ptr() as usize).collect();
-        // SAFETY: each pointer is a link this object created and destroys exactly once.
-        let destroy = |l: usize| unsafe {
-            sys::bpf_link__destroy(l as *mut sys::bpf_link);
-        };
-        if links.len() > 2 {
-            std::thread::scope(|s| {
-                for &l in &links {
-                    // Without a thread (out of memory, limits), the link goes here and now.
-                    if std::thread::Builder::new()
-                        .spawn_scoped(s, move || destroy(l))
-                        .is_err()
-                    {
-                        destroy(l);
-                    }
-                }
-            });
-        } else {
-            links.into_iter().for_each(destroy);
-        }
+        destroy_links(self.links.drain(..).map(|l| l.as_ptr() as usize).collect());
         self.perf_fds.clear();
         // SAFETY: the object is valid and closed once; its links are gone.
         unsafe { sys::bpf_object__close(self.raw.as_ptr()) };

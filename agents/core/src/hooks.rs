@@ -311,6 +311,9 @@ impl Choices {
 pub struct Planned {
     pub prog: String,
     pub hook: HookBuf,
+    /// The BPF cookie of the link (`bpf_get_attach_cookie`, 5.15+): which of several hooks
+    /// of one program fired. 0: none.
+    pub cookie: u64,
 }
 
 /// What will be attached, in order, and how the `-v` line describes it.
@@ -326,9 +329,15 @@ pub struct Plan {
 impl Plan {
     /// Adds hooks a tool planned itself (what the user named), with the `-v` text for them.
     pub fn push(&mut self, prog: impl Into<String>, hook: HookBuf) {
+        self.push_cookie(prog, hook, 0);
+    }
+
+    /// [`Plan::push`], with a BPF cookie for the link (tracepoints and uprobes).
+    pub fn push_cookie(&mut self, prog: impl Into<String>, hook: HookBuf, cookie: u64) {
         self.attach.push(Planned {
             prog: prog.into(),
             hook,
+            cookie,
         });
     }
 
@@ -532,14 +541,14 @@ pub fn select(obj: &mut Object, plan: &Plan) -> Result<()> {
 /// After load: attaches the plan, in order.
 pub fn attach(obj: &mut Object, plan: &Plan) -> Result<()> {
     for a in &plan.attach {
-        attach_one(obj, &a.prog, &a.hook)?;
+        attach_one(obj, &a.prog, &a.hook, a.cookie)?;
     }
     Ok(())
 }
 
-fn attach_one(obj: &mut Object, prog: &str, hook: &HookBuf) -> Result<()> {
+fn attach_one(obj: &mut Object, prog: &str, hook: &HookBuf, cookie: u64) -> Result<()> {
     match hook {
-        Hook::Tracepoint(c, n) => obj.attach_tracepoint(prog, c, n),
+        Hook::Tracepoint(c, n) => obj.attach_tracepoint_cookie(prog, c, n, cookie),
         Hook::RawTp(_, n) => obj.attach_raw_tp(prog, n),
         Hook::TpBtf(..) | Hook::Fentry(_) | Hook::Fexit(_) => {
             obj.attach_trace(prog, &hook.describe())
@@ -551,7 +560,7 @@ fn attach_one(obj: &mut Object, prog: &str, hook: &HookBuf) -> Result<()> {
             func,
             ret,
             pid,
-        } => obj.attach_uprobe(prog, path, func, *ret, *pid),
+        } => obj.attach_uprobe_cookie(prog, path, func, *ret, *pid, cookie),
         Hook::CpuClock { freq, pid } => {
             for cpu in probe::online_cpus()? {
                 let fd = probe::open_cpu_clock(*freq, cpu, *pid).map_err(|e| {

@@ -41,6 +41,8 @@ pub struct Out {
     error: Option<std::io::Error>,
     /// A line a tool builds in text mode, reused.
     line: String,
+    /// Put before the warnings it logs (`name: `) where one process runs several tools.
+    label: String,
 }
 
 impl Out {
@@ -53,7 +55,20 @@ impl Out {
             stamps: Stamps::default(),
             error: None,
             line: String::with_capacity(256),
+            label: String::new(),
         }
+    }
+
+    /// Names the tool in the warnings this output logs (lost events), for a process that
+    /// runs several tools: the collector.
+    pub fn with_label(mut self, name: &str) -> Out {
+        self.label = format!("{name}: ");
+        self
+    }
+
+    /// `name: ` as given to [`Out::with_label`], or nothing.
+    pub fn label(&self) -> &str {
+        &self.label
     }
 
     pub fn stdout(json: bool) -> Out {
@@ -145,7 +160,7 @@ impl Out {
     /// Reports `new` lost events (`total` since start) and why: a warning on stderr and, in
     /// JSON mode, a `{"type":"lost",...}` line (docs/json.md).
     pub fn lost(&mut self, new: u64, total: u64, why: &str) {
-        log::warn!("{new} events lost ({why}; {total} in all)");
+        log::warn!("{}{new} events lost ({why}; {total} in all)", self.label);
         if self.json {
             let wall = self.clock.wall_ns(boot_now_ns());
             self.begin("lost", wall);

@@ -214,6 +214,21 @@ fn traceable_functions() -> Option<&'static std::collections::HashSet<String>> {
     .as_ref()
 }
 
+/// The traceable kernel functions (not blacklisted) whose names `keep` accepts, sorted: what
+/// a pattern of kprobes can attach to. None when the list is unreadable (no tracefs, no
+/// function tracer).
+pub fn kprobe_functions(mut keep: impl FnMut(&str) -> bool) -> Option<Vec<String>> {
+    let list = traceable_functions()?;
+    let bl = kprobe_blacklist();
+    let mut out: Vec<String> = list
+        .iter()
+        .filter(|f| keep(f) && !bl.contains(*f))
+        .cloned()
+        .collect();
+    crate::sort::sort_by(&mut out, |a, b| a.cmp(b));
+    Some(out)
+}
+
 /// Functions the kernel refuses to kprobe (debugfs `kprobes/blacklist`), if readable.
 fn kprobe_blacklist() -> &'static std::collections::HashSet<String> {
     static LIST: OnceLock<std::collections::HashSet<String>> = OnceLock::new();
@@ -336,6 +351,18 @@ fn trial_tracing_load(_btf_name: &str, target: &str, attach: libbpf_sys::bpf_att
         libc::close(fd);
     }
     ok
+}
+
+/// Can kprobe and uprobe programs read their link's cookie (`bpf_get_attach_cookie`, 5.15)?
+pub fn attach_cookies_supported() -> bool {
+    // SAFETY: a feature probe: libbpf loads a tiny program calling the helper; no options.
+    unsafe {
+        libbpf_sys::libbpf_probe_bpf_helper(
+            libbpf_sys::BPF_PROG_TYPE_KPROBE,
+            libbpf_sys::BPF_FUNC_get_attach_cookie,
+            std::ptr::null(),
+        ) > 0
+    }
 }
 
 /// Does the kernel have uprobes (the `uprobe` perf event source)?

@@ -238,8 +238,9 @@ pub fn main(entry: &Entry, argv: &[String]) -> Result<()> {
     let started = (entry.spec.start)(entry.spec.name, argv)?;
     crate::logging::verbose(started.common.verbose);
     let out = Out::stdout(started.common.json);
-    let mut inst = Instance::start(entry, started, out)?;
+    // Before the "tracing:" line: a signal sent as soon as it shows ends the run cleanly.
     let signals = evloop::Signals::install()?;
+    let mut inst = Instance::start(entry, started, out)?;
     evloop::run(&mut [&mut inst], &signals, evloop::stop_on_any)?;
     inst.result()
 }
@@ -452,6 +453,13 @@ impl Instance {
         &self.obj
     }
 
+    /// Detaches the programs of several instances at once (see [`Object::detach_all`]): a
+    /// collector ends its tools together in the time of one.
+    pub fn detach_all(instances: &mut [&mut Instance]) {
+        let mut objs: Vec<&mut Object> = instances.iter_mut().map(|i| &mut i.obj).collect();
+        Object::detach_all(&mut objs);
+    }
+
     /// The tool's output (the collector reopens and inspects it).
     pub fn out(&mut self) -> &mut Out {
         &mut self.state.out
@@ -589,7 +597,10 @@ impl Source for Instance {
         evloop::disarm_output_grace();
         let lost = self.lost.total();
         if lost > 0 && self.schedule.is_none() {
-            log::warn!("{lost} events were lost in all (the ring buffer was full)");
+            log::warn!(
+                "{}{lost} events were lost in all (the ring buffer was full)",
+                state.out.label()
+            );
         }
         if let (None, Some(e)) = (&self.error, state.out.error()) {
             if e.kind() != std::io::ErrorKind::BrokenPipe

@@ -11,6 +11,8 @@ use agent_core::logging;
 use agent_core::tool;
 
 mod check;
+#[cfg(feature = "collect")]
+mod collect;
 mod list;
 mod overhead;
 mod tools;
@@ -25,6 +27,8 @@ const COMMANDS: &[(&str, Main)] = &[
     ("check", check::main),
     ("verify", verify::main),
     ("overhead", overhead::main),
+    #[cfg(feature = "collect")]
+    ("collect", collect::main),
 ];
 
 fn usage() -> String {
@@ -34,9 +38,11 @@ fn usage() -> String {
          \x20      ebpf-agent list [--json]       which tools this kernel can run, and why not\n\
          \x20      ebpf-agent check [--json]      what the kernel offers, and the fix for what it lacks\n\
          \x20      ebpf-agent verify [--json]     run every tool against its own workload: the device test\n\
-         \x20      ebpf-agent overhead [TOOL...]  what each tool costs a workload on this device\n\
-         \x20      ebpf-agent <tool> --help       a tool's options\n\nTools:\n"
+         \x20      ebpf-agent overhead [TOOL...]  what each tool costs a workload on this device\n"
     );
+    #[cfg(feature = "collect")]
+    s.push_str(collect::USAGE);
+    s.push_str("       ebpf-agent <tool> --help       a tool's options\n\nTools:\n");
     for t in tools::ALL {
         s.push_str(&format!("  {:<12} {}\n", t.name(), t.spec.about));
     }

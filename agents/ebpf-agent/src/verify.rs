@@ -35,9 +35,11 @@ struct Args {
     verbose: bool,
 }
 
-/// How long a tool may take to attach (emulated CPUs are slow), and to exit after SIGINT.
+/// How long a tool may take to attach (emulated CPUs are slow), and to exit after SIGINT (the
+/// stack tools name their frames then: a pass over /proc/kallsyms takes seconds on an
+/// emulated board).
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(15);
-const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub enum Status {
     Pass,

@@ -21,7 +21,7 @@ EBPF_AGENTS_DEPENDENCIES = host-pkgconf elfutils zlib
 
 # Every tool of the multi-call binary, each a cargo feature of the
 # same name (and a Config.in option).
-EBPF_AGENTS_TOOLS = execsnoop exitsnoop filetop filewatch opensnoop statsnoop syscount
+EBPF_AGENTS_TOOLS = bashreadline execsnoop exitsnoop filetop filewatch funccount funclatency offcputime opensnoop profile statsnoop syscount
 EBPF_AGENTS_SELECTED_TOOLS = \
 	$(foreach tool,$(EBPF_AGENTS_TOOLS),\
 		$(if $(BR2_PACKAGE_EBPF_AGENTS_$(call UPPERCASE,$(tool))),$(tool)))

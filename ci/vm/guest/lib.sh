@@ -70,6 +70,18 @@ stop_tool() {
     echo "none -" >"$_dir/stop.txt"
 }
 
+# wait_exit SECS: waits until the tool ends by itself (a duration it was given), at most SECS
+# seconds; stop_tool after it then only collects the exit code. For tools whose last report
+# takes long on an emulated board (the stack tools name every frame through /proc/kallsyms).
+wait_exit() {
+    _n=0
+    while kill -0 "$TOOL_PID" 2>/dev/null && [ "$_n" -lt $(($1 * 10)) ]; do
+        [ "$(cut -d' ' -f3 "/proc/$TOOL_PID/stat" 2>/dev/null)" = Z ] && break
+        usleep 100000
+        _n=$((_n + 1))
+    done
+}
+
 # shell_pid: sets SHELL_PID to the pid of the calling shell (right in subshells too, unlike
 # $$; call it directly, not in $(...), which is a subshell of its own).
 shell_pid() {

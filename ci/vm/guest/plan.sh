@@ -1,6 +1,6 @@
 #!/bin/sh
 # The test plan of the emulated board. Runs every step with a time limit (help 30 s, list
-# 60 s, verify 90 s, each tool's case 150 s), all within the plan's budget (ebpfvm.budget=
+# 60 s, verify 180 s, each tool's case 150 s), all within the plan's budget (ebpfvm.budget=
 # on the kernel command line, which the host sets below its own limit for the whole run), keeps
 # what each step printed under $RESULTS, and ships $RESULTS to the host as one framed base64
 # block on the console (checked on the host by ci/vm/check.py). The plan itself asserts
@@ -130,7 +130,7 @@ elif [ -x "$AGENT" ]; then
     # `verify` exactly as a board runs it at first boot: through the shipped init script.
     if grep -Eq '(^|[[:space:]])verify([[:space:]]|$)' "$RESULTS/help.out" "$RESULTS/help.err"; then
         say "STEP verify"
-        run verify-init 90 /etc/init.d/S95ebpf-verify start
+        run verify-init 180 /etc/init.d/S95ebpf-verify start
         for f in verify.json verify.rc verify.log verify.done; do
             [ -e "/var/lib/ebpf-agent/$f" ] && cp "/var/lib/ebpf-agent/$f" "$RESULTS/$f"
         done

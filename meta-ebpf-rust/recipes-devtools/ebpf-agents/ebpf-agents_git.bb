@@ -34,13 +34,18 @@ inherit cargo cargo-update-recipe-crates pkgconfig systemd update-rc.d
 # ci/tool-list prints. meta-ebpf-rust/scripts/update-tools rewrites these lines from it,
 # ci/yocto-check compares. An image that wants fewer tools sets
 # PACKAGECONFIG:pn-ebpf-agents.
-EBPF_AGENT_TOOLS = "execsnoop exitsnoop filetop filewatch opensnoop statsnoop syscount"
+EBPF_AGENT_TOOLS = "bashreadline execsnoop exitsnoop filetop filewatch funccount funclatency offcputime opensnoop profile statsnoop syscount"
 PACKAGECONFIG ??= "${EBPF_AGENT_TOOLS}"
+PACKAGECONFIG[bashreadline] = "--features bashreadline"
 PACKAGECONFIG[execsnoop] = "--features execsnoop"
 PACKAGECONFIG[exitsnoop] = "--features exitsnoop"
 PACKAGECONFIG[filetop] = "--features filetop"
 PACKAGECONFIG[filewatch] = "--features filewatch"
+PACKAGECONFIG[funccount] = "--features funccount"
+PACKAGECONFIG[funclatency] = "--features funclatency"
+PACKAGECONFIG[offcputime] = "--features offcputime"
 PACKAGECONFIG[opensnoop] = "--features opensnoop"
+PACKAGECONFIG[profile] = "--features profile"
 PACKAGECONFIG[statsnoop] = "--features statsnoop"
 PACKAGECONFIG[syscount] = "--features syscount"
 # Also link the C library statically (-C target-feature=+crt-static). Meant for

@@ -6,6 +6,9 @@
 
 #![allow(dead_code)]
 
+pub mod cwork;
+pub mod stacks;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -122,7 +125,10 @@ impl Running {
             .read_to_string(&mut out)
             .unwrap();
         let status = self.child.wait().unwrap();
-        self.stderr_seen.extend(self.stderr.try_iter());
+        // Every line up to the end of stderr (the reader thread ends there).
+        while let Ok(l) = self.stderr.recv_timeout(Duration::from_secs(5)) {
+            self.stderr_seen.push(l);
+        }
         assert!(
             status.success(),
             "agent exit status {status} after SIGINT:\n{}",
@@ -200,6 +206,8 @@ pub enum Ty {
     StrOrNull,
     /// An array of objects (checked on their own).
     ObjArray,
+    /// An object (a histogram: checked on its own).
+    Obj,
 }
 
 fn matches(v: &Value, ty: Ty) -> bool {
@@ -212,6 +220,7 @@ fn matches(v: &Value, ty: Ty) -> bool {
         Ty::StrArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
         Ty::StrOrNull => v.is_string() || v.is_null(),
         Ty::ObjArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_object)),
+        Ty::Obj => v.is_object(),
     }
 }
 

@@ -1,0 +1,20 @@
+/* hot_marker_fn in a shared library: cwork built with -DHOT_IN_LIBRARY links it. */
+#include <time.h>
+
+static volatile unsigned long sink;
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+__attribute__((noinline)) void hot_marker_fn(double secs)
+{
+	double end = now() + secs;
+	do {
+		for (unsigned long i = 0; i < 2000000; i++)
+			sink += i * 7;
+	} while (now() < end);
+}

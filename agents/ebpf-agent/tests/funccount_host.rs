@@ -1,0 +1,151 @@
+//! funccount against the host kernel, through the real static binary: user functions of our
+//! own C workload and syscall tracepoints, counted exactly; kernel functions refused with the
+//! reason on this kernel without kprobes.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use common::cwork::{exe, Variant, Work};
+use common::{agent_bin, check_schema, start, Ty};
+
+/// docs/tools/funccount.md.
+const REQUIRED: &[(&str, Ty)] = &[
+    ("type", Ty::Str),
+    ("ts", Ty::Str),
+    ("time_ns", Ty::Uint),
+    ("interval_ns", Ty::Uint),
+    ("rows", Ty::ObjArray),
+    ("total_rows", Ty::Uint),
+    ("probes", Ty::Uint),
+];
+const ROW: &[(&str, Ty)] = &[("kind", Ty::Str), ("name", Ty::Str), ("count", Ty::Uint)];
+const ROW_OPTIONAL: &[(&str, Ty)] = &[("module", Ty::Str)];
+
+#[test]
+fn schema_is_the_documented_one() {
+    common::assert_documented("tools/funccount.md", "JSON", REQUIRED, &[]);
+    common::assert_documented("tools/funccount.md", "Rows", ROW, ROW_OPTIONAL);
+}
+
+/// Runs `cwork ARGS` under `funccount --json -v -p PID PATTERNS...`; the counts by name,
+/// summed over the reports, and how many reports.
+fn count(work: &[&str], flags: &[&str]) -> (BTreeMap<String, u64>, usize) {
+    let bin = agent_bin().unwrap();
+    let mut w = Work::spawn(Variant::PieFp, work);
+    let mut cmd = Command::new(&bin);
+    cmd.args(["funccount", "--json", "-v", "-p", &w.pid().to_string()])
+        .args(flags);
+    let agent = start(cmd);
+    w.go();
+    w.finish();
+    let (out, _) = agent.stop();
+    let ivs = common::interval_objects(&out, REQUIRED, |_, r| check_schema(r, ROW, ROW_OPTIONAL));
+    let mut m = BTreeMap::new();
+    for iv in &ivs {
+        for r in iv["rows"].as_array().unwrap() {
+            *m.entry(r["name"].as_str().unwrap().to_string())
+                .or_default() += r["count"].as_u64().unwrap();
+        }
+    }
+    (m, ivs.len())
+}
+
+#[test]
+fn user_functions_counted_exactly() {
+    if agent_bin().is_none() {
+        return;
+    }
+    let path = exe(Variant::PieFp);
+    let p = path.to_str().unwrap();
+    let (m, _) = count(&["calls", "1234", "567"], &[&format!("u:{p}:counted_fn")]);
+    assert_eq!(m.get("counted_fn"), Some(&1234), "{m:?}");
+    // A glob matching both: each told apart (by link cookie on this kernel).
+    let (m, _) = count(&["calls", "1234", "567"], &[&format!("{p}:counted_*")]);
+    assert_eq!(m.get("counted_fn"), Some(&1234), "{m:?}");
+    assert_eq!(m.get("counted_other_fn"), Some(&567), "{m:?}");
+}
+
+#[test]
+fn tracepoint_patterns_counted_exactly() {
+    if agent_bin().is_none() {
+        return;
+    }
+    let (m, _) = count(
+        &["syscalls", "777", "333"],
+        &["t:syscalls:sys_enter_getp*id"],
+    );
+    assert_eq!(m.get("syscalls:sys_enter_getppid"), Some(&777), "{m:?}");
+    assert_eq!(m.get("syscalls:sys_enter_getpgid"), Some(&333), "{m:?}");
+    // A regular expression, with an interval: two reports at least, the same totals.
+    let (m, n) = count(
+        &["syscalls", "777", "333", "500"],
+        &["-r", "-i", "100ms", "t:syscalls:sys_enter_getp(p|g)id$"],
+    );
+    assert!(n >= 2, "{n} reports");
+    assert_eq!(m.get("syscalls:sys_enter_getppid"), Some(&777), "{m:?}");
+    assert_eq!(m.get("syscalls:sys_enter_getpgid"), Some(&333), "{m:?}");
+    assert!(!m.contains_key("syscalls:sys_enter_getpid"), "{m:?}");
+}
+
+/// Tracepoints and user functions in one run, several of each.
+#[test]
+fn kinds_together() {
+    if agent_bin().is_none() {
+        return;
+    }
+    let p = exe(Variant::PieFp).display().to_string();
+    let (m, _) = count(
+        &["calls", "50", "60"],
+        &[
+            "t:syscalls:sys_enter_getppid",
+            "t:syscalls:sys_enter_getpgid",
+            &format!("{p}:counted_fn"),
+            &format!("u:{p}:counted_other_fn"),
+        ],
+    );
+    assert_eq!(m.get("syscalls:sys_enter_getppid"), Some(&50), "{m:?}");
+    assert_eq!(m.get("syscalls:sys_enter_getpgid"), None, "{m:?}");
+    assert_eq!(m.get("counted_fn"), Some(&50), "{m:?}");
+    assert_eq!(m.get("counted_other_fn"), Some(&60), "{m:?}");
+}
+
+/// This kernel has no kprobes: k: patterns fail with the reason (exit 3), t: and u: run.
+#[test]
+fn kernel_functions_need_kprobes() {
+    let Some(bin) = agent_bin() else { return };
+    if std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists() {
+        eprintln!("skipped: this kernel has kprobes");
+        return;
+    }
+    let out = Command::new(&bin)
+        .args(["funccount", "-d", "1", "k:vfs_*"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("kprobes") && err.contains("CONFIG_KPROBES"),
+        "{err}"
+    );
+    assert!(
+        err.contains("t:") && err.contains("u:"),
+        "names what works: {err}"
+    );
+}
+
+#[test]
+fn bad_patterns() {
+    let Some(bin) = agent_bin() else { return };
+    common::assert_usage_error(&bin, "funccount", &[], "PATTERN");
+    common::assert_usage_error(&bin, "funccount", &["t:nosuch:event_*"], "no tracepoint");
+    common::assert_usage_error(
+        &bin,
+        "funccount",
+        &["u:c:no_such_function_here"],
+        "no function",
+    );
+    common::assert_usage_error(&bin, "funccount", &["-r", "t:sched:(x"], "unclosed");
+    common::assert_needs_privileges(&bin, "funccount", &["t:sched:sched_switch"]);
+}

@@ -1,0 +1,67 @@
+"""Host side of the funccount case (guest side: funccount.sh beside this file).
+
+kernel/expect.txt: "dd <pid> <bytes> <rc>": a dd of <bytes> single bytes, so <bytes> read()
+and write() calls (vfs_read, vfs_write) plus the few of its start and end.
+tracepoints/expect.txt: "shell <pid> <forks>": a shell that forked /bin/true <forks> times.
+"""
+
+import json
+import os
+
+from casekit import common, expectations
+
+TYPES = {"ts": str, "time_ns": int, "interval_ns": int, "rows": list, "total_rows": int,
+         "probes": int}
+SLACK = 40
+
+
+def _counts(reports):
+    m = {}
+    for r in reports:
+        for row in r.get("rows", []):
+            key = f"{row.get('kind')} {row.get('name')}"
+            m[key] = m.get(key, 0) + row.get("count", 0)
+    return m
+
+
+def _kernel(vdir):
+    reports = yield from common(vdir, "kernel", "interval", TYPES, "docs/tools/funccount.md")
+    exp = expectations(vdir)
+    if not exp:
+        yield ("kernel: the workload ran", False, "no expect.txt")
+        return
+    _, _, nbytes, rc = exp[0]
+    nbytes = int(nbytes)
+    yield ("kernel: dd exited 0", rc == "0", f"exit {rc}")
+    m = _counts(reports)
+    for key in ("kernel vfs_read", "kernel vfs_write", "tracepoint syscalls:sys_enter_write"):
+        n = m.get(key, 0)
+        yield (f"kernel: {key} counted {nbytes}..{nbytes + SLACK} times",
+               nbytes <= n <= nbytes + SLACK, json.dumps(reports)[:600])
+
+
+def _tracepoints(vdir):
+    reports = yield from common(vdir, "tracepoints", "interval", TYPES,
+                                "docs/tools/funccount.md")
+    exp = expectations(vdir)
+    if not exp:
+        yield ("tracepoints: the workload ran", False, "no expect.txt")
+        return
+    forks = int(exp[0][2])
+    m = _counts(reports)
+    yield (f"tracepoints: sched:sched_process_fork exactly {forks} times",
+           m.get("tracepoint sched:sched_process_fork") == forks, json.dumps(m)[:400])
+    yield ("tracepoints: no exec in the traced shell itself",
+           "tracepoint sched:sched_process_exec" not in m, json.dumps(m)[:400])
+    probes = {r.get("probes") for r in reports}
+    yield ("tracepoints: the glob matched fork, exec, exit and free", probes == {4},
+           f"probes {probes}")
+
+
+def check(case_dir, ctx):
+    for name, fn in (("kernel", _kernel), ("tracepoints", _tracepoints)):
+        vdir = os.path.join(case_dir, name)
+        if not os.path.isdir(vdir):
+            yield (f"{name}: ran", False, f"no {vdir}")
+            continue
+        yield from fn(vdir)
