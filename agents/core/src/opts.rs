@@ -69,21 +69,24 @@ pub struct ProgLoadOpts {
     pub fd_array_cnt: u32,
 }
 
-/// All-zero options with `sz` set: libbpf's defaults for every field not set after.
+/// All-zero options with `sz` set: libbpf's defaults for every field not set after. `sz` ends
+/// at the last field, not at the struct's end: libbpf requires the bytes between the two to be
+/// zero, and tail padding is not kept when a value is built with `..Default::default()`.
 macro_rules! zeroed_with_size {
-    ($($t:ty),*) => {$(
+    ($($t:ty: $last:ident),*) => {$(
         impl Default for $t {
             fn default() -> Self {
                 // SAFETY: integers, bools, enums with a zero value and raw pointers: all zero
                 // is a valid value of each (null pointers, false, libbpf's defaults).
                 let mut o: Self = unsafe { std::mem::zeroed() };
-                o.sz = std::mem::size_of::<Self>() as sys::size_t;
+                o.sz = (std::mem::offset_of!(Self, $last) + std::mem::size_of_val(&o.$last))
+                    as sys::size_t;
                 o
             }
         }
     )*};
 }
-zeroed_with_size!(ObjectOpenOpts, UprobeOpts, ProgLoadOpts);
+zeroed_with_size!(ObjectOpenOpts: bpf_token_path, UprobeOpts: attach_mode, ProgLoadOpts: fd_array_cnt);
 
 #[cfg(test)]
 mod tests {
@@ -148,5 +151,10 @@ mod tests {
             size_of::<ObjectOpenOpts>()
         );
         assert!(ObjectOpenOpts::default().btf_custom_path.is_null());
+        // Up to the last field: tail padding is outside what libbpf checks.
+        assert_eq!(
+            UprobeOpts::default().sz as usize,
+            offset_of!(UprobeOpts, attach_mode) + size_of::<sys::probe_attach_mode>()
+        );
     }
 }
