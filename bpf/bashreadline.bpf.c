@@ -16,7 +16,8 @@ struct bashreadline_event bashreadline_event_btf __attribute__((unused));
 SEC("uretprobe")
 int uret_readline(struct pt_regs *ctx)
 {
-	const char *line = (const char *)PT_REGS_RC(ctx);
+	/* Through unsigned long: the return register has the kernel's width (4 bytes on arm). */
+	const char *line = (const char *)(unsigned long)PT_REGS_RC(ctx);
 	struct bashreadline_event *e;
 	__u64 id = bpf_get_current_pid_tgid();
 	char comm[TASK_COMM_LEN];

@@ -45,6 +45,50 @@ enum {
 
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+
+/*
+ * 32-bit kernels (ARMv7). BPF is a 64-bit machine on every kernel: its `long` and its pointers
+ * have 8 bytes, a 32-bit kernel's have 4. CO-RE relocates every field's offset, and resizes
+ * direct loads of unsigned fields and pointers (zero-extended), but never of signed ones (the
+ * verifier then rejects the program), and BPF_CORE_READ's probe reads copy as many bytes as
+ * the BPF side's type has. So, on a 32-bit kernel:
+ *  - kernel fields of type `long` are declared `kernel_long`, which has the kernel's width;
+ *  - BPF_CORE_READ reads the field's size in the running kernel (a CO-RE relocation) into a
+ *    zeroed value, and sign-extends a signed field of 4 bytes read into 8;
+ *  - arrays of pointers (kernel or user) are stepped through with read_kernel_ptr() and
+ *    read_user_ptr(), which read KERNEL_PTR_SIZE bytes (user pointers: the traced process's,
+ *    which syscall tracepoints only show for processes of the kernel's own width).
+ * On 64-bit kernels all of this is what libbpf does anyway.
+ */
+#if defined(__TARGET_ARCH_arm)
+#define KERNEL_PTR_SIZE 4
+typedef int kernel_long;
+typedef unsigned int kernel_ulong;
+
+/* Is this field an 8-byte signed integer on the BPF side (so maybe wider than the kernel's)? */
+#define ___field_signed64(fld)                                                            \
+	_Generic((fld), long: __builtin_preserve_field_info(fld, BPF_FIELD_SIGNED),         \
+		 long long: __builtin_preserve_field_info(fld, BPF_FIELD_SIGNED), default: 0)
+#undef ___read
+#define ___read(read_fn, dst, src_type, src, accessor)                                      \
+	({                                                                                   \
+		unsigned long long __sz = __builtin_preserve_field_info(                    \
+			((src_type)(src))->accessor, BPF_FIELD_BYTE_SIZE);                   \
+		long __rc;                                                                   \
+		__builtin_memset((void *)(dst), 0, sizeof(*(dst)));                          \
+		if (__sz > sizeof(*(dst)))                                                   \
+			__sz = sizeof(*(dst));                                               \
+		__rc = read_fn((void *)(dst), __sz, &((src_type)(src))->accessor);          \
+		if (sizeof(*(dst)) == 8 && __sz == 4 &&                                      \
+		    ___field_signed64(((src_type)(src))->accessor))                          \
+			*(__s64 *)(void *)(dst) = *(__s32 *)(void *)(dst);                   \
+		__rc;                                                                        \
+	})
+#else
+#define KERNEL_PTR_SIZE 8
+typedef long kernel_long;
+typedef unsigned long kernel_ulong;
+#endif
 /*
  * The kernel's register names, for bpf_tracing.h's kprobe argument macros: only the fields
  * read are declared, CO-RE finds them in the running kernel's struct.
@@ -80,8 +124,10 @@ struct pt_regs {
 } __attribute__((preserve_access_index));
 #elif defined(__TARGET_ARCH_arm)
 #define __VMLINUX_H__
+/* The kernel's width: arguments (pointers) arrive zero-extended; declare a kretprobe's return
+ * value `kernel_long` to have its sign. */
 struct pt_regs {
-	long uregs[18];
+	kernel_ulong uregs[18];
 } __attribute__((preserve_access_index));
 #endif
 #include <bpf/bpf_tracing.h>
@@ -186,13 +232,13 @@ struct task_struct {
 
 /* The context of every syscalls:sys_enter_* and sys_exit_* tracepoint. */
 struct trace_event_raw_sys_enter {
-	long id;
+	kernel_long id;
 	unsigned long args[6];
 } __attribute__((preserve_access_index));
 
 struct trace_event_raw_sys_exit {
-	long id;
-	long ret;
+	kernel_long id;
+	kernel_long ret;
 } __attribute__((preserve_access_index));
 
 #define TASK_COMM_LEN 16
@@ -319,17 +365,36 @@ struct open_how {
 		__e;                                                         \
 	})
 
+/* The kernel pointer at `src` (of the kernel's width), or NULL if unreadable. */
+static __always_inline void *read_kernel_ptr(const void *src)
+{
+	__u64 p = 0;
+
+	if (bpf_probe_read_kernel(&p, KERNEL_PTR_SIZE, src))
+		return NULL;
+	return (void *)p;
+}
+
+/* The user pointer at `src` into *dst (NULL if unreadable): 0, or the read's error. */
+static __always_inline long read_user_ptr(const void **dst, const void *src)
+{
+	__u64 p = 0;
+	long rc = bpf_probe_read_user(&p, KERNEL_PTR_SIZE, src);
+
+	*dst = (const void *)p;
+	return rc;
+}
+
 /* The open file behind descriptor `fd` of `task`, or NULL. */
 static __always_inline struct file *task_fd_file(struct task_struct *task, int fd)
 {
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds, *file = NULL;
+	struct file **fds;
 
 	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
-	return file;
+	return read_kernel_ptr((const char *)fds + (__u64)fd * KERNEL_PTR_SIZE);
 }
 
 #endif

@@ -80,7 +80,8 @@ static __always_inline void read_argv(struct execsnoop_enter *e, const void *arg
 				break;
 			}
 			argp = (const char *)(__u64)p32;
-		} else if (bpf_probe_read_user(&argp, sizeof(argp), (const char *)argv + 8 * i)) {
+		} else if (read_user_ptr((const void **)&argp,
+					 (const char *)argv + i * KERNEL_PTR_SIZE)) {
 			e->flags |= EXECSNOOP_F_READ_ERROR;
 			break;
 		}

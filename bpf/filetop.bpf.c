@@ -149,7 +149,7 @@ static __noinline void on_return(long ret)
 		return 0;                                                             \
 	}                                                                             \
 	SEC("kretprobe/" #fn)                                                         \
-	int BPF_KRETPROBE(krp_##fn, long ret)                                         \
+	int BPF_KRETPROBE(krp_##fn, kernel_long ret)                                  \
 	{                                                                             \
 		on_return(ret);                                                       \
 		return 0;                                                             \

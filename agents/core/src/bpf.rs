@@ -9,6 +9,7 @@ use libbpf_sys as sys;
 
 use crate::btf::{Btf, Layout};
 use crate::error::{Error, Result, EXIT_UNSUPPORTED};
+use crate::opts::{ObjectOpenOpts, UprobeOpts};
 use crate::pod::{self, Pod};
 use crate::probe;
 
@@ -175,8 +176,7 @@ impl Object {
     pub fn open_image(name: &str, image: Vec<u8>) -> Result<Object> {
         let cname = cstring(name)?;
         let mut log_buf = vec![0u8; LOG_BUF_SIZE];
-        let opts = sys::bpf_object_open_opts {
-            sz: std::mem::size_of::<sys::bpf_object_open_opts>() as sys::size_t,
+        let opts = ObjectOpenOpts {
             object_name: cname.as_ptr(),
             kernel_log_buf: log_buf.as_mut_ptr() as *mut c_char,
             kernel_log_size: LOG_BUF_SIZE as sys::size_t,
@@ -184,12 +184,13 @@ impl Object {
             ..Default::default()
         };
         // SAFETY: `image` and `opts` (and the strings it points to) are valid for the call;
-        // the image stays alive in the Object for as long as libbpf may read it.
+        // `opts` has the C layout of bpf_object_open_opts on this target (crate::opts); the
+        // image stays alive in the Object for as long as libbpf may read it.
         let raw = unsafe {
             sys::bpf_object__open_mem(
                 image.as_ptr() as *const c_void,
                 image.len() as sys::size_t,
-                &opts,
+                &opts as *const ObjectOpenOpts as *const sys::bpf_object_open_opts,
             )
         };
         let raw = NonNull::new(raw).ok_or_else(|| {
@@ -492,10 +493,10 @@ impl Object {
 
     fn load_error(&self, errno: i32, libbpf_lines: &[String]) -> Error {
         let what = format!("{}: loading the BPF programs failed", self.name);
-        if !probe::btf_present() {
-            return Error::os(what, errno)
+        if let Some(why) = probe::btf_missing() {
+            return Error::os(format!("{what}: {why}"), errno)
                 .code(EXIT_UNSUPPORTED)
-                .hint(probe::NO_BTF_FIX);
+                .hint(probe::no_btf_fix());
         }
         let log = self.verifier_log();
         let tail_of =
@@ -619,8 +620,7 @@ impl Object {
         let (cpath, cfunc) = (cstring(path)?, cstring(func)?);
         // `0x...`: a file offset, for code no symbol names (a stripped binary).
         let offset = uprobe_offset(func);
-        let opts = sys::bpf_uprobe_opts {
-            sz: std::mem::size_of::<sys::bpf_uprobe_opts>() as sys::size_t,
+        let opts = UprobeOpts {
             retprobe: ret,
             func_name: if offset.is_some() {
                 std::ptr::null()
@@ -632,9 +632,17 @@ impl Object {
         };
         let pid = pid.map_or(-1, |p| p as i32);
         let off = offset.unwrap_or(0) as sys::size_t;
-        // SAFETY: a program of this loaded object; the strings and opts outlive the call.
-        let link =
-            unsafe { sys::bpf_program__attach_uprobe_opts(p, pid, cpath.as_ptr(), off, &opts) };
+        // SAFETY: a program of this loaded object; the strings and opts (with the C layout of
+        // bpf_uprobe_opts on this target) outlive the call.
+        let link = unsafe {
+            sys::bpf_program__attach_uprobe_opts(
+                p,
+                pid,
+                cpath.as_ptr(),
+                off,
+                &opts as *const UprobeOpts as *const sys::bpf_uprobe_opts,
+            )
+        };
         let what = format!("{} {path}:{func}", if ret { "uretprobe" } else { "uprobe" });
         self.keep_link(link, &what, || {
             format!("{path} has no function {func} in its symbol tables, or the kernel lacks CONFIG_UPROBE_EVENTS")

@@ -6,8 +6,9 @@
 //! their maps ([`maps`]) as plain old data ([`pod`]); output in text and JSON Lines
 //! ([`output`], [`json`], [`text`]) with histograms ([`hist`]) and time ([`time`]); what the
 //! kernel offers ([`probe`], [`kconfig`], [`btf`]); stacks and symbols ([`stacks`],
-//! [`symbolize`] over [`ksyms`] and [`elf`]) and name patterns ([`pattern`]); command lines ([`cli`]); diagnostics
-//! ([`logging`]) and errors that name their fix ([`error`]); what block I/O tools share
+//! [`symbolize`] over [`ksyms`] and [`elf`]) and name patterns ([`pattern`]); command lines
+//! ([`cli`]); diagnostics ([`logging`]) and errors that name their fix ([`error`]); libbpf's
+//! option structs laid out for every target ([`opts`]); what block I/O tools share
 //! ([`block`]); what the TCP tools decode alike ([`net`]).
 
 pub mod block;
@@ -28,6 +29,7 @@ pub mod maps;
 pub mod names;
 pub mod net;
 pub mod openflags;
+pub mod opts;
 pub mod output;
 pub mod pattern;
 pub mod pod;

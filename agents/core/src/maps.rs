@@ -221,11 +221,13 @@ mod tests {
                 std::ptr::null(),
             )
         };
-        assert!(
-            fd >= 0,
-            "bpf_map_create: {}",
-            std::io::Error::last_os_error()
-        );
+        let err = std::io::Error::last_os_error();
+        if fd < 0 && err.raw_os_error() == Some(libc::ENOSYS) {
+            // User-mode emulation (qemu-arm running the armv7 tests) has no bpf().
+            eprintln!("skipped: no bpf() syscall here");
+            return;
+        }
+        assert!(fd >= 0, "bpf_map_create: {err}");
         // SAFETY: the descriptor was just created and is owned here only.
         let _owned = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         f(fd);

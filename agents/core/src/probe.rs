@@ -11,37 +11,76 @@ use crate::hooks::{Hook, HookBuf};
 /// The kernel's own BTF, which CO-RE relocations are resolved against.
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
-/// Where images ship BTF for a kernel built without it: `<dir>/<uname -r>.btf`.
+/// Where images ship BTF for a kernel built without it: `<dir>/<uname -r>.btf`
+/// (EBPF_AGENT_BTF_DIR names another directory).
 pub const SHIPPED_BTF_DIR: &str = "/usr/lib/ebpf-agent/btf";
 
-/// The fix for a kernel without BTF, in every message that needs it.
-pub const NO_BTF_FIX: &str = "this kernel exposes no BTF (/sys/kernel/btf/vmlinux): build it with \
-     CONFIG_DEBUG_INFO_BTF=y (needs pahole on the build host), or ship a BTF file for it as \
-     /usr/lib/ebpf-agent/btf/$(uname -r).btf";
+/// What a kernel without BTF of its own rules out, even with BTF shipped for it.
+pub const NO_KERNEL_BTF_RULES_OUT: &str = "tp_btf and fentry/fexit hooks need the kernel's own \
+     BTF: tools take their raw_tp, tracepoint and kprobe paths";
 
 /// Does the kernel expose its own BTF?
 pub fn kernel_btf_present() -> bool {
     Path::new(VMLINUX_BTF).exists()
 }
 
-/// BTF to relocate CO-RE programs with, when the kernel has none of its own: a file shipped
-/// for this kernel release (or named by EBPF_AGENT_BTF).
+/// The running kernel's release (`uname -r`).
+pub fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Where BTF shipped for this kernel release is looked for.
+pub fn shipped_btf_path() -> PathBuf {
+    let dir = std::env::var_os("EBPF_AGENT_BTF_DIR").unwrap_or_else(|| SHIPPED_BTF_DIR.into());
+    Path::new(&dir).join(format!("{}.btf", kernel_release()))
+}
+
+/// Where CO-RE relocations get the kernel's types from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BtfSource {
+    /// The kernel's own ([`VMLINUX_BTF`]).
+    Kernel,
+    /// A file shipped for this kernel release ([`shipped_btf_path`]).
+    Shipped(PathBuf),
+    /// The file EBPF_AGENT_BTF names (it wins over the others: for tests and odd layouts).
+    Named(PathBuf),
+    /// None: neither the kernel's, nor a shipped file (or EBPF_AGENT_BTF names no file).
+    Missing,
+}
+
+/// The BTF to relocate with, in this order: EBPF_AGENT_BTF if set, the kernel's own, the
+/// file shipped for this release. Decided once.
+pub fn btf_source() -> &'static BtfSource {
+    static FOUND: OnceLock<BtfSource> = OnceLock::new();
+    FOUND.get_or_init(|| {
+        if let Some(p) = std::env::var_os("EBPF_AGENT_BTF") {
+            let p = PathBuf::from(p);
+            return if p.is_file() {
+                BtfSource::Named(p)
+            } else {
+                BtfSource::Missing
+            };
+        }
+        if kernel_btf_present() {
+            return BtfSource::Kernel;
+        }
+        let p = shipped_btf_path();
+        if p.is_file() {
+            BtfSource::Shipped(p)
+        } else {
+            BtfSource::Missing
+        }
+    })
+}
+
+/// BTF to relocate CO-RE programs with instead of the kernel's (shipped or named), if any.
 pub fn custom_btf() -> Option<&'static Path> {
-    static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
-    FOUND
-        .get_or_init(|| {
-            if let Some(p) = std::env::var_os("EBPF_AGENT_BTF") {
-                return Some(PathBuf::from(p));
-            }
-            if kernel_btf_present() {
-                return None;
-            }
-            let release = nix::sys::utsname::uname().ok()?;
-            let p = Path::new(SHIPPED_BTF_DIR)
-                .join(format!("{}.btf", release.release().to_string_lossy()));
-            p.exists().then_some(p)
-        })
-        .as_deref()
+    match btf_source() {
+        BtfSource::Shipped(p) | BtfSource::Named(p) => Some(p),
+        BtfSource::Kernel | BtfSource::Missing => None,
+    }
 }
 
 /// [`custom_btf`] as the C string libbpf's open options take.
@@ -53,7 +92,61 @@ pub fn custom_btf_cstr() -> Option<&'static CStr> {
 
 /// Can CO-RE programs be relocated here: kernel BTF, or BTF shipped for this kernel?
 pub fn btf_present() -> bool {
-    kernel_btf_present() || custom_btf().is_some()
+    *btf_source() != BtfSource::Missing
+}
+
+/// How many types a BTF file holds (raw BTF or an ELF file with .BTF); None if it is none.
+pub fn btf_types(path: &Path) -> Option<u32> {
+    let c = CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: a NUL-terminated path; libbpf returns a new BTF or an error pointer.
+    let btf = unsafe { libbpf_sys::btf__parse(c.as_ptr(), std::ptr::null_mut()) };
+    // SAFETY: libbpf_get_error only inspects the pointer value.
+    if btf.is_null() || unsafe { libbpf_sys::libbpf_get_error(btf as *const libc::c_void) } != 0 {
+        return None;
+    }
+    // SAFETY: a valid BTF we own; type ids run from 1 (0 is void) to type_cnt - 1.
+    let n = unsafe { libbpf_sys::btf__type_cnt(btf) }.saturating_sub(1);
+    // SAFETY: freed once, not used after.
+    unsafe { libbpf_sys::btf__free(btf) };
+    Some(n)
+}
+
+/// Which BTF is used, in one line for `check`, `list` and `-v`.
+pub fn btf_summary() -> String {
+    let types = |p: &Path| match btf_types(p) {
+        Some(n) => format!("{n} types"),
+        None => "NOT valid BTF".to_string(),
+    };
+    match btf_source() {
+        BtfSource::Kernel => format!("kernel BTF ({VMLINUX_BTF})"),
+        BtfSource::Shipped(p) => format!(
+            "no kernel BTF; using shipped BTF for {} ({}, {})",
+            kernel_release(),
+            types(p),
+            p.display()
+        ),
+        BtfSource::Named(p) => format!(
+            "{}using EBPF_AGENT_BTF ({}, {})",
+            if kernel_btf_present() {
+                ""
+            } else {
+                "no kernel BTF; "
+            },
+            types(p),
+            p.display()
+        ),
+        BtfSource::Missing => btf_missing().unwrap_or_default(),
+    }
+}
+
+/// The fix for a kernel without BTF, naming both ways.
+pub fn no_btf_fix() -> String {
+    format!(
+        "build the kernel with CONFIG_DEBUG_INFO_BTF=y (needs pahole on the build host), or ship \
+         its BTF as {}: ebpf-min-btf makes it from the kernel's vmlinux (with DWARF), as the \
+         Yocto layer and the Buildroot tree do for kernels without BTF",
+        shipped_btf_path().display()
+    )
 }
 
 fn has_events(dir: &Path) -> bool {
@@ -334,8 +427,7 @@ fn trial_tracing_load(id: Option<u32>, attach: libbpf_sys::bpf_attach_type) -> b
             imm: 0,
         },
     ];
-    let mut opts = sys::bpf_prog_load_opts {
-        sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as sys::size_t,
+    let mut opts = crate::opts::ProgLoadOpts {
         expected_attach_type: attach,
         attach_btf_id: id,
         ..Default::default()
@@ -349,7 +441,7 @@ fn trial_tracing_load(id: Option<u32>, attach: libbpf_sys::bpf_attach_type) -> b
             license.as_ptr(),
             insns.as_ptr(),
             insns.len() as sys::size_t,
-            &mut opts,
+            &mut opts as *mut crate::opts::ProgLoadOpts as *mut sys::bpf_prog_load_opts,
         )
     };
     if fd < 0 {
@@ -471,6 +563,9 @@ pub fn hook_missing(hook: &HookBuf) -> Option<String> {
             }
         }
         Hook::Kprobe(f) | Hook::Kretprobe(f) => kprobe_missing(f),
+        Hook::Fentry(f) | Hook::Fexit(f) if !kernel_btf_present() => Some(format!(
+            "fentry/fexit on {f} needs the kernel's own BTF (CONFIG_DEBUG_INFO_BTF)"
+        )),
         Hook::Fentry(f) | Hook::Fexit(f) => (!fentry_works(f)).then(|| {
             format!(
                 "fentry/fexit on {f} needs BPF trampolines (x86_64, or arm64 from 6.0, with \
@@ -563,9 +658,22 @@ pub fn tracepoint_since(category: &str, name: &str) -> Option<&'static str> {
     }
 }
 
-/// None if CO-RE programs can be relocated here, else why not and the fix.
+/// None if CO-RE programs can be relocated here, else why not (the fix: [`no_btf_fix`]).
 pub fn btf_missing() -> Option<String> {
-    (!btf_present()).then(|| format!("no kernel BTF at {VMLINUX_BTF}: enable CONFIG_DEBUG_INFO_BTF, or ship /usr/lib/ebpf-agent/btf/$(uname -r).btf"))
+    if btf_present() {
+        return None;
+    }
+    if let Some(p) = std::env::var_os("EBPF_AGENT_BTF") {
+        return Some(format!(
+            "EBPF_AGENT_BTF names no file ({})",
+            Path::new(&p).display()
+        ));
+    }
+    Some(format!(
+        "no kernel BTF ({VMLINUX_BTF}) and no BTF shipped for {} ({})",
+        kernel_release(),
+        shipped_btf_path().display()
+    ))
 }
 
 /// The kernel config symbol that provides tracepoints of a category.

@@ -97,19 +97,37 @@ pub fn hms_local(epoch_ns: i128) -> String {
 /// Hours, minutes, seconds of the local time at `secs` since the epoch (UTC if the local time
 /// zone cannot be known).
 fn local_hms(secs: i64) -> (u32, u32, u32) {
-    // The C library's time_t for localtime_r: 32-bit musl keeps the 32-bit ABI symbol, which
-    // this matches (a 64-bit value would overflow only after 2038).
-    #[allow(deprecated)]
-    let t = secs as libc::time_t;
     // SAFETY: an all-zero `tm` is a valid value; localtime_r writes only into it.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the call; localtime_r is thread-safe.
-    if !unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+    if localtime(secs, &mut tm) {
         (tm.tm_hour as u32, tm.tm_min as u32, tm.tm_sec as u32)
     } else {
         let sod = secs.rem_euclid(86_400) as u32;
         (sod / 3600, sod / 60 % 60, sod % 60)
     }
+}
+
+/// localtime_r with a 64-bit time on every target. 32-bit musl (ARMv7) moved to a 64-bit
+/// time_t in 1.2.0 under new symbol names; its `localtime_r` is the compatibility entry with
+/// the old 32-bit time_t, which the libc crate still declares (and which would wrap in 2038).
+/// `struct tm` is the same for both.
+#[cfg(all(target_env = "musl", target_pointer_width = "32"))]
+fn localtime(secs: i64, tm: &mut libc::tm) -> bool {
+    extern "C" {
+        fn __localtime64_r(t: *const i64, tm: *mut libc::tm) -> *mut libc::tm;
+    }
+    // SAFETY: both pointers are valid for the call; localtime_r is thread-safe.
+    !unsafe { __localtime64_r(&secs, tm) }.is_null()
+}
+
+#[cfg(not(all(target_env = "musl", target_pointer_width = "32")))]
+fn localtime(secs: i64, tm: &mut libc::tm) -> bool {
+    // 64-bit targets: time_t is i64. (32-bit glibc keeps a 32-bit time_t unless built with
+    // _TIME_BITS=64: the cast wraps there after 2038.)
+    #[allow(deprecated, clippy::unnecessary_cast)]
+    let t = secs as libc::time_t;
+    // SAFETY: both pointers are valid for the call; localtime_r is thread-safe.
+    !unsafe { libc::localtime_r(&t, tm) }.is_null()
 }
 
 fn push_hms(out: &mut Vec<u8>, h: u32, m: u32, s: u32) {
@@ -192,6 +210,29 @@ mod tests {
             st.push_hms_local(&mut b, ns);
             assert_eq!(String::from_utf8(b).unwrap(), hms_local(ns));
         }
+    }
+
+    /// Local time of an instant after 2038 (where a 32-bit time_t wraps), in whatever zone
+    /// this machine is: the local time less its UTC offset is the UTC time.
+    #[test]
+    fn local_time_after_2038() {
+        // 2040-07-01 12:34:56 UTC.
+        let secs = 2_224_758_896i64;
+        assert_eq!(
+            rfc3339_utc(secs as i128 * 1_000_000_000),
+            "2040-07-01T12:34:56.000000Z"
+        );
+        // SAFETY: an all-zero `tm` is a valid value.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        assert!(localtime(secs, &mut tm));
+        assert!((139..=141).contains(&tm.tm_year), "year {}", tm.tm_year);
+        let local = i64::from(tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec);
+        let utc = (local - tm.tm_gmtoff as i64).rem_euclid(86_400);
+        assert_eq!(utc, 12 * 3600 + 34 * 60 + 56);
+        assert_eq!(
+            local_hms(secs),
+            (tm.tm_hour as u32, tm.tm_min as u32, tm.tm_sec as u32)
+        );
     }
 
     #[test]

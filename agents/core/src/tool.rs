@@ -333,9 +333,12 @@ pub fn load_object(
     probe::check_privileges(name)?;
     if let Some(why) = probe::btf_missing() {
         return Err(
-            Error::new(format!("{name} cannot run on this kernel: {why}")).code(EXIT_UNSUPPORTED),
+            Error::new(format!("{name} cannot run on this kernel: {why}"))
+                .code(EXIT_UNSUPPORTED)
+                .hint(probe::no_btf_fix()),
         );
     }
+    log::debug!("btf: {}", probe::btf_summary());
     let mut choices = Choices::default();
     handler.choose(&mut choices);
     let kernel = hooks::Running::default();

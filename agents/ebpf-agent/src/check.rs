@@ -213,18 +213,25 @@ pub fn run_checks(config_file: Option<&PathBuf>) -> Result<Vec<Feature>> {
                 None,
                 Affects::None,
             ));
-            for (sym, required, affects, why) in SYMBOLS {
+            // A kernel without BTF of its own runs the tools with BTF shipped for it.
+            let shipped = config_file.is_none() && probe::custom_btf().is_some();
+            for &(sym, required, affects, why) in SYMBOLS {
                 let ok = c.enabled(sym);
                 let fix = Some(format!(
                     "rebuild the kernel with {sym}=y ({why}); see kernel-config/"
                 ));
+                let instead = shipped && sym == "CONFIG_DEBUG_INFO_BTF";
                 out.push(feature(
                     sym,
                     ok,
-                    *required,
-                    if ok { "set" } else { "not set" },
+                    required && !instead,
+                    match (ok, instead) {
+                        (true, _) => "set",
+                        (false, true) => "not set (BTF shipped for this kernel is used)",
+                        (false, false) => "not set",
+                    },
                     fix,
-                    *affects,
+                    if instead { Affects::None } else { affects },
                 ));
             }
         }
@@ -249,14 +256,27 @@ pub fn run_checks(config_file: Option<&PathBuf>) -> Result<Vec<Feature>> {
         "btf",
         btf,
         true,
-        if btf {
-            probe::VMLINUX_BTF.to_string()
-        } else {
-            format!("no {}", probe::VMLINUX_BTF)
-        },
-        Some("build the kernel with CONFIG_DEBUG_INFO_BTF=y (pahole on the build host)".into()),
+        probe::btf_summary(),
+        Some(probe::no_btf_fix()),
         Affects::All,
     ));
+    if btf && !probe::kernel_btf_present() {
+        // Shipped BTF relocates CO-RE programs, but BTF-typed hooks need the kernel's own.
+        let mut f = feature(
+            "kernel_btf",
+            false,
+            false,
+            probe::NO_KERNEL_BTF_RULES_OUT,
+            Some("build the kernel with CONFIG_DEBUG_INFO_BTF=y (pahole on the build host)".into()),
+            Affects::Lacking(Kind::TpBtf),
+        );
+        for t in affected(Affects::Lacking(Kind::Fentry)) {
+            if !f.disables.contains(&t) {
+                f.disables.push(t);
+            }
+        }
+        out.push(f);
+    }
     let jit = read_trim("/proc/sys/net/core/bpf_jit_enable");
     let (jit_ok, jit_detail, jit_fix) = match jit.as_deref() {
         Some("0") => (
@@ -354,7 +374,11 @@ pub fn run_checks(config_file: Option<&PathBuf>) -> Result<Vec<Feature>> {
             ),
         ];
         for (name, required, prog, attach, works, fix, affects) in trials {
-            let r = trial(prog, attach);
+            let r = if name == "fentry" && !probe::kernel_btf_present() {
+                Err("fentry needs the kernel's own BTF, which this kernel lacks".to_string())
+            } else {
+                trial(prog, attach)
+            };
             let ok = r.is_ok();
             let detail = r.err().unwrap_or_else(|| works.into());
             out.push(feature(
@@ -412,9 +436,7 @@ pub fn features_text(out: &mut String, features: &[Feature]) {
 }
 
 pub fn kernel_release() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default()
+    probe::kernel_release()
 }
 
 pub fn main(args: &[String]) -> Result<()> {

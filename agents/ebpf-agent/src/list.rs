@@ -7,6 +7,7 @@ use argh::FromArgs;
 use agent_core::cli;
 use agent_core::hooks::Running;
 use agent_core::json::Obj;
+use agent_core::probe::{self, BtfSource};
 use agent_core::Result;
 
 use crate::tools;
@@ -37,6 +38,40 @@ fn statuses() -> Vec<Status> {
         .collect()
 }
 
+/// `"btf": {"source", "path", "types", "summary", "rules_out"}`: which BTF relocates the
+/// programs, and what a kernel without its own BTF cannot do (docs/json.md).
+fn btf_json(o: &mut Obj) {
+    let (source, path) = match probe::btf_source() {
+        BtfSource::Kernel => ("kernel", Some(std::path::Path::new(probe::VMLINUX_BTF))),
+        BtfSource::Shipped(p) => ("shipped", Some(p.as_path())),
+        BtfSource::Named(p) => ("named", Some(p.as_path())),
+        BtfSource::Missing => ("none", None),
+    };
+    let summary = probe::btf_summary();
+    let types = match probe::btf_source() {
+        BtfSource::Shipped(p) | BtfSource::Named(p) => probe::btf_types(p),
+        _ => None,
+    };
+    let rules_out: &[&str] = if probe::btf_present() && !probe::kernel_btf_present() {
+        &["tp_btf", "fentry"]
+    } else {
+        &[]
+    };
+    o.object("btf", |b| {
+        b.str("source", source);
+        match path {
+            Some(p) => b.str("path", &p.display().to_string()),
+            None => b.null("path"),
+        };
+        match types {
+            Some(n) => b.u64("types", n.into()),
+            None => b.null("types"),
+        };
+        b.str("summary", &summary)
+            .str_array("rules_out", rules_out.iter().copied());
+    });
+}
+
 pub fn main(args: &[String]) -> Result<()> {
     let args: Args = cli::parse_command("list", args, &[])?;
     let all = statuses();
@@ -49,6 +84,7 @@ pub fn main(args: &[String]) -> Result<()> {
         o.str("version", env!("CARGO_PKG_VERSION"))
             .str("kernel", &release)
             .str("arch", std::env::consts::ARCH);
+        btf_json(&mut o);
         o.objects("tools", &all, |one, s| {
             one.str("name", s.name)
                 .str("about", s.about)
@@ -58,6 +94,10 @@ pub fn main(args: &[String]) -> Result<()> {
         o.end();
         std::io::stdout().write_all(&buf)?;
     } else {
+        println!("BTF: {}", probe::btf_summary());
+        if probe::btf_present() && !probe::kernel_btf_present() {
+            println!("     {}", probe::NO_KERNEL_BTF_RULES_OUT);
+        }
         println!("{:<12} {:<8} DETAILS", "TOOL", "STATUS");
         for s in &all {
             if s.missing.is_empty() {

@@ -163,6 +163,27 @@ define EBPF_AGENTS_INSTALL_EXAMPLES
 		$(TARGET_DIR)/usr/share/ebpf-agent/examples/
 endef
 EBPF_AGENTS_POST_INSTALL_TARGET_HOOKS += EBPF_AGENTS_INSTALL_EXAMPLES
+
+ifeq ($(BR2_PACKAGE_EBPF_AGENTS_SHIPPED_BTF),y)
+# The BTF of a kernel built without it: pahole makes it from the DWARF
+# of vmlinux, ebpf-min-btf (this package's copy of agents/dist/) reduces
+# it to the types used by the BPF objects this build compiled (every
+# selected tool).
+EBPF_AGENTS_DEPENDENCIES += linux host-bpftool host-pahole
+define EBPF_AGENTS_INSTALL_SHIPPED_BTF
+	if grep -q '^CONFIG_DEBUG_INFO_BTF=y' $(LINUX_DIR)/.config; then \
+		echo "ebpf-agents: the kernel has BTF of its own: none to ship"; \
+	else \
+		release=$$(cat $(LINUX_DIR)/include/config/kernel.release) && \
+		objects=$$(ls -td $(@D)/target/$(RUSTC_TARGET_NAME)/$(EBPF_AGENTS_PROFILE_DIR)/build/ebpf-agent-*/out | head -n1) && \
+		mkdir -p $(TARGET_DIR)/usr/lib/ebpf-agent/btf && \
+		PAHOLE=$(HOST_DIR)/bin/pahole BPFTOOL=$(HOST_DIR)/sbin/bpftool \
+			$(EBPF_AGENTS_PKGDIR)/ebpf-min-btf $(LINUX_DIR)/vmlinux \
+			$(TARGET_DIR)/usr/lib/ebpf-agent/btf/$$release.btf \
+			$$objects/*.bpf.o; \
+	fi
+endef
+EBPF_AGENTS_POST_INSTALL_TARGET_HOOKS += EBPF_AGENTS_INSTALL_SHIPPED_BTF
 endif
 
 define EBPF_AGENTS_INSTALL_INIT_SYSV

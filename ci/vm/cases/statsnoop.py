@@ -14,13 +14,15 @@ from casekit import common, expectations, read
 TYPES = {"ts": str, "time_ns": int, "pid": int, "tid": int, "comm": str, "syscall": str,
          "ret": int, "path": str, "path_truncated": bool, "path_read_error": bool, "fd": int,
          "at_flags": int}
-# The stat family that takes a path, on 64-bit kernels (docs/tools/statsnoop.md).
-BY_PATH = {"newfstatat", "statx", "newstat", "newlstat"}
+# The stat family that takes a path (docs/tools/statsnoop.md): 64-bit kernels, and 32-bit
+# ones (the *64 calls of ARMv7).
+BY_PATH = {"newfstatat", "statx", "newstat", "newlstat", "stat64", "lstat64", "fstatat64"}
 
 
 def _hooks(vdir, name, arch):
     """The syscalls the "tracing:" line says were attached: the stat family is per
-    architecture (arm64 has no newstat/newlstat; x86_64 has both)."""
+    architecture (arm64 has no newstat/newlstat; x86_64 has both; 32-bit arm has the *64
+    calls and newstat/newlstat, but no newfstatat)."""
     err = read(os.path.join(vdir, "err.txt")).decode("utf-8", "replace")
     m = re.search(r"tracing: tracepoints syscalls:sys_\{enter,exit\}_\{([a-z0-9,]+)\}", err)
     attached = set(m.group(1).split(",")) if m else set()
@@ -28,6 +30,10 @@ def _hooks(vdir, name, arch):
     absent = {"newstat", "newlstat"}
     if arch == "x86_64":
         must, absent = must | absent, set()
+    elif arch == "armv7":
+        must = {"fstatat64", "statx", "statfs", "fstatfs", "statfs64", "fstatfs64", "stat64",
+                "lstat64", "fstat64", "newstat", "newlstat", "newfstat"}
+        absent = {"newfstatat"}
     ok = must <= attached and not absent & attached
     yield (f"{name}: attached the stat syscalls of {arch}", ok,
            f"attached {sorted(attached)}, expected {sorted(must)} and none of {sorted(absent)}")

@@ -14,7 +14,8 @@ from casekit import common, expectations
 TYPES = {"ts": str, "time_ns": int, "interval_ns": int, "by": str, "rows": list,
          "total_rows": int}
 # The syscall numbers of read and write: the generated tables must name them right.
-NUMBERS = {"x86_64": {"read": 0, "write": 1}, "aarch64": {"read": 63, "write": 64}}
+NUMBERS = {"x86_64": {"read": 0, "write": 1}, "aarch64": {"read": 63, "write": 64},
+           "armv7": {"read": 3, "write": 4}}
 # Calls besides the copy's own: the fifo read (a byte at a time), exec, dd's start and end.
 SLACK = 40
 

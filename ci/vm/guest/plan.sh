@@ -116,6 +116,8 @@ say "PLAN-START $(cut -d' ' -f1 /proc/uptime)"
     echo "machine=$(uname -m)"
     echo "cpus=$(grep -c ^processor /proc/cpuinfo)"
     [ -e /sys/kernel/btf/vmlinux ] && echo "btf=yes" || echo "btf=no"
+    # BTF the image ships for a kernel without its own (what the agent falls back on).
+    [ -e "/usr/lib/ebpf-agent/btf/$(uname -r).btf" ] && echo "shipped_btf=yes" || echo "shipped_btf=no"
     [ -e /sys/kernel/tracing/kprobe_events ] && echo "kprobes=yes" || echo "kprobes=no"
     [ -e /sys/kernel/tracing/events/syscalls ] && echo "syscall_tracepoints=yes" || echo "syscall_tracepoints=no"
     [ -b /dev/nullb0 ] && echo "null_blk=yes" || echo "null_blk=no"

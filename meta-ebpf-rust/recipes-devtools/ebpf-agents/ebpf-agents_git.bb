@@ -126,6 +126,19 @@ do_install() {
 
 FILES:${PN} += "${datadir}/ebpf-agent"
 
+# The tools' BPF objects, as the build compiled them for this target, for the sysroot
+# only: ebpf-agent-btf reduces a kernel's BTF to the types they use, for the BTF an image
+# ships for a kernel built without it (EBPF_KERNEL_BTF = "shipped"). A tool added later is
+# covered once this recipe is built with it. (The objects are embedded in the binary: the
+# image needs no copy.)
+SYSROOT_PREPROCESS_FUNCS += "ebpf_agents_sysroot_bpf"
+ebpf_agents_sysroot_bpf[doc] = "Stages the BPF objects for ebpf-agent-btf"
+ebpf_agents_sysroot_bpf() {
+    objects=$(ls -td ${B}/target/${CARGO_TARGET_SUBDIR}/build/ebpf-agent-*/out | head -n1)
+    install -d ${SYSROOT_DESTDIR}${datadir}/ebpf-agent/bpf
+    install -m 0644 "$objects"/*.bpf.o ${SYSROOT_DESTDIR}${datadir}/ebpf-agent/bpf/
+}
+
 SYSTEMD_SERVICE:${PN} = "ebpf-verify.service"
 
 INITSCRIPT_NAME = "ebpf-verify"
