@@ -40,6 +40,8 @@ build_deps() {
         binutils-arm-linux-gnueabihf libc6-dev-armhf-cross linux-libc-dev-armhf-cross \
         musl-dev:armhf file
     command -v rustup >/dev/null || die "rustup is needed (https://rustup.rs)"
+    # std's sources: musl_env builds std with the agent.
+    rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src
     local t
     for t in "${TARGETS[@]}"; do
         rust_std "$t" >/dev/null
@@ -112,6 +114,14 @@ musl_env() {
     esac
     export "CC_$var=$cc" "CFLAGS_$var=$cflags"
     local rustflags="-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,-z,norelro"
+    # std is built from rust-src with the agent, with the release profile's size settings and
+    # without its `backtrace` feature: the prebuilt std carries a DWARF symbolizer (gimli,
+    # addr2line, miniz_oxide, rustc-demangle: 225 KB of the aarch64 binary with every
+    # tool) for backtraces that a panic=abort binary without debug info never prints. Panic
+    # messages stay. On a stable toolchain this needs RUSTC_BOOTSTRAP, as the Linux kernel's
+    # own Rust build does; the result is checked by every test that runs the binary.
+    export RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
+        CARGO_UNSTABLE_BUILD_STD_FEATURES=optimize_for_size
     if [ "$(rust_std "$triple")" = source ]; then
         # No prebuilt std for this target: cargo builds std (and panic_abort) from rust-src
         # with the agent, on a stable toolchain too. The binary then links against Debian's
@@ -121,7 +131,6 @@ musl_env() {
         local unwind=$REPO/target/musl-unwind/$triple
         mkdir -p "$unwind"
         ln -sfn "$("${linker:-gcc}" -print-file-name=libgcc_eh.a)" "$unwind/libunwind.a"
-        export RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort
         linker=$cc
         rustflags+=" -C link-self-contained=no -L $unwind"
     fi
