@@ -499,6 +499,14 @@ enum bpf_func_id___fw {
  * verifier follows byte by byte must stay short. */
 #define NORM_INLINE_MAX 384
 
+#if defined(__TARGET_ARCH_arm)
+/* arm32's JIT cannot call a callback, and the interpreter refuses programs with one: no
+ * bpf_loop() there, whatever the kernel offers. */
+#define fw_has_bpf_loop() 0
+#else
+#define fw_has_bpf_loop() bpf_core_enum_value_exists(enum bpf_func_id___fw, BPF_FUNC_loop___fw)
+#endif
+
 /*
  * Folds "//", "." and ".." in the name at w->buf[PATH_NAME_AT, + len), in place. A relative
  * name keeps no leading ".." components: their count is left in w->ups. Returns the new
@@ -518,7 +526,7 @@ __noinline long fw_normalize(__u32 len)
 	w->o = PATH_NAME_AT + n.absolute;
 	w->cs = w->o;
 	w->sp = 0;
-	if (bpf_core_enum_value_exists(enum bpf_func_id___fw, BPF_FUNC_loop___fw)) {
+	if (fw_has_bpf_loop()) {
 		bpf_loop(PATH_USER_NAME_MAX + 1, norm_step, &n, 0);
 	} else {
 		if (len > NORM_INLINE_MAX)

@@ -179,8 +179,12 @@ static __always_inline __u8 syscall_regs_id(const volatile struct syscall_table 
 
 	if (i >= SYSCALL_SLOTS)
 		return 0;
-	native = table->native[i & (SYSCALL_SLOTS - 1)];
-	ia32 = table->compat[i & (SYSCALL_SLOTS - 1)];
+	/* clang may test the number as 32 bits and index with its 64-bit sign extension, which
+	 * the verifiers of 6.12 and older cannot bound: hide the value so that the mask stays. */
+	barrier_var(i);
+	i &= SYSCALL_SLOTS - 1;
+	native = table->native[i];
+	ia32 = table->compat[i];
 	if (!(native | ia32))
 		return 0;
 	s->compat = syscall_is_compat(regs);

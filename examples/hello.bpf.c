@@ -11,7 +11,7 @@ int hello(struct syscall_enter *ctx)
 {
 	char path[64];
 
-	bpf_probe_read_user_str(path, sizeof(path), (const char *)ctx->args[0]);
+	bpf_probe_read_user_str(path, sizeof(path), (const char *)(unsigned long)ctx->args[0]);
 	bpf_printk("Hello, eBPF! exec %s", path);
 	return 0;
 }

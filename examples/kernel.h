@@ -65,12 +65,20 @@ struct pt_regs {
 #include <bpf/bpf_tracing.h>
 
 /* raw_syscalls:sys_enter, and syscalls:sys_enter_<name> (whose arguments are at the same
- * place, 8 bytes each). */
+ * place, each as wide as the kernel's long: 8 bytes, or 4 on a 32-bit kernel). */
+#if defined(__TARGET_ARCH_arm)
+struct syscall_enter {
+	__u64 common;
+	__s32 id;
+	__u32 args[6];
+};
+#else
 struct syscall_enter {
 	__u64 common;
 	long id;
 	unsigned long args[6];
 };
+#endif
 
 /* block:block_rq_issue and block:block_rq_complete start alike. */
 struct block_rq {

@@ -49,14 +49,16 @@ static int record(int dfd, const char *filename, __u32 flags)
 SEC("tracepoint/syscalls/sys_enter_openat")
 int trace_openat(struct syscall_enter *ctx)
 {
-	return record((int)ctx->args[0], (const char *)ctx->args[1], (__u32)ctx->args[2]);
+	return record((int)ctx->args[0], (const char *)(unsigned long)ctx->args[1],
+		      (__u32)ctx->args[2]);
 }
 
 /* open(2) exists on x86_64, not on arm64: optional ("?"), attached where the kernel has it. */
 SEC("?tracepoint/syscalls/sys_enter_open")
 int trace_open(struct syscall_enter *ctx)
 {
-	return record(-100 /* AT_FDCWD */, (const char *)ctx->args[0], (__u32)ctx->args[1]);
+	return record(-100 /* AT_FDCWD */, (const char *)(unsigned long)ctx->args[0],
+		      (__u32)ctx->args[1]);
 }
 
 char LICENSE[] SEC("license") = "GPL";

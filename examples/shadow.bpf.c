@@ -56,13 +56,13 @@ static int check(const char *filename)
 SEC("tracepoint/syscalls/sys_enter_openat")
 int shadow_openat(struct syscall_enter *ctx)
 {
-	return check((const char *)ctx->args[1]);
+	return check((const char *)(unsigned long)ctx->args[1]);
 }
 
 SEC("?tracepoint/syscalls/sys_enter_open")
 int shadow_open(struct syscall_enter *ctx)
 {
-	return check((const char *)ctx->args[0]);
+	return check((const char *)(unsigned long)ctx->args[0]);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -32,7 +32,8 @@ def _variant(vdir, name, ctx):
     yield (f"{name}: the {REQUESTS} requests of the dds, each counted once", total == REQUESTS,
            f"counted {total}: {json.dumps(rows)[:600]}")
     err = read(os.path.join(vdir, "err.txt")).decode("utf-8", "replace")
-    kind = "raw_tp" if name == "link" else "tp_btf"
+    # tp_btf needs the kernel's own BTF: on shipped BTF (armv7) the tool takes raw_tp.
+    kind = "raw_tp" if name == "link" or ctx["image"].get("shipped_btf") else "tp_btf"
     tracing = "\n".join(line for line in err.splitlines() if "tracing:" in line) or err[-600:]
     yield (f"{name}: -v says {kind}", f"tracing: {kind} block_rq_complete" in err, tracing)
     if name == "main":

@@ -18,7 +18,8 @@ BLOCKS = 8
 
 def hooks(name, ctx):
     """What -v must say: the kind of program, and where the process comes from."""
-    kind = "raw_tp" if name == "link" else "tp_btf"
+    # tp_btf needs the kernel's own BTF: on shipped BTF (armv7) the tool takes raw_tp.
+    kind = "raw_tp" if name == "link" or ctx["image"].get("shipped_btf") else "tp_btf"
     # block_io_start exists from 6.5: the 6.12 boards; block_getrq on 5.10 and 6.1.
     origin = "block_io_start" if ctx["series"] == "6.12" else "block_getrq"
     return (f"tracing: {kind} block_rq_complete and block_rq_issue; "

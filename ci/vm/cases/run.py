@@ -14,7 +14,8 @@ import os
 from casekit import expectations, parse_lines, read, tail
 
 # The syscall numbers of read and write.
-NUMBERS = {"x86_64": {"read": 0, "write": 1}, "aarch64": {"read": 63, "write": 64}}
+NUMBERS = {"x86_64": {"read": 0, "write": 1}, "aarch64": {"read": 63, "write": 64},
+           "armv7": {"read": 3, "write": 4}}
 # Calls besides the copy's own: the fifo read, exec, dd's start and end (as syscount's case).
 SLACK = 40
 TYPES = ("event", "printk", "interval")
