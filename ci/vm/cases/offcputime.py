@@ -15,7 +15,7 @@ TYPES = {"ts": str, "time_ns": int, "interval_ns": int, "rows": list, "total_row
 SLEEP = {"do_nanosleep", "hrtimer_nanosleep"}
 
 
-def _main(vdir):
+def _main(vdir, ctx):
     reports = yield from common(vdir, "main", "interval", TYPES, "docs/tools/offcputime.md")
     exp = expectations(vdir)
     if len(reports) != 1 or not exp:
@@ -26,11 +26,15 @@ def _main(vdir):
     rows = reports[0].get("rows", [])
     yield ("main: only the traced pid", rows and all(x.get("pid") == pid for x in rows),
            json.dumps(rows)[:400])
+    # 32-bit ARM runs the programs in the interpreter (the arm32 JIT cannot compile them all,
+    # docs/btf.md), and a kernel stack taken there ends in it (___bpf_prog_run): the sleep is
+    # found by its process alone.
+    arm32 = ctx["arch"] == "armv7"
     slept = [x for x in rows if x.get("comm") == "sleep"
-             and SLEEP & {f.get("symbol") for f in x.get("kernel_stack", [])}]
+             and (arm32 or SLEEP & {f.get("symbol") for f in x.get("kernel_stack", [])})]
     ns = sum(x.get("total_ns", 0) for x in slept)
     want = ms * 10**6
-    yield (f"main: the {ms} ms sleep within 10 % in do_nanosleep",
+    yield (f"main: the {ms} ms sleep within 10 %" + ("" if arm32 else " in do_nanosleep"),
            abs(ns - want) <= want // 10, f"{ns} ns: {json.dumps(slept)[:600]}")
     err = read(os.path.join(vdir, "err.txt")).decode("utf-8", "replace")
     yield ("main: -v names the sched_switch hook",
@@ -38,7 +42,8 @@ def _main(vdir):
            tail(err.encode()))
 
 
-def _folded(vdir):
+def _folded(vdir, ctx):
+    arm32 = ctx["arch"] == "armv7"
     exp = expectations(vdir)
     stop = read(os.path.join(vdir, "stop.txt")).decode().split()
     yield ("folded: SIGINT stops it with exit 0", stop == ["INT", "0"], str(stop))
@@ -48,7 +53,7 @@ def _folded(vdir):
         stack, _, n = line.rpartition(" ")
         if not stack or not n.isdigit():
             bad.append(line)
-        elif stack.startswith("sleep;") and SLEEP & set(stack.split(";")):
+        elif stack.startswith("sleep;") and (arm32 or SLEEP & set(stack.split(";"))):
             us += int(n)
     want = int(exp[0][2]) * 1000 if exp else 0
     yield ("folded: lines parse; the sleep within 10 %, in microseconds",
@@ -62,4 +67,4 @@ def check(case_dir, ctx):
         if not os.path.isdir(vdir):
             yield (f"{name}: ran", False, f"no {vdir}")
             continue
-        yield from fn(vdir)
+        yield from fn(vdir, ctx)

@@ -18,7 +18,7 @@ PATH = {"vfs_read", "vfs_write", "ksys_read", "ksys_write", "read_iter_zero", "r
         "__arm64_sys_read", "__x64_sys_read", "__arm64_sys_write", "__x64_sys_write"}
 
 
-def _main(vdir):
+def _main(vdir, ctx):
     reports = yield from common(vdir, "main", "interval", TYPES, "docs/tools/profile.md")
     exp = expectations(vdir)
     if len(reports) != 1 or not exp:
@@ -41,7 +41,10 @@ def _main(vdir):
            f"{n} samples, {as_dd} as dd: {json.dumps(mine)[:400]}")
     frames = [f for x in mine for f in x.get("kernel_stack", [])]
     unnamed = [f for f in frames if "symbol" not in f or f.get("module") == "[unknown]"]
-    yield ("main: every kernel frame named", frames and not unnamed,
+    # 32-bit ARM: the unwinder leaves an odd frame unnamed (1 of 104 on Debian's armhf 6.1).
+    allowed = len(frames) // 50 if ctx["arch"] == "armv7" else 0
+    yield ("main: every kernel frame named" + (" (but 1 in 50)" if allowed else ""),
+           frames and len(unnamed) <= allowed,
            f"{len(frames)} frames, unnamed {json.dumps(unnamed)[:300]}")
     in_kernel = sum(x.get("count", 0) for x in mine if x.get("kernel_stack"))
     on_path = sum(x.get("count", 0) for x in mine
@@ -51,7 +54,7 @@ def _main(vdir):
            f"{on_path} of {in_kernel}: {json.dumps(mine[:3])[:600]}")
 
 
-def _folded(vdir):
+def _folded(vdir, _ctx):
     err = read(os.path.join(vdir, "err.txt"))
     stop = read(os.path.join(vdir, "stop.txt")).decode().split()
     yield ("folded: SIGINT stops it with exit 0", stop == ["INT", "0"], tail(err))
@@ -79,4 +82,4 @@ def check(case_dir, ctx):
         if not os.path.isdir(vdir):
             yield (f"{name}: ran", False, f"no {vdir}")
             continue
-        yield from fn(vdir)
+        yield from fn(vdir, ctx)

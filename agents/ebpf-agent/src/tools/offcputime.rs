@@ -45,15 +45,17 @@ pub const TOOL: Spec = Spec {
 };
 
 /// Sleeps in this process (the one `-p` traces); expects a stack of this pid that went to
-/// sleep in do_nanosleep.
+/// sleep in do_nanosleep. On 32-bit ARM the programs run in the BPF interpreter, and a kernel
+/// stack taken there ends in it (`___bpf_prog_run`): the pid alone is expected.
 fn selftest_workload(_marker: &str) -> std::io::Result<Vec<String>> {
     for _ in 0..3 {
         std::thread::sleep(Duration::from_millis(100));
     }
-    Ok(vec![
-        format!("{{\"pid\":{},", std::process::id()),
-        "\"symbol\":\"do_nanosleep\"".to_string(),
-    ])
+    let mut want = vec![format!("{{\"pid\":{},", std::process::id())];
+    if !cfg!(target_arch = "arm") {
+        want.push("\"symbol\":\"do_nanosleep\"".to_string());
+    }
+    Ok(want)
 }
 
 agent_core::pod! {
