@@ -431,7 +431,7 @@ static __always_inline __u32 copy_tail(struct work *w, char *dst)
 
 /* ----- names ------------------------------------------------------------------------------ */
 
-/* One byte of fw_normalize()'s walk over the name (a bpf_loop() callback, or a loop's body). */
+/* One byte of fw_normalize()'s walk over the name (the loop's body). */
 struct norm {
 	__u32 len;
 	__u32 absolute;
@@ -491,21 +491,11 @@ static long norm_step(__u32 i, void *ctx)
 	return 0;
 }
 
-enum bpf_func_id___fw {
-	BPF_FUNC_loop___fw = 181,
-};
-
-/* Names longer than this are folded only where the kernel has bpf_loop() (5.17): a loop the
- * verifier follows byte by byte must stay short. */
+/* Names longer than this are not folded: a loop the verifier follows byte by byte must stay
+ * short. (bpf_loop() would take any length, but a program that names a callback does not load
+ * before 5.13, even where the call is never made, nor on 32-bit ARM, whose JIT cannot call one.)
+ */
 #define NORM_INLINE_MAX 384
-
-#if defined(__TARGET_ARCH_arm)
-/* arm32's JIT cannot call a callback, and the interpreter refuses programs with one: no
- * bpf_loop() there, whatever the kernel offers. */
-#define fw_has_bpf_loop() 0
-#else
-#define fw_has_bpf_loop() bpf_core_enum_value_exists(enum bpf_func_id___fw, BPF_FUNC_loop___fw)
-#endif
 
 /*
  * Folds "//", "." and ".." in the name at w->buf[PATH_NAME_AT, + len), in place. A relative
@@ -526,15 +516,11 @@ __noinline long fw_normalize(__u32 len)
 	w->o = PATH_NAME_AT + n.absolute;
 	w->cs = w->o;
 	w->sp = 0;
-	if (fw_has_bpf_loop()) {
-		bpf_loop(PATH_USER_NAME_MAX + 1, norm_step, &n, 0);
-	} else {
-		if (len > NORM_INLINE_MAX)
-			return -2;
-		for (i = 0; i <= NORM_INLINE_MAX; i++) {
-			if (norm_step(i, &n))
-				break;
-		}
+	if (len > NORM_INLINE_MAX)
+		return -2;
+	for (i = 0; i <= NORM_INLINE_MAX; i++) {
+		if (norm_step(i, &n))
+			break;
 	}
 	if (n.deep)
 		return -1;
@@ -1168,26 +1154,52 @@ static __always_inline struct work *note_call(__u16 op, __u16 syscall, __u16 com
 }
 
 #ifdef SYSCALLS_RAW
+/* A traced call's id, ABI and first five arguments. */
+struct fw_call {
+	__u64 a[5];
+	__u8 id;
+	bool compat;
+};
+
+/*
+ * Reads the call ending at raw_exit into *c; 0 when filewatch does not trace it. A frame of
+ * its own, gone before the matching starts: x86_64's register block would otherwise sit under
+ * the deepest call chain, past the 512 bytes of stack the 6.1 verifier allows all frames.
+ */
+static __noinline int fw_read_call(struct pt_regs *regs, struct fw_call *c)
+{
+	struct syscall_regs s;
+	int i;
+
+	if (syscall_regs_read(regs, &s))
+		return 0;
+	c->id = syscall_regs_id(&config.sys, regs, &s);
+	if (!c->id)
+		return 0;
+	c->compat = s.compat;
+	for (i = 0; i < 5; i++)
+		c->a[i] = syscall_regs_arg(&s, i);
+	return c->id;
+}
+
 SEC("raw_tp/sys_exit")
 int raw_exit(__u64 *ctx)
 {
 	struct pt_regs *regs = RAW_SYSCALL_REGS(ctx);
-	struct syscall_regs s;
+	struct fw_call c = {};
 	long ret = ctx[1];
 	__u64 a0, a1, a2;
 	bool compat;
 	__u16 op;
 	__u8 id;
 
-	if (syscall_regs_read(regs, &s))
-		return 0;
-	id = syscall_regs_id(&config.sys, regs, &s);
+	id = fw_read_call(regs, &c);
 	if (!id)
 		return 0;
-	compat = s.compat;
-	a0 = syscall_regs_arg(&s, 0);
-	a1 = syscall_regs_arg(&s, 1);
-	a2 = syscall_regs_arg(&s, 2);
+	compat = c.compat;
+	a0 = c.a[0];
+	a1 = c.a[1];
+	a2 = c.a[2];
 	switch (id) {
 	case FILEWATCH_SYS_OPEN:
 		if (!note_call(FILEWATCH_OP_OPEN, id, compat, AT_FDCWD, a0, 0, 0, a1, ret))
@@ -1231,9 +1243,8 @@ int raw_exit(__u64 *ctx)
 		return fw_remove();
 	case FILEWATCH_SYS_RENAMEAT:
 	case FILEWATCH_SYS_RENAMEAT2:
-		if (!note_call(FILEWATCH_OP_RENAME, id, compat, (int)a0, a1, (int)a2,
-			       syscall_regs_arg(&s, 3),
-			       id == FILEWATCH_SYS_RENAMEAT2 ? syscall_regs_arg(&s, 4) : 0, ret))
+		if (!note_call(FILEWATCH_OP_RENAME, id, compat, (int)a0, a1, (int)a2, c.a[3],
+			       id == FILEWATCH_SYS_RENAMEAT2 ? c.a[4] : 0, ret))
 			return 0;
 		return fw_remove();
 	case FILEWATCH_SYS_IO_URING_ENTER: {

@@ -58,8 +58,9 @@ struct user_pt_regs {
 } __attribute__((preserve_access_index));
 #elif defined(__TARGET_ARCH_arm)
 #define __VMLINUX_H__
+/* The kernel's registers are 4 bytes wide, as its long (a BPF long has 8). */
 struct pt_regs {
-	long uregs[18];
+	unsigned int uregs[18];
 } __attribute__((preserve_access_index));
 #endif
 #include <bpf/bpf_tracing.h>

@@ -37,9 +37,9 @@ def _variant(vdir, name):
     def opened(watch, ok_ret):
         return lambda a: (a["op"] == "open" and a["syscall"] in ("open", "openat")
                           and a["watch"] == watch and a["comm"] == "vm-files"
-                          and a["matched_by"] == "name" and ok_ret(a["ret"]))
+                          and a["matched_by"] in ("file", "name") and ok_ret(a["ret"]))
 
-    yield one("open of the exact path, matched by name", fpid, fppid, secret,
+    yield one("open of the exact path, matched by the file or its name", fpid, fppid, secret,
               lambda a: opened(secret, lambda r: r >= 0)(a)
               and a["flags_text"].split("|")[0] == "O_RDONLY")
     yield one("creating open under the glob", fpid, fppid, f"{d}/glob-{tag}",
