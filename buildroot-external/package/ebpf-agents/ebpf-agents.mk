@@ -6,7 +6,7 @@
 
 # The same commit as SRCREV of the Yocto recipe. To build a checkout instead, see
 # "Building your own checkout" in buildroot-external/README.md (local.mk).
-EBPF_AGENTS_VERSION = bfb1d837d22d845ce802d91acbea286ab87c85d3
+EBPF_AGENTS_VERSION = d14d05c90df62fb272602d6aac615272f92b5bd1
 EBPF_AGENTS_SITE = $(call github,ebpf-rust,ebpf-rust,$(EBPF_AGENTS_VERSION))
 EBPF_AGENTS_LICENSE = MIT
 EBPF_AGENTS_LICENSE_FILES = LICENSE

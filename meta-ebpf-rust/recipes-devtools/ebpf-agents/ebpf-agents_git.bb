@@ -24,7 +24,7 @@ DEPENDS = "clang-native elfutils zlib"
 PV = "0.1.0+git"
 
 SRC_URI = "git://github.com/ebpf-rust/ebpf-rust.git;protocol=https;branch=main"
-SRCREV = "bfb1d837d22d845ce802d91acbea286ab87c85d3"
+SRCREV = "d14d05c90df62fb272602d6aac615272f92b5bd1"
 
 require ${BPN}-crates.inc
 
