@@ -127,6 +127,30 @@ static __always_inline bool net_port_in(const volatile struct net_ports *set, __
 }
 
 /*
+ * The options of the tools that filter on both ends (tcplife, tcpsend: -p, -4/-6, -L, -D),
+ * written into .rodata by the agent before load (agent_core::net::Filter).
+ */
+struct net_filter {
+	__u32 target_pid;
+	__u16 family; /* AF_INET or AF_INET6; 0: both */
+	__u8 filter_pid;
+	__u8 filter_lports;
+	__u8 filter_rports;
+	__u8 pad[3];
+	struct net_ports lports; /* -L */
+	struct net_ports rports; /* -D */
+};
+
+/* Whether the tuple's ports pass the filter's -L and -D. */
+static __always_inline bool net_filter_ports(const volatile struct net_filter *f,
+					     const struct net_tuple *t)
+{
+	if (f->filter_lports && !net_port_in(&f->lports, t->lport))
+		return false;
+	return !f->filter_rports || net_port_in(&f->rports, t->rport);
+}
+
+/*
  * The tuple of a socket, as it stands now: the local port is 0 until one is picked, and stays
  * after the close (data can still be read then).
  */

@@ -17,7 +17,7 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-const volatile struct tcplife_config config = {};
+const volatile struct net_filter config = {};
 
 DEFINE_EVENTS_RINGBUF(1024 * 1024);
 
@@ -80,9 +80,7 @@ static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state 
 	if (config.filter_pid && s.pid != config.target_pid)
 		return;
 	net_tuple_of_state(&t, ctx);
-	if (config.filter_lports && !net_port_in(&config.lports, t.lport))
-		return;
-	if (config.filter_rports && !net_port_in(&config.rports, t.rport))
+	if (!net_filter_ports(&config, &t))
 		return;
 	e = reserve_event(struct tcplife_event);
 	if (!e)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (MIT OR GPL-2.0) */
-/* tcplife: events and options shared by tcplife.bpf.c and the agent (tools/tcplife.rs). */
+/* tcplife: the events shared by tcplife.bpf.c and the agent (tools/tcplife.rs). */
 #ifndef EBPF_RUST_TCPLIFE_H
 #define EBPF_RUST_TCPLIFE_H
 
@@ -24,18 +24,6 @@ struct tcplife_event {
 	__u32 pid;
 	__u32 owner; /* enum tcplife_owner */
 	char comm[16];
-};
-
-/* Options, written into .rodata by the agent before load. */
-struct tcplife_config {
-	__u32 target_pid;
-	__u16 family; /* AF_INET or AF_INET6; 0: both */
-	__u8 filter_pid;
-	__u8 filter_lports;
-	__u8 filter_rports;
-	__u8 pad[3];
-	struct net_ports lports; /* -L */
-	struct net_ports rports; /* -D */
 };
 
 #endif

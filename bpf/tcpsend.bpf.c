@@ -13,7 +13,7 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-const volatile struct tcpsend_config config = {};
+const volatile struct net_filter config = {};
 
 DEFINE_EVENTS_RINGBUF(4 * 1024 * 1024);
 
@@ -34,9 +34,7 @@ static __noinline void on_send(struct sock *sk, int bytes)
 		return;
 	if (config.family && t.family != config.family)
 		return;
-	if (config.filter_lports && !net_port_in(&config.lports, t.lport))
-		return;
-	if (config.filter_rports && !net_port_in(&config.rports, t.rport))
+	if (!net_filter_ports(&config, &t))
 		return;
 	e = reserve_event(struct tcpsend_event);
 	if (!e)

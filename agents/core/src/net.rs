@@ -28,6 +28,42 @@ crate::pod! {
     pub struct Ports = "net_ports" {
         bits: [u8; 8192],
     }
+
+    /// `struct net_filter`: -p, -4/-6, -L and -D of the tools that filter on both ends.
+    pub struct Filter = "net_filter" {
+        target_pid: u32,
+        family: u16,
+        filter_pid: u8,
+        filter_lports: u8,
+        filter_rports: u8,
+        pad: [u8; 3],
+        lports: Ports,
+        rports: Ports,
+    }
+}
+
+impl Filter {
+    /// The kernel side's options from the command line's pid, family (0: both) and port lists.
+    pub fn new(
+        pid: Option<u32>,
+        family: u16,
+        local: &Option<PortList>,
+        remote: &Option<PortList>,
+    ) -> Filter {
+        let (target_pid, filter_pid) = crate::tool::pid_filter(pid);
+        let (filter_lports, lports) = Ports::filter(local);
+        let (filter_rports, rports) = Ports::filter(remote);
+        Filter {
+            target_pid,
+            family,
+            filter_pid,
+            filter_lports,
+            filter_rports,
+            lports,
+            rports,
+            ..Default::default()
+        }
+    }
 }
 
 /// The kretprobe alternative of bpf/net.h's `DEFINE_ACCEPT_PROBES`: every accept, io_uring's

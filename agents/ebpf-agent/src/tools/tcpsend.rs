@@ -3,7 +3,7 @@
 //! BPF side: `bpf/tcpsend.bpf.c`. The tracepoint sock:sock_send_length (6.3) where the kernel
 //! has it, else a kprobe and kretprobe on tcp_sendmsg (what BCC's examples use).
 
-use agent_core::net::{self, family_filter, parse_ports, PortList, Ports, Tuple};
+use agent_core::net::{self, family_filter, parse_ports, Filter, PortList, Tuple};
 use agent_core::prelude::*;
 
 pub const TOOL: Spec = Spec {
@@ -21,7 +21,7 @@ pub const TOOL: Spec = Spec {
         ],
     )],
     dynamic: &[],
-    structs: &[Event::LAYOUT, Tuple::LAYOUT, Config::LAYOUT],
+    structs: &[Event::LAYOUT, Tuple::LAYOUT, Filter::LAYOUT],
     start: tool::start::<Tcpsend>,
     selftest: SelfTest {
         args: |_| vec!["-p".into(), std::process::id().to_string()],
@@ -78,18 +78,6 @@ agent_core::pod! {
         pad: u32,
         comm: [u8; 16],
     }
-
-    /// `struct tcpsend_config`, the options in .rodata.
-    pub struct Config = "tcpsend_config" {
-        target_pid: u32,
-        family: u16,
-        filter_pid: u8,
-        filter_lports: u8,
-        filter_rports: u8,
-        pad: [u8; 3],
-        lports: Ports,
-        rports: Ports,
-    }
 }
 
 #[derive(FromArgs, Debug)]
@@ -144,20 +132,8 @@ impl Handler for Tcpsend {
 
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
         let a = &self.args;
-        let (target_pid, filter_pid) = pid_filter(a.pid);
-        let (filter_lports, lports) = Ports::filter(&a.localport);
-        let (filter_rports, rports) = Ports::filter(&a.remoteport);
-        let c = Config {
-            target_pid,
-            family: self.family,
-            filter_pid,
-            filter_lports,
-            filter_rports,
-            lports,
-            rports,
-            ..Default::default()
-        };
-        obj.set_rodata("config", &c)
+        let filter = Filter::new(a.pid, self.family, &a.localport, &a.remoteport);
+        obj.set_rodata("config", &filter)
     }
 
     fn header(&mut self, out: &mut Out) {
