@@ -163,6 +163,7 @@ define EBPF_AGENTS_INSTALL_EXAMPLES
 		$(TARGET_DIR)/usr/share/ebpf-agent/examples/
 endef
 EBPF_AGENTS_POST_INSTALL_TARGET_HOOKS += EBPF_AGENTS_INSTALL_EXAMPLES
+endif
 
 ifeq ($(BR2_PACKAGE_EBPF_AGENTS_SHIPPED_BTF),y)
 # The BTF of a kernel built without it: pahole makes it from the DWARF
