@@ -41,7 +41,7 @@ EBPF_AGENTS_CARGO_BUILD_OPTS = \
 # Cargo.toml, which is tuned for size: restore it. These assignments
 # come after pkg-cargo.mk's in the build command, so they win.
 EBPF_AGENTS_CARGO_ENV = \
-	CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
 	CARGO_PROFILE_RELEASE_LTO=true \
 	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
 	CARGO_PROFILE_RELEASE_PANIC=abort \

@@ -1,8 +1,9 @@
 //! filetop: reads and writes per file and thread, top-style (BCC/libbpf-tools compatible).
 //!
-//! BPF side: `bpf/filetop.bpf.c`. Kprobes on vfs_read/vfs_write where the kernel has them, else
-//! the read/write family's syscall tracepoints with the fd resolved in the kernel (libbpf-tools'
-//! filetop needs kprobes; this one runs without). The kernel counts; every interval the agent
+//! BPF side: `bpf/filetop.bpf.c`. The read/write family's syscall tracepoints with the fd
+//! resolved in the kernel (libbpf-tools' filetop needs kprobes; this one runs without), or, when
+//! asked for, kprobes on vfs_read/vfs_write: their kretprobes lose returns silently once the
+//! kernel's instances are held by blocked reads (docs/tools/filetop.md). The kernel counts; every interval the agent
 //! drains the map and prints the top rows.
 
 use std::time::Duration;
@@ -15,6 +16,13 @@ pub const TOOL: Spec = Spec {
     hooks: &[Group::first_of(
         "",
         &[
+            Group::syscalls(
+                "tracepoint",
+                FD_SYSCALLS,
+                Required::All(&["read", "write"]),
+                Exit::PerSyscall,
+            )
+            .text("syscall tracepoints of {}"),
             Group::all(
                 "kprobe",
                 &[
@@ -25,13 +33,6 @@ pub const TOOL: Spec = Spec {
                 ],
             )
             .text("kprobes on vfs_read and vfs_write (entry and return)"),
-            Group::syscalls(
-                "tracepoint",
-                FD_SYSCALLS,
-                Required::All(&["read", "write"]),
-                Exit::PerSyscall,
-            )
-            .text("syscall tracepoints of {}"),
         ],
     )],
     dynamic: &[],

@@ -1,9 +1,9 @@
 //! tcpaccept: trace passive TCP connections as processes accept them (BCC compatible).
 //!
 //! BPF side: `bpf/tcpaccept.bpf.c`. The connection is made in softirq context; the process
-//! shown is the one that accepted it: a kretprobe on inet_csk_accept where the kernel has
-//! kprobes, else the exits of accept() and accept4(), whose descriptor is resolved to its
-//! socket in the kernel. (libbpf-tools has no tcpaccept; BCC's needs kprobes.)
+//! shown is the one that accepted it: the exits of accept() and accept4(), whose descriptor is
+//! resolved to its socket in the kernel, or a kretprobe on inet_csk_accept (every accept, but
+//! idle listeners blocked in it hold the kernel's kretprobe instances: docs/tools/tcpaccept.md). (libbpf-tools has no tcpaccept; BCC's needs kprobes.)
 
 use agent_core::net::{self, family_filter, parse_ports, PortList, Ports, Tuple};
 use agent_core::prelude::*;
@@ -11,7 +11,7 @@ use agent_core::prelude::*;
 pub const TOOL: Spec = Spec {
     name: "tcpaccept",
     about: "trace accepted TCP connections, with the process that accepted each",
-    hooks: &[Group::first_of("", &[net::ACCEPT_KPROBE, net::ACCEPT_SYSCALLS])],
+    hooks: &[Group::first_of("", &[net::ACCEPT_SYSCALLS, net::ACCEPT_KPROBE])],
     dynamic: &[],
     structs: &[Event::LAYOUT, Tuple::LAYOUT, Config::LAYOUT],
     start: tool::start::<Tcpaccept>,

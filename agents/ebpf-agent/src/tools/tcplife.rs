@@ -23,8 +23,8 @@ pub const TOOL: Spec = Spec {
         Group::first_of(
             "accept",
             &[
-                net::ACCEPT_KPROBE,
                 net::ACCEPT_SYSCALLS,
+                net::ACCEPT_KPROBE,
                 Group::optional("none", &[]),
             ],
         ),
