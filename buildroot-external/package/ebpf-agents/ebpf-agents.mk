@@ -33,7 +33,8 @@ EBPF_AGENTS_SELECTED_TOOLS = \
 EBPF_AGENTS_CARGO_BUILD_OPTS = \
 	--no-default-features \
 	--features "$(subst $(space),$(comma),$(strip $(EBPF_AGENTS_SELECTED_TOOLS) \
-		$(if $(BR2_PACKAGE_EBPF_AGENTS_RUN),run)))"
+		$(if $(BR2_PACKAGE_EBPF_AGENTS_RUN),run) \
+		$(if $(BR2_PACKAGE_EBPF_AGENTS_COLLECT),collect)))"
 
 # pkg-cargo.mk sets CARGO_PROFILE_RELEASE_* from the global Buildroot
 # options (opt-level from BR2_OPTIMIZE_*, lto from BR2_ENABLE_LTO,
@@ -187,14 +188,41 @@ endef
 EBPF_AGENTS_POST_INSTALL_TARGET_HOOKS += EBPF_AGENTS_INSTALL_SHIPPED_BTF
 endif
 
+# The collector: its example config, and its service in each init
+# flavour (started once /etc/ebpf-agent/collect.json exists). The
+# systemd unit runs it as the user ebpf-agent, BusyBox's script as root.
+ifeq ($(BR2_PACKAGE_EBPF_AGENTS_COLLECT),y)
+define EBPF_AGENTS_USERS
+	ebpf-agent -1 ebpf-agent -1 * /nonexistent - - eBPF tracing agents
+endef
+
+define EBPF_AGENTS_INSTALL_COLLECT_CONFIG
+	$(INSTALL) -D -m 0644 $(@D)/agents/dist/collect.example.json \
+		$(TARGET_DIR)/usr/share/ebpf-agent/collect.example.json
+endef
+EBPF_AGENTS_POST_INSTALL_TARGET_HOOKS += EBPF_AGENTS_INSTALL_COLLECT_CONFIG
+
+define EBPF_AGENTS_INSTALL_INIT_SYSV_COLLECT
+	$(INSTALL) -D -m 0755 $(@D)/agents/dist/S96ebpf-collect \
+		$(TARGET_DIR)/etc/init.d/S96ebpf-collect
+endef
+
+define EBPF_AGENTS_INSTALL_INIT_SYSTEMD_COLLECT
+	$(INSTALL) -D -m 0644 $(@D)/agents/dist/ebpf-collect.service \
+		$(TARGET_DIR)/usr/lib/systemd/system/ebpf-collect.service
+endef
+endif
+
 define EBPF_AGENTS_INSTALL_INIT_SYSV
 	$(INSTALL) -D -m 0755 $(EBPF_AGENTS_PKGDIR)/S95ebpf-verify \
 		$(TARGET_DIR)/etc/init.d/S95ebpf-verify
+	$(EBPF_AGENTS_INSTALL_INIT_SYSV_COLLECT)
 endef
 
 define EBPF_AGENTS_INSTALL_INIT_SYSTEMD
 	$(INSTALL) -D -m 0644 $(@D)/agents/dist/ebpf-verify.service \
 		$(TARGET_DIR)/usr/lib/systemd/system/ebpf-verify.service
+	$(EBPF_AGENTS_INSTALL_INIT_SYSTEMD_COLLECT)
 endef
 
 $(eval $(cargo-package))

@@ -13,6 +13,6 @@ REQUIRED_DISTRO_FEATURES = "ebpf"
 
 IMAGE_FEATURES += "ssh-server-dropbear"
 
-IMAGE_INSTALL += "ebpf-agents"
+IMAGE_INSTALL += "ebpf-agents ebpf-agents-collect"
 # A kernel built without BTF (EBPF_KERNEL_BTF = "shipped") gets the BTF the tools use.
 IMAGE_INSTALL += "${@'ebpf-agent-btf' if d.getVar('EBPF_KERNEL_BTF') == 'shipped' else ''}"

@@ -28,14 +28,14 @@ SRCREV = "d14d05c90df62fb272602d6aac615272f92b5bd1"
 
 require ${BPN}-crates.inc
 
-inherit cargo cargo-update-recipe-crates pkgconfig systemd update-rc.d
+inherit cargo cargo-update-recipe-crates pkgconfig systemd update-rc.d useradd
 
 # One PACKAGECONFIG per tool, each the cargo feature of the same name: the tools that
 # ci/tool-list prints. meta-ebpf-rust/scripts/update-tools rewrites these lines from it,
 # ci/yocto-check compares. An image that wants fewer tools sets
 # PACKAGECONFIG:pn-ebpf-agents.
 EBPF_AGENT_TOOLS = "bashreadline biolatency biosnoop biotop execsnoop exitsnoop filetop filewatch funccount funclatency offcputime opensnoop profile statsnoop syscount tcpaccept tcpconnect tcplife tcpsend tcptop"
-PACKAGECONFIG ??= "${EBPF_AGENT_TOOLS} run"
+PACKAGECONFIG ??= "${EBPF_AGENT_TOOLS} run collect"
 PACKAGECONFIG[bashreadline] = "--features bashreadline"
 PACKAGECONFIG[biolatency] = "--features biolatency"
 PACKAGECONFIG[biosnoop] = "--features biosnoop"
@@ -64,6 +64,10 @@ PACKAGECONFIG[static] = ",,,"
 # target, in /usr/share/ebpf-agent/examples.
 PACKAGECONFIG[run] = ",,,"
 CARGO_BUILD_FLAGS += "${@bb.utils.contains('PACKAGECONFIG', 'run', '--features run', '', d)}"
+# `ebpf-agent collect` (the cargo feature collect): the tools of /etc/ebpf-agent/collect.json
+# as one service. Its service and example config are the package ${PN}-collect.
+PACKAGECONFIG[collect] = ",,,"
+CARGO_BUILD_FLAGS += "${@bb.utils.contains('PACKAGECONFIG', 'collect', '--features collect', '', d)}"
 
 # Cargo workspace: the binary crate is agents/ebpf-agent, the lock file is at the top.
 CARGO_SRC_DIR = "agents/ebpf-agent"
@@ -122,9 +126,32 @@ do_install() {
         install -d ${D}${sysconfdir}/init.d
         install -m 0755 ${S}/agents/dist/S95ebpf-verify ${D}${sysconfdir}/init.d/ebpf-verify
     fi
+
+    # The collector's service (started once /etc/ebpf-agent/collect.json exists) and its
+    # example config: the package ${PN}-collect.
+    if ${@bb.utils.contains('PACKAGECONFIG', 'collect', 'true', 'false', d)}; then
+        install -d ${D}${datadir}/ebpf-agent
+        install -m 0644 ${S}/agents/dist/collect.example.json ${D}${datadir}/ebpf-agent/collect.example.json
+    fi
+    if ${@bb.utils.contains('DISTRO_FEATURES', 'systemd', bb.utils.contains('PACKAGECONFIG', 'collect', 'true', 'false', d), 'false', d)}; then
+        install -m 0644 ${S}/agents/dist/ebpf-collect.service ${D}${systemd_system_unitdir}/ebpf-collect.service
+    fi
+    if ${@bb.utils.contains('DISTRO_FEATURES', 'sysvinit', bb.utils.contains('PACKAGECONFIG', 'collect', 'true', 'false', d), 'false', d)}; then
+        install -m 0755 ${S}/agents/dist/S96ebpf-collect ${D}${sysconfdir}/init.d/ebpf-collect
+    fi
 }
 
+PACKAGES =+ "${PN}-collect"
+FILES:${PN}-collect += "${datadir}/ebpf-agent/collect.example.json \
+                        ${systemd_system_unitdir}/ebpf-collect.service \
+                        ${sysconfdir}/init.d/ebpf-collect"
 FILES:${PN} += "${datadir}/ebpf-agent"
+RDEPENDS:${PN}-collect = "${PN}"
+
+# The systemd unit runs the collector as this system user (the SysV script as root).
+USERADD_PACKAGES = "${EBPF_COLLECT_PKG}"
+USERADD_PARAM:${PN}-collect = "--system --user-group --no-create-home --home-dir /nonexistent \
+                               --shell /sbin/nologin --comment 'eBPF tracing agents' ebpf-agent"
 
 # The tools' BPF objects, as the build compiled them for this target, for the sysroot
 # only: ebpf-agent-btf reduces a kernel's BTF to the types they use, for the BTF an image
@@ -139,7 +166,13 @@ ebpf_agents_sysroot_bpf() {
     install -m 0644 "$objects"/*.bpf.o ${SYSROOT_DESTDIR}${datadir}/ebpf-agent/bpf/
 }
 
+EBPF_COLLECT_PKG = "${@bb.utils.contains('PACKAGECONFIG', 'collect', '${PN}-collect', '', d)}"
+SYSTEMD_PACKAGES = "${PN} ${EBPF_COLLECT_PKG}"
 SYSTEMD_SERVICE:${PN} = "ebpf-verify.service"
+SYSTEMD_SERVICE:${PN}-collect = "ebpf-collect.service"
 
+INITSCRIPT_PACKAGES = "${PN} ${EBPF_COLLECT_PKG}"
 INITSCRIPT_NAME = "ebpf-verify"
 INITSCRIPT_PARAMS = "start 95 2 3 4 5 ."
+INITSCRIPT_NAME:${PN}-collect = "ebpf-collect"
+INITSCRIPT_PARAMS:${PN}-collect = "start 96 2 3 4 5 . stop 04 0 1 6 ."
