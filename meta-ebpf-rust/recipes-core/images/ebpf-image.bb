@@ -13,6 +13,9 @@ REQUIRED_DISTRO_FEATURES = "ebpf"
 
 IMAGE_FEATURES += "ssh-server-dropbear"
 
-IMAGE_INSTALL += "ebpf-agents ebpf-agents-collect"
+# The collector's service and example config; "" for an ebpf-agents built without the
+# PACKAGECONFIG collect (the package is then never made).
+EBPF_IMAGE_COLLECT ?= "ebpf-agents-collect"
+IMAGE_INSTALL += "ebpf-agents ${EBPF_IMAGE_COLLECT}"
 # A kernel built without BTF (EBPF_KERNEL_BTF = "shipped") gets the BTF the tools use.
 IMAGE_INSTALL += "${@'ebpf-agent-btf' if d.getVar('EBPF_KERNEL_BTF') == 'shipped' else ''}"

@@ -149,7 +149,7 @@ FILES:${PN} += "${datadir}/ebpf-agent"
 RDEPENDS:${PN}-collect = "${PN}"
 
 # The systemd unit runs the collector as this system user (the SysV script as root).
-USERADD_PACKAGES = "${EBPF_COLLECT_PKG}"
+USERADD_PACKAGES = "${PN}-collect"
 USERADD_PARAM:${PN}-collect = "--system --user-group --no-create-home --home-dir /nonexistent \
                                --shell /sbin/nologin --comment 'eBPF tracing agents' ebpf-agent"
 
