@@ -16,6 +16,10 @@ mkdir -p /tmp/m
 ln -sf /bin/busybox "/tmp/m/hello-$RUN_ID"
 start_tool "$d" /usr/sbin/ebpf-agent run "$EX/hello.bpf.o" --json --verbose
 wait_attached "$d" 60
+# One exec must give one line: the emulated armv7 board (one vCPU) ran none of the program
+# for the first ~0.2 s after the attach in 1 run of 3 (docs/emulated-board.md: the guest's own
+# code patching under TCG); half a second later it never missed one in this case.
+usleep 500000
 # busybox has no applet of that name: the exec happens all the same.
 "/tmp/m/hello-$RUN_ID" 2>/dev/null
 echo "exec /tmp/m/hello-$RUN_ID" >>"$d/expect.txt"
