@@ -73,6 +73,8 @@ class Fleet:
         b["up_msg"] = r.stdout.strip()
         if b["up"]:
             b.update(json.load(open(os.path.join(b["dir"], "board.json"))))
+            # A board booted again gets new port forwards: ssh must follow them.
+            self.write_ssh_config()
         return b
 
     def down(self, b):
