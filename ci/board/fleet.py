@@ -27,6 +27,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -83,11 +84,14 @@ class Fleet:
         b["up"] = False
 
     def write_ssh_config(self):
-        with open(self.ssh_config, "w") as out:
+        # Boards come up in threads of their own: each writes the whole file, replaced at once.
+        tmp = f"{self.ssh_config}.{threading.get_ident()}"
+        with open(tmp, "w") as out:
             for b in self.boards:
                 path = os.path.join(b["dir"], "ssh_config")
                 if os.path.exists(path):
                     out.write(open(path).read())
+        os.replace(tmp, self.ssh_config)
 
     def ssh(self, b, cmd, stdin=None, timeout=300, check=True):
         # An emulated board on a loaded machine can miss ssh's banner deadline: exit code 255

@@ -3,8 +3,8 @@
 //! BPF side: `bpf/filetop.bpf.c`. The read/write family's syscall tracepoints with the fd
 //! resolved in the kernel (libbpf-tools' filetop needs kprobes; this one runs without), or, when
 //! asked for, kprobes on vfs_read/vfs_write: their kretprobes lose returns silently once the
-//! kernel's instances are held by blocked reads (docs/tools/filetop.md). The kernel counts; every interval the agent
-//! drains the map and prints the top rows.
+//! kernel's instances are held by blocked reads (docs/tools/filetop.md). The kernel counts;
+//! every interval the agent drains the map and prints the top rows.
 
 use std::time::Duration;
 

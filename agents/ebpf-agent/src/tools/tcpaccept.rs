@@ -3,7 +3,8 @@
 //! BPF side: `bpf/tcpaccept.bpf.c`. The connection is made in softirq context; the process
 //! shown is the one that accepted it: the exits of accept() and accept4(), whose descriptor is
 //! resolved to its socket in the kernel, or a kretprobe on inet_csk_accept (every accept, but
-//! idle listeners blocked in it hold the kernel's kretprobe instances: docs/tools/tcpaccept.md). (libbpf-tools has no tcpaccept; BCC's needs kprobes.)
+//! idle listeners blocked in it hold the kernel's kretprobe instances: docs/tools/tcpaccept.md).
+//! (libbpf-tools has no tcpaccept; BCC's needs kprobes.)
 
 use agent_core::net::{self, family_filter, parse_ports, PortList, Ports, Tuple};
 use agent_core::prelude::*;

@@ -2,7 +2,7 @@
 //!
 //! BPF side: `bpf/tcplife.bpf.c`. `sock:inet_sock_set_state` from the first state change to
 //! CLOSE, bytes from the socket's own counters; the process from the connect, the accept
-//! (kretprobe on inet_csk_accept, else the accept syscalls' exits) or the first close.
+//! (the accept syscalls' exits, else the kretprobe on inet_csk_accept) or the first close.
 
 use agent_core::net::{self, family_filter, parse_ports, Filter, PortList, Tuple};
 use agent_core::prelude::*;
