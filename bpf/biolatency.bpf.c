@@ -24,12 +24,7 @@ struct {
 	__type(value, __u64);
 } start SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, BIOLATENCY_MAX_HISTS);
-	__type(key, struct biolatency_key);
-	__type(value, struct hist);
-} hists SEC(".maps");
+DEFINE_DRAINED_HASH(hists, struct biolatency_key, struct hist, BIOLATENCY_MAX_HISTS);
 
 DEFINE_LOST_COUNTER();
 
@@ -70,7 +65,7 @@ static __noinline int on_complete(struct request *rq)
 		hkey.dev = rq_dev(rq);
 	if (config.per_flags)
 		hkey.flags = BPF_CORE_READ(rq, cmd_flags);
-	h = map_lookup_or_init(&hists, &hkey, &zero_hist);
+	h = drained_lookup_or_init(hists, &hkey, &zero_hist);
 	if (!h)
 		return 0;
 	hist_add_log2(h, (__u64)delta / (config.milliseconds ? 1000000 : 1000));

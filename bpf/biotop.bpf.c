@@ -21,12 +21,7 @@ struct {
 	__type(value, struct block_issued);
 } start SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, BIOTOP_MAX_ROWS);
-	__type(key, struct biotop_key);
-	__type(value, struct biotop_value);
-} counts SEC(".maps");
+DEFINE_DRAINED_HASH(counts, struct biotop_key, struct biotop_value, BIOTOP_MAX_ROWS);
 
 DEFINE_LOST_COUNTER();
 
@@ -70,7 +65,7 @@ static __noinline int on_complete(struct request *rq)
 	k.write = (BPF_CORE_READ(rq, cmd_flags) & BLOCK_OP_MASK) == BLOCK_OP_WRITE;
 	__builtin_memcpy(k.comm, s->comm, sizeof(k.comm));
 	bpf_map_delete_elem(&start, &key);
-	v = map_lookup_or_init(&counts, &k, &zero);
+	v = drained_lookup_or_init(counts, &k, &zero);
 	if (!v)
 		return 0;
 	__sync_fetch_and_add(&v->io, 1);

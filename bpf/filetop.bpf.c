@@ -37,12 +37,7 @@ struct {
 	__type(value, struct pending);
 } pending SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FILETOP_MAX_ENTRIES);
-	__type(key, struct filetop_key);
-	__type(value, struct filetop_value);
-} entries SEC(".maps");
+DEFINE_DRAINED_HASH(entries, struct filetop_key, struct filetop_value, FILETOP_MAX_ENTRIES);
 
 /* A new row is built here: too large for the BPF stack. */
 struct {
@@ -73,7 +68,8 @@ static __noinline void on_entry(struct file *file, __u32 op)
 		count_lost_event(&lost_events);
 }
 
-static __always_inline struct filetop_value *new_row(struct filetop_key *key, struct file *file)
+static __always_inline struct filetop_value *new_row(void *entries, struct filetop_key *key,
+						     struct file *file)
 {
 	struct filetop_value *v;
 	struct inode *inode;
@@ -97,8 +93,8 @@ static __always_inline struct filetop_value *new_row(struct filetop_key *key, st
 				      BPF_CORE_READ(file, f_path.dentry, d_name.name)) < 0)
 		v->name[0] = 0;
 	/* Fails when another CPU added the row first (fine) or when the map is full. */
-	bpf_map_update_elem(&entries, key, v, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&entries, key);
+	bpf_map_update_elem(entries, key, v, BPF_NOEXIST);
+	return bpf_map_lookup_elem(entries, key);
 }
 
 static __noinline void on_return(long ret)
@@ -108,6 +104,7 @@ static __noinline void on_return(long ret)
 	struct filetop_key key = {};
 	struct filetop_value *v;
 	struct pending *p;
+	void *m;
 	struct file *file;
 	__u32 op;
 
@@ -123,9 +120,12 @@ static __noinline void on_return(long ret)
 	key.inode = (__u64)BPF_CORE_READ(file, f_inode);
 	key.pid = pid_tgid >> 32;
 	key.tid = tid;
-	v = bpf_map_lookup_elem(&entries, &key);
+	m = drained_map(entries);
+	if (!m)
+		return;
+	v = bpf_map_lookup_elem(m, &key);
 	if (!v)
-		v = new_row(&key, file);
+		v = new_row(m, &key, file);
 	if (!v) {
 		count_lost_event(&lost_events);
 		return;

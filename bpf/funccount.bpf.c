@@ -15,12 +15,7 @@ const volatile struct funccount_config config = {};
 
 DEFINE_LOST_COUNTER();
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FUNCCOUNT_MAX_PROBES + 24);
-	__type(key, struct funccount_key);
-	__type(value, __u64);
-} counts SEC(".maps");
+DEFINE_DRAINED_HASH(counts, struct funccount_key, __u64, FUNCCOUNT_MAX_PROBES + 24);
 
 static __always_inline int count(__u32 kind, __u64 id)
 {
@@ -29,7 +24,7 @@ static __always_inline int count(__u32 kind, __u64 id)
 
 	if (config.filter_tgid && (bpf_get_current_pid_tgid() >> 32) != config.tgid)
 		return 0;
-	n = map_lookup_or_init(&counts, &key, &zero);
+	n = drained_lookup_or_init(counts, &key, &zero);
 	if (n)
 		__sync_fetch_and_add(n, 1);
 	return 0;

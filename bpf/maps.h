@@ -40,6 +40,44 @@ static __always_inline void count_lost_event(void *lost_map)
 		__v;                                                          \
 	})
 
+/*
+ * `name`: a hash map of counters that the agent drains while the programs run (every interval
+ * of a top-like tool). A program adds to an entry through the pointer a lookup returned; were
+ * the agent to read and delete that entry in between, the addition would land in neither this
+ * report nor the next. So there are two maps, `name` and `name_spare`, and the programs reach
+ * the one in use through `name_live` (a map of maps, slot 0): the agent puts the other map in
+ * the slot, and the kernel returns from that update only once every program that could still
+ * hold the old one has ended (an RCU grace period); then it drains the old map, which nothing
+ * writes any more, and keeps it as the spare. The agent's half: agents/core/src/maps.rs.
+ */
+#define DEFINE_DRAINED_HASH(name, key_type, value_type, entries) \
+	struct name##_def {                                      \
+		__uint(type, BPF_MAP_TYPE_HASH);                 \
+		__uint(max_entries, entries);                    \
+		__type(key, key_type);                           \
+		__type(value, value_type);                       \
+	} name SEC(".maps"), name##_spare SEC(".maps");          \
+	struct {                                                 \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);        \
+		__uint(max_entries, 1);                          \
+		__type(key, __u32);                              \
+		__array(values, struct name##_def);              \
+	} name##_live SEC(".maps") = { .values = { &name } }
+
+/* The map of `name` (DEFINE_DRAINED_HASH) that programs write now (NULL only while unset). */
+#define drained_map(name)                                   \
+	({                                                  \
+		__u32 __slot = 0;                           \
+		bpf_map_lookup_elem(&name##_live, &__slot); \
+	})
+
+/* map_lookup_or_init() in the map of `name` that programs write now. */
+#define drained_lookup_or_init(name, key, init)                           \
+	({                                                                \
+		void *__m = drained_map(name);                            \
+		__m ? map_lookup_or_init(__m, (key), (init)) : (void *)0; \
+	})
+
 #define BPF_F_NO_COMMON_LRU (1U << 1)
 
 /*

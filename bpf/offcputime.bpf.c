@@ -26,12 +26,7 @@ struct {
 	__type(value, struct offcputime_start);
 } starts SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, OFFCPUTIME_MAX_ENTRIES);
-	__type(key, struct offcputime_key);
-	__type(value, __u64);
-} info SEC(".maps");
+DEFINE_DRAINED_HASH(info, struct offcputime_key, __u64, OFFCPUTIME_MAX_ENTRIES);
 
 struct stack_pid_event stack_pid_event_btf __attribute__((unused));
 
@@ -101,7 +96,7 @@ static __always_inline int on_switch(void *ctx, struct task_struct *prev, struct
 		return 0;
 	delta = now - s->time_ns;
 	if (delta >= config.min_ns && delta <= config.max_ns) {
-		total = map_lookup_or_init(&info, &s->key, &zero);
+		total = drained_lookup_or_init(info, &s->key, &zero);
 		if (total)
 			__sync_fetch_and_add(total, delta);
 	}

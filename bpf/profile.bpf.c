@@ -18,12 +18,7 @@ DEFINE_EVENTS_RINGBUF(16 * 1024);
 DEFINE_STACK_MAP(stacks);
 DEFINE_STACK_PIDS();
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, PROFILE_MAX_ENTRIES);
-	__type(key, struct profile_key);
-	__type(value, __u64);
-} counts SEC(".maps");
+DEFINE_DRAINED_HASH(counts, struct profile_key, __u64, PROFILE_MAX_ENTRIES);
 
 /* Samples taken (after the filters), per CPU: the counts add up to this, less the lost. */
 struct {
@@ -71,7 +66,7 @@ int do_sample(void *ctx)
 	key.kernel_stack_id = config.kernel ? bpf_get_stackid(ctx, &stacks, 0) : -1;
 	if (config.user)
 		note_pid(pid);
-	n = map_lookup_or_init(&counts, &key, &zero);
+	n = drained_lookup_or_init(counts, &key, &zero);
 	if (n)
 		__sync_fetch_and_add(n, 1);
 	return 0;

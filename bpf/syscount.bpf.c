@@ -18,12 +18,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 const volatile struct syscount_config config = {};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SYSCOUNT_MAX_KEYS);
-	__type(key, __u32);
-	__type(value, struct syscount_value);
-} counts SEC(".maps");
+DEFINE_DRAINED_HASH(counts, __u32, struct syscount_value, SYSCOUNT_MAX_KEYS);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -76,7 +71,7 @@ static __always_inline int on_exit(struct pt_regs *regs, long id, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid, key;
-	struct syscount_value *v;
+	struct syscount_value zero = {}, *v;
 	__u64 *start, delta = 0;
 
 	if (config.latency) {
@@ -103,18 +98,9 @@ static __always_inline int on_exit(struct pt_regs *regs, long id, long ret)
 	if (!config.per_process && regs && syscall_is_compat(regs))
 		key |= SYSCOUNT_KEY_COMPAT;
 #endif
-	v = bpf_map_lookup_elem(&counts, &key);
-	if (!v) {
-		struct syscount_value zero = {};
-
-		/* Fails when another CPU added the key first (fine) or when the map is full. */
-		bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&counts, &key);
-		if (!v) {
-			count_lost_event(&lost_events);
-			return 0;
-		}
-	}
+	v = drained_lookup_or_init(counts, &key, &zero);
+	if (!v)
+		return 0;
 	__sync_fetch_and_add(&v->count, 1);
 	/* The name as of the latest call: a process that exec()s shows its new name. */
 	if (config.per_process)

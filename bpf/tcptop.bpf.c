@@ -15,12 +15,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 const volatile struct tcptop_config config = {};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TCPTOP_MAX_ENTRIES);
-	__type(key, struct tcptop_key);
-	__type(value, struct tcptop_value);
-} rows SEC(".maps");
+DEFINE_DRAINED_HASH(rows, struct tcptop_key, struct tcptop_value, TCPTOP_MAX_ENTRIES);
 
 /* Calls that could not be counted (a full map). */
 DEFINE_LOST_COUNTER();
@@ -43,7 +38,7 @@ static __noinline void count(struct sock *sk, __u64 bytes, bool received)
 		return;
 	key.pid = pid_tgid >> 32;
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
-	v = map_lookup_or_init(&rows, &key, &zero);
+	v = drained_lookup_or_init(rows, &key, &zero);
 	if (!v)
 		return;
 	if (received)

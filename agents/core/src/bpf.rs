@@ -160,6 +160,8 @@ pub struct Object {
     log_buf: Vec<u8>,
     /// The ELF image: libbpf reads it until the object is loaded.
     _image: Vec<u8>,
+    /// The drained hash maps (maps::drain_hash) whose spare is the one in use now.
+    spare_live: std::cell::RefCell<Vec<String>>,
 }
 
 /// Size of the verifier log buffer: enough for the tail of a rejected program's log.
@@ -205,6 +207,7 @@ impl Object {
             links: Vec::new(),
             log_buf,
             _image: image,
+            spare_live: Default::default(),
         })
     }
 
@@ -360,6 +363,20 @@ impl Object {
             return Err(Error::new(format!("{}: no map named {name}", self.name)));
         }
         Ok(map)
+    }
+
+    /// Is the spare of the drained hash map `name` the one in use (maps::drain_hash)? Flips
+    /// the answer when `flip`.
+    pub(crate) fn spare_live(&self, name: &str, flip: bool) -> bool {
+        let mut names = self.spare_live.borrow_mut();
+        let at = names.iter().position(|n| n == name);
+        if flip {
+            match at {
+                Some(i) => drop(names.swap_remove(i)),
+                None => names.push(name.to_string()),
+            }
+        }
+        at.is_some()
     }
 
     /// Does the object define a map of this name?

@@ -18,12 +18,17 @@ fn errno() -> i32 {
 /// Takes every entry out of the hash map `name` of `obj`: the keys and values as `#[repr(C)]`
 /// twins of the BPF side's structs, and an empty map for the next interval.
 ///
-/// Uses `BPF_MAP_LOOKUP_AND_DELETE_BATCH` (Linux 5.6), which reads and deletes a bucket at a
-/// time under the bucket's lock, so an update racing with the drain lands either in this report
-/// or in the next, never in neither. Where the batch call is missing, falls back to reading and
-/// deleting key by key.
+/// A map the programs add to while they run is declared with `DEFINE_DRAINED_HASH`
+/// (bpf/maps.h): a program adds through a pointer its lookup returned, so an entry read and
+/// deleted under it would lose the addition. Such a map is first swapped for its empty spare
+/// in `<name>_live`; the kernel returns from that update after an RCU grace period (every map
+/// of maps update, Linux 5.0 on), when no program can still be writing the map taken out.
+/// Nothing writes it then, and it is drained exactly, to be the next spare.
+///
+/// Uses `BPF_MAP_LOOKUP_AND_DELETE_BATCH` (Linux 5.6); where the batch call is missing, falls
+/// back to reading and deleting key by key.
 pub fn drain_hash<K: Pod, V: Pod>(obj: &Object, name: &str) -> Result<Vec<(K, V)>> {
-    let fd = obj.map_fd(name)?;
+    let fd = swap_out(obj, name)?;
     match drain_batch(fd) {
         Err(e) if e == libc::EINVAL || e == libc::ENOTSUP || e == 524 => {
             // 524: ENOTSUPP, the kernel's internal "not supported" that leaks to user space.
@@ -33,6 +38,25 @@ pub fn drain_hash<K: Pod, V: Pod>(obj: &Object, name: &str) -> Result<Vec<(K, V)
         Err(e) => Err(Error::os(format!("cannot read map {name}"), e)),
         Ok(v) => Ok(v),
     }
+}
+
+/// The map of `name` to drain: for a drained hash map (a `<name>_live` slot), the one in use,
+/// after the spare took its place; else `name` itself.
+fn swap_out(obj: &Object, name: &str) -> Result<i32> {
+    let live = format!("{name}_live");
+    if !obj.has_map(&live) {
+        return obj.map_fd(name);
+    }
+    let spare = format!("{name}_spare");
+    let (out, into) = if obj.spare_live(name, false) {
+        (spare.as_str(), name)
+    } else {
+        (name, spare.as_str())
+    };
+    let into_fd = obj.map_fd(into)? as u32;
+    obj.map_update(&live, &0u32, &into_fd)?;
+    obj.spare_live(name, true);
+    obj.map_fd(out)
 }
 
 fn drain_batch<K: Pod, V: Pod>(fd: i32) -> std::result::Result<Vec<(K, V)>, i32> {

@@ -2,7 +2,9 @@
 # funccount on the emulated board: a dd copying 3000 single bytes (3000 read() and 3000
 # write() calls), traced by pid from before it starts, with kernel functions (kprobes on
 # vfs_read and vfs_write*, by globs) and a syscall tracepoint; then, through the link, a
-# tracepoint glob over sched:sched_process_[fe]* for a shell that forks /bin/true five times.
+# tracepoint glob over sched:sched_process_[fe]* for a shell that forks /bin/true five times;
+# then a storm: a dd of 100000 single bytes whose write() calls are counted while the counts
+# are drained every 20 ms.
 # expect.txt: "dd <pid> <bytes> <rc>", "shell <pid> <forks>". Host side: funccount.py.
 # shellcheck source=ci/vm/guest/lib.sh
 . /usr/share/ebpf-vm/lib.sh
@@ -10,6 +12,7 @@ out=$1
 BYTES=3000
 
 held_dd() {
+    BYTES=${2:-$BYTES}
     mkdir -p "$1"
     rm -f "$1/go"
     mkfifo "$1/go"
@@ -47,4 +50,11 @@ echo go >"$d/go"
 wait "$TP_PID"
 echo "shell $TP_PID 5" >>"$d/expect.txt"
 rm -f "$d/go"
+stop_tool "$d"
+
+d=$out/storm
+held_dd "$d" 100000
+start_tool "$d" funccount --json --verbose -i 20ms -p "$DD_PID" 't:syscalls:sys_enter_write'
+wait_attached "$d" 60
+release_dd "$d"
 stop_tool "$d"
