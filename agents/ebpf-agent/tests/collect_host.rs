@@ -1187,9 +1187,9 @@ fn runs_as_a_user_with_the_units_capabilities() {
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 65534);
 }
 
-/// `field/ebpf-field` of this repository.
+/// `agents/field/ebpf-field` of this repository.
 fn field_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../field/ebpf-field")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../field/ebpf-field")
 }
 
 /// Runs `ebpf-field ARGS`: (exit code, stdout, stderr).
