@@ -68,7 +68,7 @@ static __noinline void on_entry(struct file *file, __u32 op)
 		count_lost_event(&lost_events);
 }
 
-static __always_inline struct filetop_value *new_row(void *entries, struct filetop_key *key,
+static __always_inline struct filetop_value *new_row(void *rows, struct filetop_key *key,
 						     struct file *file)
 {
 	struct filetop_value *v;
@@ -93,8 +93,8 @@ static __always_inline struct filetop_value *new_row(void *entries, struct filet
 				      BPF_CORE_READ(file, f_path.dentry, d_name.name)) < 0)
 		v->name[0] = 0;
 	/* Fails when another CPU added the row first (fine) or when the map is full. */
-	bpf_map_update_elem(entries, key, v, BPF_NOEXIST);
-	return bpf_map_lookup_elem(entries, key);
+	bpf_map_update_elem(rows, key, v, BPF_NOEXIST);
+	return bpf_map_lookup_elem(rows, key);
 }
 
 static __noinline void on_return(long ret)

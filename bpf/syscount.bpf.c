@@ -71,7 +71,7 @@ static __always_inline int on_exit(struct pt_regs *regs, long id, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid, key;
-	struct syscount_value zero = {}, *v;
+	struct syscount_value *v;
 	__u64 *start, delta = 0;
 
 	if (config.latency) {
@@ -98,7 +98,8 @@ static __always_inline int on_exit(struct pt_regs *regs, long id, long ret)
 	if (!config.per_process && regs && syscall_is_compat(regs))
 		key |= SYSCOUNT_KEY_COMPAT;
 #endif
-	v = drained_lookup_or_init(counts, &key, &zero);
+	/* The zeroed value is made only when the key is new. */
+	v = drained_lookup_or_init(counts, &key, &(struct syscount_value){});
 	if (!v)
 		return 0;
 	__sync_fetch_and_add(&v->count, 1);

@@ -365,18 +365,18 @@ impl Object {
         Ok(map)
     }
 
-    /// Is the spare of the drained hash map `name` the one in use (maps::drain_hash)? Flips
-    /// the answer when `flip`.
-    pub(crate) fn spare_live(&self, name: &str, flip: bool) -> bool {
+    /// Is the spare of the drained hash map `name` the one in use (maps::drain_hash)?
+    pub(crate) fn spare_live(&self, name: &str) -> bool {
+        self.spare_live.borrow().iter().any(|n| n == name)
+    }
+
+    /// After a swap: the other map of `name` is the one in use.
+    pub(crate) fn swapped(&self, name: &str) {
         let mut names = self.spare_live.borrow_mut();
-        let at = names.iter().position(|n| n == name);
-        if flip {
-            match at {
-                Some(i) => drop(names.swap_remove(i)),
-                None => names.push(name.to_string()),
-            }
+        match names.iter().position(|n| n == name) {
+            Some(i) => drop(names.swap_remove(i)),
+            None => names.push(name.to_string()),
         }
-        at.is_some()
     }
 
     /// Does the object define a map of this name?

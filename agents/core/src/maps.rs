@@ -48,14 +48,14 @@ fn swap_out(obj: &Object, name: &str) -> Result<i32> {
         return obj.map_fd(name);
     }
     let spare = format!("{name}_spare");
-    let (out, into) = if obj.spare_live(name, false) {
+    let (out, into) = if obj.spare_live(name) {
         (spare.as_str(), name)
     } else {
         (name, spare.as_str())
     };
     let into_fd = obj.map_fd(into)? as u32;
     obj.map_update(&live, &0u32, &into_fd)?;
-    obj.spare_live(name, true);
+    obj.swapped(name);
     obj.map_fd(out)
 }
 

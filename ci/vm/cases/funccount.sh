@@ -11,20 +11,21 @@
 out=$1
 BYTES=3000
 
+# held_dd DIR [BYTES]: a dd of BYTES (default $BYTES) single bytes, held on DIR/go.
 held_dd() {
-    BYTES=${2:-$BYTES}
+    DD_BYTES=${2:-$BYTES}
     mkdir -p "$1"
     rm -f "$1/go"
     mkfifo "$1/go"
     # shellcheck disable=SC2016 # expanded by that shell
     sh -c 'read -r _ <"$1"; exec dd if=/dev/zero of=/dev/null bs=1 count="$2" 2>/dev/null' \
-        held-dd "$1/go" "$BYTES" &
+        held-dd "$1/go" "$DD_BYTES" &
     DD_PID=$!
 }
 release_dd() {
     echo go >"$1/go"
     wait "$DD_PID"
-    echo "dd $DD_PID $BYTES $?" >>"$1/expect.txt"
+    echo "dd $DD_PID $DD_BYTES $?" >>"$1/expect.txt"
     rm -f "$1/go"
 }
 
