@@ -1626,7 +1626,8 @@ fn field_script_pulls_exactly_while_files_rotate_under_it() {
     )
     .unwrap();
     // A writer that lays files out as the collector does (docs/collect.md): FILES files of
-    // 20 lines, one line every 2 ms, and on until three pulls have ended.
+    // 20 lines, one line every 2 ms, each compressed once rotated, and on until three pulls
+    // have ended.
     const FILES: u64 = 200;
     let pulls = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let writer = {
@@ -1647,8 +1648,20 @@ fn field_script_pulls_exactly_while_files_rotate_under_it() {
                     .unwrap();
                     std::thread::sleep(Duration::from_millis(2));
                 }
-                let rotated = format!("execsnoop-20261202T000000Z-{first:012}.jsonl");
-                std::fs::rename(&current, log.join(rotated)).unwrap();
+                let rotated = log.join(format!("execsnoop-20261202T000000Z-{first:012}.jsonl"));
+                std::fs::rename(&current, &rotated).unwrap();
+                // Then compressed: NAME.gz.tmp, renamed to NAME.gz, NAME deleted.
+                let gz = rotated.with_extension("jsonl.gz");
+                let gz_tmp = rotated.with_extension("jsonl.gz.tmp");
+                let z = Command::new("gzip")
+                    .arg("-c")
+                    .arg(&rotated)
+                    .output()
+                    .unwrap();
+                assert!(z.status.success(), "gzip: {z:?}");
+                std::fs::write(&gz_tmp, z.stdout).unwrap();
+                std::fs::rename(&gz_tmp, &gz).unwrap();
+                std::fs::remove_file(&rotated).unwrap();
                 let st = status.with_extension("tmp");
                 std::fs::write(
                     &st,
