@@ -73,14 +73,6 @@ struct {
 	__type(value, struct filewatch_pins);
 } pins SEC(".maps");
 
-/* The agent's report interval now (fw_send: the first failure of a kind in each is sent). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} window SEC(".maps");
-
 /* Pinned dentries whose change was reported (the agent clears them when it pins anew). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -89,12 +81,10 @@ struct {
 	__type(value, __u32);
 } claims SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FILEWATCH_MAX_FAILURES);
-	__type(key, struct filewatch_fail_key);
-	__type(value, struct filewatch_fail);
-} fails SEC(".maps");
+/* Failed calls of each kind since the agent's last report, which drains the map: the first
+ * of a kind in each report interval is sent as an alert, the rest are counted. */
+DEFINE_DRAINED_HASH(fails, struct filewatch_fail_key, struct filewatch_fail,
+		    FILEWATCH_MAX_FAILURES);
 
 /* What a dentry hook found, for the syscall's exit to report (by thread id). */
 struct pending {
@@ -700,8 +690,8 @@ __noinline int fw_send(long watch_id, long ret)
 	struct filewatch_fail_key k = {};
 	struct filewatch_fail *f, init = {};
 	struct filewatch_event *packed;
-	__u32 len, other, name, zero = 0;
-	__u64 *win, cur;
+	__u32 len, other, name;
+	void *m;
 
 	if (!e)
 		return 0;
@@ -740,25 +730,21 @@ __noinline int fw_send(long watch_id, long ret)
 	k.watch_id = watch_id;
 	k.op = e->op;
 	k.ret = ret;
-	win = bpf_map_lookup_elem(&window, &zero);
-	cur = win ? *win : 0;
-	f = bpf_map_lookup_elem(&fails, &k);
+	m = drained_map(fails);
+	if (!m) {
+		count_lost_event(&lost_events);
+		return 0;
+	}
+	f = bpf_map_lookup_elem(m, &k);
 	if (f) {
+		/* Not the first of its kind in this interval: counted only. */
 		__sync_fetch_and_add(&f->count, 1);
 		f->last_ns = e->time_ns;
 		f->pid = e->pid;
 		f->syscall = e->syscall;
 		__builtin_memcpy(f->comm, e->comm, sizeof(f->comm));
-		/* Not the first of its kind in this interval: counted only. */
-		if (f->window == cur)
-			return 0;
-		f->window = cur;
-		e->path_flags |= FILEWATCH_P_AGGREGATE;
-		if (!emit_upto_to(failures, e, struct filewatch_event, paths, len))
-			__sync_fetch_and_add(&f->sent, 1);
 		return 0;
 	}
-	init.window = cur;
 	init.count = 1;
 	init.first_ns = e->time_ns;
 	init.last_ns = e->time_ns;
@@ -768,9 +754,9 @@ __noinline int fw_send(long watch_id, long ret)
 	e->path_flags |= FILEWATCH_P_AGGREGATE;
 	if (!emit_upto_to(failures, e, struct filewatch_event, paths, len))
 		init.sent = 1;
-	if (bpf_map_update_elem(&fails, &k, &init, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(m, &k, &init, BPF_NOEXIST)) {
 		/* Another CPU was first (count there), or the table is full (count as lost). */
-		f = bpf_map_lookup_elem(&fails, &k);
+		f = bpf_map_lookup_elem(m, &k);
 		if (f) {
 			__sync_fetch_and_add(&f->count, 1);
 			if (init.sent)

@@ -127,7 +127,8 @@ struct filewatch_pins {
 
 /*
  * Failed calls counted per (uid, entry, operation, result): the first of each kind in each of
- * the agent's report intervals (`window`) is sent as an alert, the others only counted.
+ * the agent's report intervals (it drains the map at each report) is sent as an alert, the
+ * others only counted.
  */
 struct filewatch_fail_key {
 	__u32 uid;
@@ -138,9 +139,8 @@ struct filewatch_fail_key {
 };
 
 struct filewatch_fail {
-	__u64 count; /* calls, those sent as alerts included (only grows) */
+	__u64 count; /* calls in this interval, those sent as alerts included */
 	__u64 sent; /* of which sent as alerts */
-	__u64 window; /* the agent's report interval of the latest alert sent */
 	__u64 first_ns;
 	__u64 last_ns;
 	__u32 pid; /* of the latest */

@@ -10,7 +10,6 @@
 //! Built to run for weeks as a service: the watch list is fixed at start, kernel maps are
 //! preallocated, and printing an event reuses the same buffers (no growth per event).
 
-use std::collections::HashMap;
 
 use agent_core::openflags::push_open_flags;
 use agent_core::prelude::*;
@@ -194,7 +193,7 @@ agent_core::pod! {
 
     /// `struct filewatch_fail`.
     pub struct Fail = "filewatch_fail" {
-        count: u64, sent: u64, window: u64, first_ns: u64, last_ns: u64,
+        count: u64, sent: u64, first_ns: u64, last_ns: u64,
         pid: u32, syscall: u32,
         comm: [u8; 16],
     }
@@ -247,22 +246,12 @@ pub struct Args {
     pub paths: Vec<String>,
 }
 
-/// Counts of a kind of failed call, as last reported.
-#[derive(Default, Clone, Copy)]
-struct Seen {
-    count: u64,
-    sent: u64,
-    idle: u32,
-}
-
 /// Decodes alerts, confirms them against the list, and prints them.
 pub struct Filewatch {
     list: Vec<Watch>,
     objects: Objects,
     /// Kernel matches the bytes did not confirm (hash collisions): dropped.
     pub unconfirmed: u64,
-    seen: HashMap<(u32, u32, u16, i32), Seen>,
-    window: u64,
     /// The hooks picked: what the `-v` line says is watched how.
     io_uring: bool,
     vfs: bool,
@@ -285,8 +274,6 @@ impl Filewatch {
             list,
             objects: Objects::default(),
             unconfirmed: 0,
-            seen: HashMap::new(),
-            window: 0,
             io_uring: false,
             vfs: false,
             path: Vec::with_capacity(512),
@@ -294,9 +281,6 @@ impl Filewatch {
         }
     }
 }
-
-/// Failed calls not seen for this many report intervals are forgotten (kernel and agent).
-const FAIL_IDLE_TICKS: u32 = 300;
 
 impl Handler for Filewatch {
     fn configure(&mut self, obj: &mut Object, plan: &Plan) -> Result<()> {
@@ -357,8 +341,6 @@ impl Handler for Filewatch {
     }
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {
-        self.window += 1;
-        obj.map_update("window", &0u32, &self.window)?;
         self.failures(obj, tick, out)?;
         if !tick.last {
             self.objects.sync(obj, &self.list)?;
@@ -509,27 +491,10 @@ impl Filewatch {
 
     /// Failed calls the kernel counted but did not send, since the last report: one line per
     /// kind (uid, entry, operation, error).
-    fn failures(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {
-        let rows = maps::read_hash::<FailKey, Fail>(obj, "fails")?;
+    fn failures(&self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {
+        let rows = maps::drain_hash::<FailKey, Fail>(obj, "fails")?;
         for (k, v) in rows {
-            let id = (k.uid, k.watch_id, k.op, k.ret);
-            let prev = self.seen.get(&id).copied().unwrap_or_default();
-            let (count, sent) = (v.count - prev.count.min(v.count), v.sent - prev.sent.min(v.sent));
-            let folded = count.saturating_sub(sent);
-            let idle = if count == 0 { prev.idle + 1 } else { 0 };
-            if idle > FAIL_IDLE_TICKS {
-                obj.map_delete("fails", &k)?;
-                self.seen.remove(&id);
-                continue;
-            }
-            self.seen.insert(
-                id,
-                Seen {
-                    count: v.count,
-                    sent: v.sent,
-                    idle,
-                },
-            );
+            let folded = v.count.saturating_sub(v.sent);
             if folded == 0 {
                 continue;
             }
