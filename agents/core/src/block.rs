@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::btf::{Btf, KernelBtf};
 use crate::error::{Error, Result};
-use crate::hooks::{Attach, Choices, Group, Hook, Plan};
+use crate::hooks::{Attach, Group, Hook, Plan};
 
 /// The issue and completion of every request: BTF-typed tracepoints, or raw ones. The
 /// alternatives are labelled `tp_btf` and `raw_tp`, as in [`ORIGINS`]: forcing one
@@ -112,18 +112,19 @@ impl HookChoice {
             _ => return Err(format!("bad hook {s:?}: auto, tp_btf or raw_tp")),
         })
     }
+}
 
-    pub fn choose(self, c: &mut Choices) {
+impl crate::hooks::ForcedHook for HookChoice {
+    fn label(&self) -> Option<&'static str> {
         match self {
-            HookChoice::Auto => {}
-            HookChoice::TpBtf => c.force("tp_btf"),
-            HookChoice::RawTp => c.force("raw_tp"),
+            HookChoice::Auto => None,
+            HookChoice::TpBtf => Some("tp_btf"),
+            HookChoice::RawTp => Some("raw_tp"),
         }
     }
 
-    /// The fix when the forced kind is missing.
-    pub fn hint(self) -> Option<String> {
-        (self == HookChoice::TpBtf).then(|| {
+    fn hint(&self) -> Option<String> {
+        (*self == HookChoice::TpBtf).then(|| {
             "use --hook raw_tp (or auto): BTF-typed tracepoints need the kernel's own BTF \
              (CONFIG_DEBUG_INFO_BTF)"
                 .to_string()
@@ -807,6 +808,7 @@ pub mod selftest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hooks::Choices;
 
     const PARTS: &str = "major minor  #blocks  name\n\n 254        0  268435456 vda\n \
                          254        1  268434432 vda1\n   7        0      65536 loop0\n \
@@ -876,7 +878,7 @@ mod tests {
 
     fn progs(k: &Has, force: HookChoice) -> Vec<String> {
         let mut c = Choices::default();
-        force.choose(&mut c);
+        c.force_hook(&force);
         let plan = crate::hooks::resolve(&[REQUESTS, ORIGINS], &c, k).unwrap();
         plan.programs().map(str::to_string).collect()
     }
@@ -909,7 +911,7 @@ mod tests {
             ["raw_rq_complete", "raw_rq_issue", "raw_io_start"]
         );
         let mut c = Choices::default();
-        HookChoice::TpBtf.choose(&mut c);
+        c.force_hook(&HookChoice::TpBtf);
         let why = crate::hooks::resolve(&[REQUESTS, ORIGINS], &c, &raw).unwrap_err();
         assert!(why.contains("tp_btf was asked for"), "{why}");
         // Origins off (biolatency without -Q): requests only.

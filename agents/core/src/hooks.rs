@@ -304,6 +304,12 @@ impl Choices {
     pub fn force(&mut self, label: &'static str) {
         self.forced.push(label);
     }
+    /// Forces what a `--hook` option names (nothing for auto).
+    pub fn force_hook(&mut self, hook: &dyn ForcedHook) {
+        if let Some(label) = hook.label() {
+            self.force(label);
+        }
+    }
     fn is_on(&self, g: &Group) -> bool {
         self.on.get(g.label).copied().unwrap_or(g.default_on)
     }
@@ -329,22 +335,29 @@ pub fn parse_hook_choice(s: &str) -> std::result::Result<HookChoice, String> {
     })
 }
 
-impl HookChoice {
-    /// Forces the alternative of that label (nothing for auto).
-    pub fn apply(self, c: &mut Choices) {
+/// A tool's `--hook` option ([`crate::tool::Handler::hook`]): the labelled alternative it
+/// forces, and the fix to suggest when this kernel lacks it.
+pub trait ForcedHook {
+    /// The label of the alternative forced; None: the best this kernel has.
+    fn label(&self) -> Option<&'static str>;
+    /// The fix to suggest when the forced alternative is missing.
+    fn hint(&self) -> Option<String>;
+}
+
+impl ForcedHook for HookChoice {
+    fn label(&self) -> Option<&'static str> {
         match self {
-            HookChoice::Auto => {}
-            HookChoice::Kprobe => c.force("kprobe"),
-            HookChoice::Tracepoint => c.force("tracepoint"),
+            HookChoice::Auto => None,
+            HookChoice::Kprobe => Some("kprobe"),
+            HookChoice::Tracepoint => Some("tracepoint"),
         }
     }
 
-    /// The fix to suggest when the forced kind is missing (for `Handler::unsupported_hint`).
-    pub fn hint(self) -> Option<String> {
+    fn hint(&self) -> Option<String> {
         match self {
             HookChoice::Auto => None,
             HookChoice::Kprobe => Some(
-                "use --hook auto (or tracepoint), or enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS"
+                "use --hook tracepoint (or auto), or enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS"
                     .to_string(),
             ),
             HookChoice::Tracepoint => Some("use --hook auto (or kprobe)".to_string()),

@@ -27,6 +27,26 @@ pub struct IntervalOptions {
     pub duration: Option<Duration>,
 }
 
+impl IntervalOptions {
+    /// A report every `interval` (None: one when the run ends), `count` of them at the most.
+    pub fn every(interval: Option<Duration>, count: Option<u64>) -> Self {
+        IntervalOptions {
+            interval,
+            count,
+            duration: None,
+        }
+    }
+
+    /// A single report when the run ends, after `duration` or at Ctrl-C.
+    pub fn once(duration: Option<Duration>) -> Self {
+        IntervalOptions {
+            interval: None,
+            count: None,
+            duration,
+        }
+    }
+}
+
 /// One report: which one, and the stretch of time it covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tick {

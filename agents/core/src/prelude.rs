@@ -4,7 +4,8 @@ pub use crate::bpf::Object;
 pub use crate::cli::{check_range, interval_count, parse_duration, parse_pid, Common};
 pub use crate::error::{Error, Result, EXIT_UNSUPPORTED};
 pub use crate::hooks::{
-    parse_hook_choice, tracepoint, Attach, Choices, Exit, Group, Hook, HookChoice, Plan, Required,
+    parse_hook_choice, tracepoint, Attach, Choices, Exit, ForcedHook, Group, Hook, HookChoice,
+    Plan, Required,
 };
 pub use crate::interval::{IntervalOptions, Tick};
 pub use crate::json::Obj;

@@ -5,6 +5,7 @@
 //! inferno read), or as JSON (docs/json.md, "Stacks").
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use libbpf_sys as sys;
 
@@ -341,8 +342,42 @@ pub fn note(style: &Style) -> String {
     }
 }
 
+/// The text header of a stack tool: `lead` (what is traced, of whom), which stacks, and for
+/// how long, the way BCC's profile and offcputime say it.
+pub fn header(lead: &str, style: &Style, duration: Option<Duration>) -> String {
+    let by = match (style.user, style.kernel) {
+        (true, false) => "user",
+        (false, true) => "kernel",
+        _ => "user + kernel",
+    };
+    match duration {
+        Some(d) => format!("{lead} by {by} stack for {} secs.\n", d.as_secs().max(1)),
+        None => format!("{lead} by {by} stack... Hit Ctrl-C to end.\n"),
+    }
+}
+
+/// Reads, names and prints the stacks of `rows` from the stack map `map` of `obj`; `at_tracepoint`
+/// as [`Stacks::read`], `extra` adds the tool's own fields to the JSON report.
+#[allow(clippy::too_many_arguments)]
+pub fn report(
+    obj: &Object,
+    map: &str,
+    rows: &mut [Row],
+    sym: &mut Symbolizer,
+    style: &Style,
+    at_tracepoint: bool,
+    tick: &Tick,
+    out: &mut Out,
+    extra: impl FnOnce(&mut Obj),
+) -> Result<()> {
+    let st = Stacks::read(obj, map, rows, sym, at_tracepoint)?;
+    warn_symbols(sym, style);
+    st.print(rows, sym, style, tick, out, extra);
+    Ok(())
+}
+
 /// Warns once when kernel frames could not be named (kptr_restrict, no kallsyms).
-pub fn warn_symbols(sym: &Symbolizer, style: &Style) {
+fn warn_symbols(sym: &Symbolizer, style: &Style) {
     if style.kernel {
         if let Some(p) = sym.kernel_status().problem() {
             log::warn!("{p}");

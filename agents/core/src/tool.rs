@@ -19,7 +19,7 @@ use crate::bpf::{Embedded, Object};
 use crate::cli::{self, Common};
 use crate::error::{Error, Result, EXIT_FAILURE, EXIT_UNSUPPORTED};
 use crate::evloop::{self, Source};
-use crate::hooks::{self, Choices, Group, Kernel, Plan};
+use crate::hooks::{self, Choices, ForcedHook, Group, Kernel, Plan};
 use crate::interval::{IntervalOptions, LostCounter, Schedule, Tick};
 use crate::output::{Flow, Out};
 use crate::pod::Layout;
@@ -50,8 +50,9 @@ pub trait Handler {
     fn attached(&mut self, _obj: &mut Object) -> Result<()> {
         Ok(())
     }
-    /// The fix to suggest when this kernel lacks the hooks the tool's options chose.
-    fn unsupported_hint(&self) -> Option<String> {
+    /// The tool's `--hook` option: the alternative it forces (after [`Handler::choose`]) and
+    /// the fix to suggest when this kernel lacks it.
+    fn hook(&self) -> Option<&dyn ForcedHook> {
         None
     }
     /// Added to the `-v` "tracing:" line (`; ` and the note), e.g. what is watched.
@@ -341,11 +342,14 @@ pub fn load_object(
     log::debug!("btf: {}", probe::btf_summary());
     let mut choices = Choices::default();
     handler.choose(&mut choices);
+    if let Some(h) = handler.hook() {
+        choices.force_hook(h);
+    }
     let kernel = hooks::Running::default();
     let unsupported = |why: String| {
         let e =
             Error::new(format!("{name} cannot run on this kernel: {why}")).code(EXIT_UNSUPPORTED);
-        match handler.unsupported_hint() {
+        match handler.hook().and_then(|h| h.hint()) {
             Some(h) => e.hint(h),
             None => e,
         }

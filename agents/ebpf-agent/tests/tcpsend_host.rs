@@ -82,49 +82,20 @@ fn filters_cut_exactly() {
         return;
     }
     let mut w = World::new("tcpsend-f");
-    let client = w.client.pid().to_string();
-    let p4 = w.port("127.0.0.1").to_string();
-    let pids = [
-        w.server.pid(),
-        w.client.pid(),
-        w.nobody.pid(),
-        w.ns_server.pid(),
-        w.ns_client.pid(),
-    ];
-    type Keep = fn(&common::net::Conn, &World, bool) -> bool;
-    let cases: [(Vec<&str>, Keep); 5] = [
-        (vec!["-p", &client], |c, w, client_end| {
-            client_end && c.client_pid == w.client.pid()
-        }),
-        (vec!["-L", &p4], |c, _, client_end| {
-            !client_end && c.server_addr == "127.0.0.1"
-        }),
-        (vec!["-D", &p4], |c, _, client_end| {
-            client_end && c.server_addr == "127.0.0.1"
-        }),
-        (vec!["-4"], |c, _, _| c.family == "ipv4"),
-        (vec!["-6", "--hook", "tracepoint"], |c, _, _| {
-            c.family == "ipv6"
-        }),
-    ];
-    for (args, keep) in cases {
+    for (args, keep) in w.end_filters() {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (events, (conns, _)) = trace("tcpsend", &args, || w.run());
         common::check_events(&events, "send", REQUIRED, OPTIONAL);
-        let mut got: Vec<(u64, u64)> = events
-            .iter()
-            .filter(|e| pids.contains(&(e["pid"].as_u64().unwrap() as u32)))
+        let mut got: Vec<(u64, u64)> = w
+            .own(&events)
             .map(|e| (e["lport"].as_u64().unwrap(), e["rport"].as_u64().unwrap()))
             .collect();
-        let mut want = Vec::new();
-        for c in &conns {
-            if keep(c, &w, true) {
-                want.push((c.client_port.into(), c.server_port.into()));
-            }
-            if keep(c, &w, false) {
-                want.push((c.server_port.into(), c.client_port.into()));
-            }
-        }
         got.sort_unstable();
+        let mut want: Vec<(u64, u64)> = w
+            .ends(&conns, keep)
+            .into_iter()
+            .map(|(_, l, r)| (l.into(), r.into()))
+            .collect();
         want.sort_unstable();
         assert_eq!(got, want, "{args:?}: {events:?}");
     }

@@ -106,14 +106,8 @@ fn filters_cut_exactly() {
     }
     let mut w = World::new("tcptop-f");
     let server = w.server.pid().to_string();
-    let pids = [
-        w.server.pid(),
-        w.client.pid(),
-        w.nobody.pid(),
-        w.ns_server.pid(),
-        w.ns_client.pid(),
-    ];
-    type Keep = fn(&common::net::Conn, &World, bool) -> bool;
+    let pids = w.pids();
+    type Keep = common::net::KeepEnd;
     let cases: [(Vec<&str>, Keep); 3] = [
         (vec!["-p", &server], |c, w, client_end| {
             !client_end && c.server_pid == w.server.pid()
@@ -131,24 +125,11 @@ fn filters_cut_exactly() {
             .into_keys()
             .filter(|k| pids.contains(&(k.0 as u32)))
             .collect();
-        let mut want = Vec::new();
-        for c in &conns {
-            if keep(c, &w, true) {
-                want.push((
-                    c.client_pid.into(),
-                    c.client_port.into(),
-                    c.server_port.into(),
-                ));
-            }
-            if keep(c, &w, false) {
-                want.push((
-                    c.server_pid.into(),
-                    c.server_port.into(),
-                    c.client_port.into(),
-                ));
-            }
-        }
-        want.sort_unstable();
+        let want: Vec<(u64, u64, u64)> = w
+            .ends(&conns, keep)
+            .into_iter()
+            .map(|(p, l, r)| (p.into(), l.into(), r.into()))
+            .collect();
         assert_eq!(got, want, "{args:?}");
     }
     w.finish();

@@ -124,11 +124,10 @@ impl Tool for Biolatency {
 impl Handler for Biolatency {
     fn choose(&self, c: &mut Choices) {
         c.set(block::ORIGINS_LABEL, self.args.queued);
-        self.args.hook.choose(c);
     }
 
-    fn unsupported_hint(&self) -> Option<String> {
-        self.args.hook.hint()
+    fn hook(&self) -> Option<&dyn ForcedHook> {
+        Some(&self.args.hook)
     }
 
     fn configure(&mut self, obj: &mut Object, plan: &Plan) -> Result<()> {
@@ -160,11 +159,7 @@ impl Handler for Biolatency {
     }
 
     fn schedule(&self) -> Option<IntervalOptions> {
-        Some(IntervalOptions {
-            interval: self.interval,
-            count: self.count,
-            duration: None,
-        })
+        Some(IntervalOptions::every(self.interval, self.count))
     }
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {

@@ -138,12 +138,8 @@ impl Tool for Biosnoop {
 }
 
 impl Handler for Biosnoop {
-    fn choose(&self, c: &mut Choices) {
-        self.args.hook.choose(c);
-    }
-
-    fn unsupported_hint(&self) -> Option<String> {
-        self.args.hook.hint()
+    fn hook(&self) -> Option<&dyn ForcedHook> {
+        Some(&self.args.hook)
     }
 
     fn configure(&mut self, obj: &mut Object, plan: &Plan) -> Result<()> {

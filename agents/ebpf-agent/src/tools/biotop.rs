@@ -154,12 +154,8 @@ impl Tool for Biotop {
 }
 
 impl Handler for Biotop {
-    fn choose(&self, c: &mut Choices) {
-        self.args.hook.choose(c);
-    }
-
-    fn unsupported_hint(&self) -> Option<String> {
-        self.args.hook.hint()
+    fn hook(&self) -> Option<&dyn ForcedHook> {
+        Some(&self.args.hook)
     }
 
     fn configure(&mut self, obj: &mut Object, plan: &Plan) -> Result<()> {
@@ -175,11 +171,7 @@ impl Handler for Biotop {
     }
 
     fn schedule(&self) -> Option<IntervalOptions> {
-        Some(IntervalOptions {
-            interval: Some(self.interval.unwrap_or(Duration::from_secs(1))),
-            count: self.count,
-            duration: None,
-        })
+        Some(IntervalOptions::every(Some(self.interval.unwrap_or(Duration::from_secs(1))), self.count))
     }
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {

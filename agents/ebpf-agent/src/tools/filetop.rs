@@ -160,23 +160,6 @@ fn parse_sort(s: &str) -> std::result::Result<Sort, String> {
     })
 }
 
-/// Which hooks: the best this kernel has, or one forced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HookChoice {
-    Auto,
-    Kprobe,
-    Tracepoint,
-}
-
-fn parse_hook(s: &str) -> std::result::Result<HookChoice, String> {
-    Ok(match s {
-        "auto" => HookChoice::Auto,
-        "kprobe" => HookChoice::Kprobe,
-        "tracepoint" => HookChoice::Tracepoint,
-        _ => return Err(format!("bad hook {s:?}: auto, kprobe or tracepoint")),
-    })
-}
-
 #[derive(FromArgs, Debug)]
 /// File reads and writes by file and thread, every interval (default 1 s), largest first.
 /// Only regular files unless -a.
@@ -197,7 +180,7 @@ pub struct Args {
     #[argh(option, short = 'r', default = "20")]
     pub rows: usize,
     /// hooks: auto (kprobes if the kernel has them), kprobe or tracepoint
-    #[argh(option, default = "HookChoice::Auto", from_str_fn(parse_hook))]
+    #[argh(option, default = "HookChoice::Auto", from_str_fn(parse_hook_choice))]
     pub hook: HookChoice,
     /// seconds between reports (default 1; 500ms works too), then the number of reports
     /// (default: until stopped)
@@ -226,19 +209,8 @@ impl Tool for Filetop {
 }
 
 impl Handler for Filetop {
-    fn choose(&self, c: &mut Choices) {
-        match self.args.hook {
-            HookChoice::Auto => {}
-            HookChoice::Kprobe => c.force("kprobe"),
-            HookChoice::Tracepoint => c.force("tracepoint"),
-        }
-    }
-
-    fn unsupported_hint(&self) -> Option<String> {
-        (self.args.hook == HookChoice::Kprobe).then(|| {
-            "use --hook tracepoint (or auto), or enable CONFIG_KPROBES and CONFIG_KPROBE_EVENTS"
-                .to_string()
-        })
+    fn hook(&self) -> Option<&dyn ForcedHook> {
+        Some(&self.args.hook)
     }
 
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {
@@ -252,11 +224,7 @@ impl Handler for Filetop {
     }
 
     fn schedule(&self) -> Option<IntervalOptions> {
-        Some(IntervalOptions {
-            interval: Some(self.interval.unwrap_or(Duration::from_secs(1))),
-            count: self.count,
-            duration: None,
-        })
+        Some(IntervalOptions::every(Some(self.interval.unwrap_or(Duration::from_secs(1))), self.count))
     }
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {

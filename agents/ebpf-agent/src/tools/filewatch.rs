@@ -333,11 +333,7 @@ impl Handler for Filewatch {
 
     fn schedule(&self) -> Option<IntervalOptions> {
         // Not an interval tool: the ticks report folded failures and follow the files.
-        Some(IntervalOptions {
-            interval: Some(std::time::Duration::from_secs(1)),
-            count: None,
-            duration: None,
-        })
+        Some(IntervalOptions::every(Some(std::time::Duration::from_secs(1)), None))
     }
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {

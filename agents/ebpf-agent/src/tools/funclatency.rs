@@ -288,11 +288,7 @@ impl Handler for Funclatency {
     }
 
     fn schedule(&self) -> Option<IntervalOptions> {
-        Some(IntervalOptions {
-            interval: self.args.interval,
-            count: None,
-            duration: None,
-        })
+        Some(IntervalOptions::every(self.args.interval, None))
     }
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use agent_core::prelude::*;
-use agent_core::stacks::{self, Row, Stacks, Style};
+use agent_core::stacks::{self, Row, Style};
 use agent_core::symbolize::Symbolizer;
 
 pub const TOOL: Spec = Spec {
@@ -237,19 +237,8 @@ impl Handler for Offcputime {
             _ if a.kernel_threads_only => "kernel threads".to_string(),
             _ => "all threads".to_string(),
         };
-        let by = match (a.user_stacks_only, a.kernel_stacks_only) {
-            (true, _) => "user",
-            (_, true) => "kernel",
-            _ => "user + kernel",
-        };
-        let mut s = format!("Tracing off-CPU time (us) of {who} by {by} stack");
-        match a.duration {
-            Some(d) => {
-                let _ = writeln!(s, " for {} secs.", d.as_secs().max(1));
-            }
-            None => s.push_str("... Hit Ctrl-C to end.\n"),
-        }
-        out.push(&s);
+        let lead = format!("Tracing off-CPU time (us) of {who}");
+        out.push(&stacks::header(&lead, &self.style(), a.duration));
     }
 
     fn record(&mut self, _: usize, data: &[u8], _: &mut Out) {
@@ -257,11 +246,7 @@ impl Handler for Offcputime {
     }
 
     fn schedule(&self) -> Option<IntervalOptions> {
-        Some(IntervalOptions {
-            interval: None,
-            count: None,
-            duration: self.args.duration,
-        })
+        Some(IntervalOptions::once(self.args.duration))
     }
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {
@@ -278,11 +263,8 @@ impl Handler for Offcputime {
                 json_value: ns,
             })
             .collect();
-        let st = Stacks::read(obj, "stacks", &rows, &mut self.sym, true)?;
         let style = self.style();
-        stacks::warn_symbols(&self.sym, &style);
-        st.print(&mut rows, &self.sym, &style, tick, out, |_| {});
-        Ok(())
+        stacks::report(obj, "stacks", &mut rows, &mut self.sym, &style, true, tick, out, |_| {})
     }
 }
 

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use agent_core::prelude::*;
-use agent_core::stacks::{self, Row, Stacks, Style};
+use agent_core::stacks::{self, Row, Style};
 use agent_core::symbolize::Symbolizer;
 
 pub const TOOL: Spec = Spec {
@@ -240,19 +240,8 @@ impl Handler for Profile {
             (Some(p), None) => format!("PID {p}"),
             (None, None) => "all threads".to_string(),
         };
-        let by = match (a.user_stacks_only, a.kernel_stacks_only) {
-            (true, _) => "user",
-            (_, true) => "kernel",
-            _ => "user + kernel",
-        };
-        let mut s = format!("Sampling at {} Hertz of {who} by {by} stack", a.frequency);
-        match a.duration {
-            Some(d) => {
-                let _ = writeln!(s, " for {} secs.", d.as_secs().max(1));
-            }
-            None => s.push_str("... Hit Ctrl-C to end.\n"),
-        }
-        out.push(&s);
+        let lead = format!("Sampling at {} Hertz of {who}", a.frequency);
+        out.push(&stacks::header(&lead, &self.style(), a.duration));
     }
 
     fn record(&mut self, _: usize, data: &[u8], _: &mut Out) {
@@ -260,11 +249,7 @@ impl Handler for Profile {
     }
 
     fn schedule(&self) -> Option<IntervalOptions> {
-        Some(IntervalOptions {
-            interval: None,
-            count: None,
-            duration: self.args.duration,
-        })
+        Some(IntervalOptions::once(self.args.duration))
     }
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {
@@ -287,18 +272,14 @@ impl Handler for Profile {
                 json_value: n,
             })
             .collect();
-        let st = Stacks::read(obj, "stacks", &rows, &mut self.sym, false)?;
-        let style = self.style();
-        stacks::warn_symbols(&self.sym, &style);
         log::debug!(
             "{samples} samples, {} stacks, {lost} samples not counted (a full map)",
             rows.len()
         );
-        st.print(&mut rows, &self.sym, &style, tick, out, |o| {
-            o.u64("frequency_hz", self.args.frequency)
-                .u64("samples", samples);
-        });
-        Ok(())
+        let (style, hz) = (self.style(), self.args.frequency);
+        stacks::report(obj, "stacks", &mut rows, &mut self.sym, &style, false, tick, out, |o| {
+            o.u64("frequency_hz", hz).u64("samples", samples);
+        })
     }
 }
 

@@ -250,11 +250,7 @@ impl Handler for Syscount {
     }
 
     fn schedule(&self) -> Option<IntervalOptions> {
-        Some(IntervalOptions {
-            interval: self.args.interval.filter(|i| !i.is_zero()),
-            count: None,
-            duration: None,
-        })
+        Some(IntervalOptions::every(self.args.interval.filter(|i| !i.is_zero()), None))
     }
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {

@@ -122,12 +122,8 @@ impl Tool for Tcpsend {
 }
 
 impl Handler for Tcpsend {
-    fn choose(&self, c: &mut Choices) {
-        self.args.hook.apply(c);
-    }
-
-    fn unsupported_hint(&self) -> Option<String> {
-        self.args.hook.hint()
+    fn hook(&self) -> Option<&dyn ForcedHook> {
+        Some(&self.args.hook)
     }
 
     fn configure(&mut self, obj: &mut Object, _: &Plan) -> Result<()> {

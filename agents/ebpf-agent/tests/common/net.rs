@@ -391,6 +391,9 @@ fn family_of(addr: &str) -> &'static str {
     }
 }
 
+/// Which ends of a connection a filter keeps: `(conn, world, client_end)`.
+pub type KeepEnd = fn(&Conn, &World, bool) -> bool;
+
 /// The standard workload: a server and a client process on loopback (IPv4 and IPv6), a
 /// client running as nobody (IPv4), and, across the veth pair, a server in namespace `b`
 /// and a client in `a` (IPv4 and IPv6); refused connects on loopback (IPv4 and IPv6). Peers
@@ -438,6 +441,67 @@ impl World {
     /// The port listening on `addr`.
     pub fn port(&self, addr: &str) -> u16 {
         self.ports.iter().find(|(a, _)| a == addr).unwrap().1
+    }
+
+    /// Every process of the workload.
+    pub fn pids(&self) -> [u32; 5] {
+        [
+            self.server.pid(),
+            self.client.pid(),
+            self.nobody.pid(),
+            self.ns_server.pid(),
+            self.ns_client.pid(),
+        ]
+    }
+
+    /// The events of the workload's own processes (other tests may run at the same time).
+    pub fn own<'a>(&self, events: &'a [Value]) -> impl Iterator<Item = &'a Value> {
+        let pids = self.pids();
+        events
+            .iter()
+            .filter(move |e| pids.contains(&(e["pid"].as_u64().unwrap() as u32)))
+    }
+
+    /// The ends of `conns` that `keep` keeps, as `(pid, local port, remote port)`: the
+    /// client's end (`keep(conn, world, true)`) and the server's (`false`), sorted.
+    pub fn ends(&self, conns: &[Conn], keep: KeepEnd) -> Vec<(u32, u16, u16)> {
+        let mut want = Vec::new();
+        for c in conns {
+            if keep(c, self, true) {
+                want.push((c.client_pid, c.client_port, c.server_port));
+            }
+            if keep(c, self, false) {
+                want.push((c.server_pid, c.server_port, c.client_port));
+            }
+        }
+        want.sort_unstable();
+        want
+    }
+
+    /// The filters of the per-connection tools (tcplife, tcpsend): `-p` the client, `-L`/`-D`
+    /// the IPv4 listener's port, `-4`, `-6` (with the tracepoint forced), and which ends each
+    /// must show.
+    pub fn end_filters(&self) -> Vec<(Vec<String>, KeepEnd)> {
+        let client = self.client.pid().to_string();
+        let p4 = self.port("127.0.0.1").to_string();
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        vec![
+            // The client's connections only (the server's ends are another process's).
+            (v(&["-p", &client]), |c, w, client_end| {
+                client_end && c.client_pid == w.client.pid()
+            }),
+            // Local port: the listener's end; remote port: the clients' ends.
+            (v(&["-L", &p4]), |c, _, client_end| {
+                !client_end && c.server_addr == "127.0.0.1"
+            }),
+            (v(&["-D", &p4]), |c, _, client_end| {
+                client_end && c.server_addr == "127.0.0.1"
+            }),
+            (v(&["-4"]), |c, _, _| c.family == "ipv4"),
+            (v(&["-6", "--hook", "tracepoint"]), |c, _, _| {
+                c.family == "ipv6"
+            }),
+        ]
     }
 
     /// Makes every connection once; returns them and the refused connects.
