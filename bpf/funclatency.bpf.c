@@ -30,14 +30,24 @@ struct {
 
 static __always_inline int entry(void)
 {
-	__u64 id = bpf_get_current_pid_tgid(), now;
-	__u32 tid = (__u32)id;
+	__u64 id = bpf_get_current_pid_tgid(), now, *start;
+	__u32 tid = (__u32)id, zero = 0;
+	struct funclatency_value *v;
 
 	if (config.filter_tgid && (id >> 32) != config.tgid)
 		return 0;
 	now = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&starts, &tid, &now, BPF_ANY))
+	start = bpf_map_lookup_elem(&starts, &tid);
+	if (start) {
+		/* The thread's previous call never had its return seen: counted, and its slot
+		 * reused in place (only this thread touches it; no element to allocate). */
+		v = bpf_map_lookup_elem(&latency, &zero);
+		if (v)
+			__sync_fetch_and_add(&v->untimed, 1);
+		*start = now;
+	} else if (bpf_map_update_elem(&starts, &tid, &now, BPF_NOEXIST)) {
 		count_lost_event(&lost_events);
+	}
 	return 0;
 }
 

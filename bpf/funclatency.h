@@ -13,6 +13,9 @@ struct funclatency_value {
 	struct hist hist; /* log2 slots of the time in the chosen unit */
 	__u64 total; /* sum of the times, in the unit */
 	__u64 count; /* calls that returned */
+	/* Calls whose return was never seen: the thread entered again first (a recursive
+	 * call, or a kretprobe return the kernel dropped when all its instances were held). */
+	__u64 untimed;
 };
 
 /* Options, written into .rodata by the agent before load. */

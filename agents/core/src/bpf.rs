@@ -842,6 +842,24 @@ impl Object {
         self.percpu_u64_sum("lost_events", 0).unwrap_or(0)
     }
 
+    /// The descriptors of the attached kprobe and kretprobe links, on kernels whose link info
+    /// says so (6.6 on; the count of dropped hits from 6.7).
+    pub fn kprobe_links(&self) -> Vec<std::os::fd::RawFd> {
+        self.links
+            .iter()
+            // SAFETY: a link this object attached and still holds.
+            .map(|l| unsafe { sys::bpf_link__fd(l.as_ptr()) })
+            .filter(|&fd| fd >= 0 && link_kprobe_missed(fd).is_some())
+            .collect()
+    }
+
+    /// Hits the kernel dropped on `links` (from [`Object::kprobe_links`]) so far: returns of a
+    /// kretprobe whose instances were all held by calls in progress, a probe hit while
+    /// another ran.
+    pub fn kprobe_missed(&self, links: &[std::os::fd::RawFd]) -> u64 {
+        links.iter().filter_map(|&fd| link_kprobe_missed(fd)).sum()
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -886,6 +904,27 @@ pub fn possible_cpus() -> Result<usize> {
         return Err(Error::os("cannot count possible CPUs", -cpus));
     }
     Ok(cpus as usize)
+}
+
+/// The count of dropped hits in the info of link `fd`, if it is a kprobe or kretprobe link
+/// on a kernel that says so (6.6 on; before, a perf-event link's info has no kind).
+fn link_kprobe_missed(fd: std::os::fd::RawFd) -> Option<u64> {
+    // SAFETY: bpf_link_info is plain data, all zero a valid value.
+    let mut info: sys::bpf_link_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<sys::bpf_link_info>() as u32;
+    // SAFETY: `info` has room for `len` bytes; the kernel writes at most that.
+    let rc = unsafe { sys::bpf_link_get_info_by_fd(fd, &mut info, &mut len) };
+    if rc != 0 || info.type_ != sys::BPF_LINK_TYPE_PERF_EVENT {
+        return None;
+    }
+    // SAFETY: a perf-event link's info fills the perf_event member of the union, and its
+    // kprobe member for the kprobe types.
+    let pe = unsafe { info.__bindgen_anon_1.perf_event };
+    if pe.type_ != sys::BPF_PERF_EVENT_KPROBE && pe.type_ != sys::BPF_PERF_EVENT_KRETPROBE {
+        return None;
+    }
+    // SAFETY: as above. (6.6 fills the kind but not yet the count: 0.)
+    Some(unsafe { pe.__bindgen_anon_1.kprobe.missed })
 }
 
 /// Destroys links, each in its own thread when there are several: detaching a tracepoint link

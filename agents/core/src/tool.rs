@@ -312,12 +312,20 @@ pub struct Instance {
     deadline: Option<Instant>,
     lost: LostCounter,
     has_lost_map: bool,
+    /// Hits the kernel dropped on the kprobe links (kretprobe instances all held).
+    missed: LostCounter,
+    kprobe_links: Vec<RawFd>,
     next_lost_check: Instant,
     finished: bool,
     /// The report with `last` set was made (a count ended the run).
     last_reported: bool,
     error: Option<Error>,
 }
+
+/// Why the kernel drops kprobe hits: a kretprobe has a fixed pool of instances, one per call
+/// in progress, and a probe hit while another probe's handler runs is skipped.
+const KPROBE_MISSED: &str = "dropped by the kernel's kprobes: kretprobe instances all held \
+                             by calls in progress, or a probe hit inside another";
 
 /// How often a streaming tool checks its lost-event counter.
 const LOST_CHECK: Duration = Duration::from_secs(1);
@@ -415,6 +423,7 @@ impl Instance {
         });
         state.handler.header(&mut state.out);
         let has_lost_map = obj.has_map("lost_events");
+        let kprobe_links = obj.kprobe_links();
         let mut inst = Instance {
             name,
             rb: None,
@@ -425,6 +434,8 @@ impl Instance {
             deadline,
             lost: LostCounter::default(),
             has_lost_map,
+            missed: LostCounter::default(),
+            kprobe_links,
             next_lost_check: now + LOST_CHECK,
             finished: false,
             last_reported: false,
@@ -497,9 +508,10 @@ impl Instance {
         }
     }
 
-    /// Events lost in the kernel so far.
+    /// Events lost in the kernel so far: not put in the ring buffer, or dropped by the
+    /// kernel's kprobes.
     pub fn lost_total(&self) -> u64 {
-        self.lost.total()
+        self.lost.total() + self.missed.total()
     }
 
     fn consume(&mut self) {
@@ -514,12 +526,19 @@ impl Instance {
     }
 
     fn check_lost(&mut self) {
-        if !self.has_lost_map {
-            return;
+        if self.has_lost_map {
+            if let Some((new, _)) = self.lost.update(self.obj.lost_events()) {
+                let why = self.state.handler.lost_reason();
+                let total = self.lost_total();
+                self.state.out.lost(new, total, why);
+            }
         }
-        if let Some((new, total)) = self.lost.update(self.obj.lost_events()) {
-            let why = self.state.handler.lost_reason();
-            self.state.out.lost(new, total, why);
+        if !self.kprobe_links.is_empty() {
+            let missed = self.obj.kprobe_missed(&self.kprobe_links);
+            if let Some((new, _)) = self.missed.update(missed) {
+                let total = self.lost_total();
+                self.state.out.lost(new, total, KPROBE_MISSED);
+            }
         }
     }
 
@@ -578,7 +597,7 @@ impl Source for Instance {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-        } else if self.has_lost_map {
+        } else if self.has_lost_map || !self.kprobe_links.is_empty() {
             w = Some(w.map_or(self.next_lost_check, |d| d.min(self.next_lost_check)));
         }
         w
@@ -623,6 +642,14 @@ impl Source for Instance {
         if lost > 0 && self.schedule.is_none() {
             log::warn!(
                 "{}{lost} events were lost in all (the ring buffer was full)",
+                state.out.label()
+            );
+        }
+        let missed = self.missed.total();
+        if missed > 0 {
+            log::warn!(
+                "{}{missed} kprobe hits were dropped by the kernel in all (kretprobe instances \
+                 all held by calls in progress, or a probe hit inside another)",
                 state.out.label()
             );
         }

@@ -20,6 +20,7 @@ const REQUIRED: &[(&str, Ty)] = &[
     ("hook", Ty::Str),
     ("latency", Ty::Obj),
     ("total", Ty::Uint),
+    ("untimed", Ty::Uint),
 ];
 const OPTIONAL: &[(&str, Ty)] = &[("module", Ty::Str)];
 /// docs/json.md, Histograms.
@@ -37,13 +38,22 @@ fn schema_is_the_documented_one() {
 
 /// `funclatency FLAGS -p PID cw:sleepy_fn` over `cwork sleepfn MS N`: the reports.
 fn run(flags: &[&str], ms: u64, n: u64) -> Vec<Value> {
+    run_on(
+        "sleepy_fn",
+        &["sleepfn", &ms.to_string(), &n.to_string()],
+        flags,
+    )
+}
+
+/// `funclatency FLAGS -p PID cw:FUNC` over `cwork WORK...`: the reports.
+fn run_on(func: &str, work: &[&str], flags: &[&str]) -> Vec<Value> {
     let bin = agent_bin().unwrap();
     let v = Variant::NoPieNoFp;
-    let mut w = Work::spawn(v, &["sleepfn", &ms.to_string(), &n.to_string()]);
+    let mut w = Work::spawn(v, work);
     let mut cmd = Command::new(&bin);
     cmd.args(["funclatency", "--json", "-v", "-p", &w.pid().to_string()])
         .args(flags)
-        .arg(format!("{}:sleepy_fn", exe(v).display()));
+        .arg(format!("{}:{func}", exe(v).display()));
     let agent = start(cmd);
     w.go();
     w.finish();
@@ -120,6 +130,48 @@ fn a_known_sleep_lands_in_its_bucket() {
     let r = run(&[], 100, 3);
     assert_eq!(r[0]["latency"]["unit"], "nsecs");
     check(&r, 3, (67_108_864, 134_217_727));
+}
+
+/// Calls whose return is never seen are counted, not silently dropped: in a recursion only
+/// the innermost call of each thread is timed, and every outer one is counted as untimed.
+#[test]
+fn recursive_calls_are_counted_as_untimed() {
+    if agent_bin().is_none() {
+        return;
+    }
+    let (depth, n) = (4u64, 500u64);
+    let r = run_on(
+        "recurse_fn",
+        &["recurse", &depth.to_string(), &n.to_string()],
+        &[],
+    );
+    let timed: u64 = r
+        .iter()
+        .map(|x| x["latency"]["count"].as_u64().unwrap())
+        .sum();
+    let untimed: u64 = r.iter().map(|x| x["untimed"].as_u64().unwrap()).sum();
+    assert_eq!((timed, untimed), (n, n * (depth - 1)), "{r:?}");
+    // Not recursive: nothing untimed.
+    let r = run(&["-m"], 20, 3);
+    let untimed: u64 = r.iter().map(|x| x["untimed"].as_u64().unwrap()).sum();
+    assert_eq!(untimed, 0, "{r:?}");
+    // The text report says so, after the average.
+    let bin = agent_bin().unwrap();
+    let v = Variant::NoPieNoFp;
+    let mut w = Work::spawn(v, &["recurse", "3", "10"]);
+    let mut cmd = Command::new(&bin);
+    cmd.args(["funclatency", "-v", "-p", &w.pid().to_string()])
+        .arg(format!("{}:recurse_fn", exe(v).display()));
+    let agent = start(cmd);
+    w.go();
+    w.finish();
+    let (out, _) = agent.stop();
+    assert!(
+        out.contains(
+            ", count: 10\nuntimed: 20 (calls whose return was not seen: recursive calls)\n"
+        ),
+        "{out}"
+    );
 }
 
 /// Text: libbpf-tools' histogram and the average line.

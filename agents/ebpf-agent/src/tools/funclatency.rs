@@ -87,6 +87,7 @@ agent_core::pod! {
         hist: [u64; LOG2_SLOTS],
         total: u64,
         count: u64,
+        untimed: u64,
     }
 
     /// `struct funclatency_config`, the options in .rodata.
@@ -182,6 +183,18 @@ impl Funclatency {
             ("usecs", 1000)
         } else {
             ("nsecs", 1)
+        }
+    }
+
+    /// Why calls go untimed with the pair attached: recursion always; on kretprobes also
+    /// returns the kernel drops when every instance is held by a call in progress.
+    fn untimed_why(&self) -> &'static str {
+        match self.via {
+            Some(Via::Kprobe) => {
+                "recursive calls, or kretprobe returns the kernel dropped with all its \
+                 instances held by calls in progress"
+            }
+            _ => "recursive calls",
         }
     }
 
@@ -299,6 +312,7 @@ impl Handler for Funclatency {
         }
         let total = now.total.saturating_sub(self.last.total);
         let count = now.count.saturating_sub(self.last.count);
+        let untimed = now.untimed.saturating_sub(self.last.untimed);
         self.last = now;
         let (unit, _) = self.unit();
         if out.json() {
@@ -316,7 +330,7 @@ impl Handler for Funclatency {
                 },
             );
             hist::json_log2(&mut o, "latency", &slots, unit);
-            o.u64("total", total).end();
+            o.u64("total", total).u64("untimed", untimed).end();
             return Ok(());
         }
         let mut s = String::new();
@@ -329,6 +343,13 @@ impl Handler for Funclatency {
             let _ = writeln!(
                 s,
                 "\navg = {avg} {unit}, total: {total} {unit}, count: {count}"
+            );
+        }
+        if untimed > 0 {
+            let _ = writeln!(
+                s,
+                "untimed: {untimed} (calls whose return was not seen: {})",
+                self.untimed_why()
             );
         }
         s.push('\n');

@@ -9,6 +9,7 @@
  *                           counted_other_fn M times
  *   cwork syscalls N M [MS] getppid() N times, [sleep MS ms,] getpgid(0) M times (raw syscalls)
  *   cwork sleepfn MS N      call sleepy_fn N times; each sleeps MS milliseconds
+ *   cwork recurse D N       call recurse_fn N times, each D calls deep (D - 1 recursive)
  *   cwork block MS1 MS2     sleep MS1 ms in sleep_marker_fn, then block MS2 ms in a read()
  *                           in read_marker_fn (a child writes the pipe after MS2 ms)
  */
@@ -65,6 +66,14 @@ __attribute__((noinline)) void sleepy_fn(long ms)
 {
 	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
 	nanosleep(&t, NULL);
+	sink++;
+}
+
+/* Work after the call keeps it a call (no tail call turned into a jump). */
+__attribute__((noinline)) void recurse_fn(long depth)
+{
+	if (depth > 1)
+		recurse_fn(depth - 1);
 	sink++;
 }
 
@@ -131,6 +140,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[1], "sleepfn") && argc > 3) {
 		for (long i = 0; i < atol(argv[3]); i++)
 			sleepy_fn(atol(argv[2]));
+	} else if (!strcmp(argv[1], "recurse") && argc > 3) {
+		for (long i = 0; i < atol(argv[3]); i++)
+			recurse_fn(atol(argv[2]));
 	} else if (!strcmp(argv[1], "block") && argc > 3) {
 		sleep_marker_fn(atol(argv[2]));
 		read_marker_fn(atol(argv[3]));
