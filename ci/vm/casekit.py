@@ -99,6 +99,21 @@ def common(vdir, name, line_type, types, doc, lost_ok=False):
     return events
 
 
+def kernel_at_least(ctx, want):
+    """Whether the board's kernel (`uname -r`) is release `want` (major, minor) or later."""
+    parts = ctx["env"].get("kernel", "").split("-")[0].split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) >= want
+    except (IndexError, ValueError):
+        return False
+
+
+def lost_total(vdir):
+    """The last `lost_total` of a run's `lost` lines (0 without any)."""
+    lines = parse_lines(read(os.path.join(vdir, "out.jsonl")))[0]
+    return max([e.get("lost_total", 0) for e in lines if e.get("type") == "lost"], default=0)
+
+
 def tcp_expectations(vdir):
     """The exchanges ci/vm/guest/vm-tcp made, from expect.txt: (conns, refused), each a list of
     dicts: conns {family, client, server, addr, port}, refused {family, pid, addr, port}."""

@@ -37,6 +37,12 @@ impl IntervalOptions {
         }
     }
 
+    /// A report every `interval`, every second by default (the top tools), `count` of them at
+    /// the most.
+    pub fn every_second_or(interval: Option<Duration>, count: Option<u64>) -> Self {
+        Self::every(Some(interval.unwrap_or(Duration::from_secs(1))), count)
+    }
+
     /// A single report when the run ends, after `duration` or at Ctrl-C.
     pub fn once(duration: Option<Duration>) -> Self {
         IntervalOptions {

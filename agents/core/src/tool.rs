@@ -648,8 +648,7 @@ impl Source for Instance {
         let missed = self.missed.total();
         if missed > 0 {
             log::warn!(
-                "{}{missed} kprobe hits were dropped by the kernel in all (kretprobe instances \
-                 all held by calls in progress, or a probe hit inside another)",
+                "{}{missed} events were lost in all ({KPROBE_MISSED})",
                 state.out.label()
             );
         }

@@ -8,7 +8,7 @@ expect.txt: "dd <pid> <bytes> <rc>": a dd of <bytes> single-byte reads from /dev
 import json
 import os
 
-from casekit import common, expectations, parse_lines, read
+from casekit import common, expectations, kernel_at_least, lost_total, read
 
 TYPES = {"ts": str, "time_ns": int, "interval_ns": int, "function": str, "hook": str,
          "latency": dict, "total": int, "untimed": int}
@@ -64,27 +64,16 @@ def check_blocked(vdir, ctx):
     # reader (the next read, or the one that sees the end): each one timed or untimed.
     yield (f"blocked: {readers} readers' reads of {lines} lines timed or untimed "
            f"({timed} + {untimed})", timed + untimed >= 2 * lines, json.dumps(reports)[:600])
-    lost = [ev for ev in parse_lines(read(os.path.join(vdir, "out.jsonl")))[0]
-            if ev.get("type") == "lost"]
-    lost_total = max([ev.get("lost_total", 0) for ev in lost], default=0)
+    lost = lost_total(vdir)
     err = read(os.path.join(vdir, "err.txt")).decode(errors="replace")
     if hook == "kprobe":
         # Whether the kernel drops returns here depends on its pool (Debian's 5.10 arm64
         # dropped most, 6.1 none): the count above is what must hold either way.
         # From 6.7 the kernel counts what it dropped, and the tool says so.
-        if kernel_at_least(ctx["env"].get("kernel", ""), (6, 7)):
-            yield (f"blocked: the kernel's count of dropped returns reported ({lost_total} lost)",
-                   lost_total >= untimed and "dropped by the kernel's kprobes" in err,
-                   f"{json.dumps(lost)[:300]}\n{err[-600:]}")
+        if kernel_at_least(ctx, (6, 7)):
+            yield (f"blocked: the kernel's count of dropped returns reported ({lost} lost)",
+                   lost >= untimed and "dropped by the kernel's kprobes" in err, err[-600:])
     else:
-        yield (f"blocked: fexit drops no return (0 untimed, {untimed}; {lost_total} lost)",
-               untimed == 0 and lost_total == 0, json.dumps(reports)[:600])
+        yield (f"blocked: fexit drops no return (0 untimed, {untimed}; {lost} lost)",
+               untimed == 0 and lost == 0, json.dumps(reports)[:600])
 
-
-def kernel_at_least(release, want):
-    """Whether `uname -r` release is `want` (major, minor) or later."""
-    parts = release.split("-")[0].split(".")
-    try:
-        return (int(parts[0]), int(parts[1])) >= want
-    except (IndexError, ValueError):
-        return False

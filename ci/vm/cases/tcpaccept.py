@@ -10,7 +10,8 @@ expect.txt): every accept is reported or, from 6.7, counted as lost.
 import json
 import os
 
-from casekit import common, expectations, parse_lines, read, tcp_expectations, tcp_workload_ran
+from casekit import (common, expectations, kernel_at_least, lost_total, read, tcp_expectations,
+                     tcp_workload_ran)
 
 TYPES = {"ts": str, "time_ns": int, "pid": int, "tid": int, "uid": int, "comm": str,
          "family": str, "laddr": str, "lport": int, "raddr": str, "rport": int}
@@ -58,20 +59,16 @@ def check_idle(vdir, ctx):
     want = 2 if ctx["env"].get("ipv6_lo") == "yes" else 1
     yield (f"idle: the exchanges ran ({want})", len(conns) == want, f"{conns}")
     seen = [e for e in events if any(e.get("pid") == c["server"] for c in conns)]
-    lines = parse_lines(read(os.path.join(vdir, "out.jsonl")))[0]
-    lost = max([e.get("lost_total", 0) for e in lines if e.get("type") == "lost"], default=0)
+    lost = lost_total(vdir)
     err = read(os.path.join(vdir, "err.txt")).decode("utf-8", "replace")
-    rel = ctx["env"].get("kernel", "").split("-")[0].split(".")
-    counted = len(rel) > 1 and rel[0].isdigit() and rel[1].isdigit() and \
-        (int(rel[0]), int(rel[1])) >= (6, 7)
-    if counted:
+    if kernel_at_least(ctx, (6, 7)):
         # The kernel counts the hits it drops: none of the accepts goes unaccounted for.
         yield (f"idle: each accept reported or counted as lost ({len(seen)} + {lost} lost, "
                f"{len(conns)} accepts)",
                len(seen) + lost >= len(conns) and (lost == 0 or "dropped by the kernel" in err),
-               f"{json.dumps(lines)[:600]}\n{err[-600:]}")
+               f"{json.dumps(events)[:600]}\n{err[-600:]}")
     else:
         # Before 6.7 the kernel drops them without a count (docs/tools/tcpaccept.md): what is
         # reported is still right, and nothing is claimed lost.
         yield (f"idle: no count before 6.7 ({len(seen)} of {len(conns)} seen, {lost} lost)",
-               lost == 0 and len(seen) <= len(conns), json.dumps(lines)[:600])
+               lost == 0 and len(seen) <= len(conns), json.dumps(events)[:600])

@@ -171,7 +171,7 @@ impl Handler for Biotop {
     }
 
     fn schedule(&self) -> Option<IntervalOptions> {
-        Some(IntervalOptions::every(Some(self.interval.unwrap_or(Duration::from_secs(1))), self.count))
+        Some(IntervalOptions::every_second_or(self.interval, self.count))
     }
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {

@@ -333,7 +333,7 @@ impl Handler for Filewatch {
 
     fn schedule(&self) -> Option<IntervalOptions> {
         // Not an interval tool: the ticks report folded failures and follow the files.
-        Some(IntervalOptions::every(Some(std::time::Duration::from_secs(1)), None))
+        Some(IntervalOptions::every_second_or(None, None))
     }
 
     fn report(&mut self, obj: &Object, tick: &Tick, out: &mut Out) -> Result<()> {
