@@ -8,44 +8,30 @@
 
 pub mod errnos;
 
+// The generated tables (`ci/gen-syscall-tables`): a `#` comment line, then `NUMBER NAME` lines
+// by number. The kernel's own (empty where none is generated: syscalls show by number), and the
+// 32-bit entry's of a 64-bit kernel (empty where there is none, or none the tools trace).
 #[cfg(target_arch = "x86_64")]
-#[path = "i386.rs"]
-mod compat;
+const TABLES: (&str, &str) = (include_str!("x86_64.tbl"), include_str!("i386.tbl"));
 #[cfg(target_arch = "aarch64")]
-#[path = "arm.rs"]
-mod compat;
-#[cfg(target_arch = "x86_64")]
-#[path = "x86_64.rs"]
-mod native;
-#[cfg(target_arch = "aarch64")]
-#[path = "aarch64.rs"]
-mod native;
+const TABLES: (&str, &str) = (include_str!("aarch64.tbl"), include_str!("arm.tbl"));
 #[cfg(target_arch = "arm")]
-#[path = "arm.rs"]
-mod native;
+const TABLES: (&str, &str) = (include_str!("arm.tbl"), "");
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
-mod native {
-    /// No generated table for this architecture: syscalls show by number.
-    pub const SYSCALLS: &[(u32, &str)] = &[];
-}
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-mod compat {
-    /// No 32-bit entry (or none the tools trace) on this architecture.
-    pub const SYSCALLS: &[(u32, &str)] = &[];
-}
+const TABLES: (&str, &str) = ("", "");
 
 /// One ABI's syscalls.
 pub struct Abi {
     /// How events and reports name it (`"x86_64"`, `"i386"`, ...).
     pub name: &'static str,
-    /// (number, name), by number.
-    pub table: &'static [(u32, &'static str)],
+    /// The generated table.
+    table: &'static str,
 }
 
 /// The kernel's own syscalls.
 pub const NATIVE: Abi = Abi {
     name: std::env::consts::ARCH,
-    table: native::SYSCALLS,
+    table: TABLES.0,
 };
 
 /// The 32-bit entry of a 64-bit kernel (empty where there is none).
@@ -55,7 +41,7 @@ pub const COMPAT: Abi = Abi {
     } else {
         "arm"
     },
-    table: compat::SYSCALLS,
+    table: TABLES.1,
 };
 
 /// The ABI of a call (`compat`: it came in through the 32-bit entry).
@@ -68,20 +54,25 @@ pub fn abi(compat: bool) -> &'static Abi {
 }
 
 impl Abi {
+    /// (number, name) of every syscall, by number.
+    pub fn entries(&self) -> impl Iterator<Item = (u32, &'static str)> {
+        self.table.lines().filter_map(|line| {
+            let (nr, name) = line.split_once(' ')?;
+            Some((nr.parse().ok()?, name))
+        })
+    }
+
     /// The name of syscall `nr`.
     pub fn name_of(&self, nr: u32) -> Option<&'static str> {
-        let t = self.table;
-        t.binary_search_by_key(&nr, |&(n, _)| n)
-            .ok()
-            .map(|i| t[i].1)
+        self.entries()
+            .take_while(|&(n, _)| n <= nr)
+            .find(|&(n, _)| n == nr)
+            .map(|(_, name)| name)
     }
 
     /// The number of syscall `name`, if this ABI has it.
     pub fn number(&self, name: &str) -> Option<u32> {
-        self.table
-            .iter()
-            .find(|&&(_, n)| n == name)
-            .map(|&(nr, _)| nr)
+        self.entries().find(|&(_, n)| n == name).map(|(nr, _)| nr)
     }
 }
 
@@ -138,11 +129,14 @@ mod tests {
     #[test]
     fn tables_are_sorted_and_unique_per_number() {
         for abi in [&NATIVE, &COMPAT] {
+            let entries: Vec<_> = abi.entries().collect();
             assert!(
-                abi.table.windows(2).all(|w| w[0].0 < w[1].0),
+                entries.windows(2).all(|w| w[0].0 < w[1].0),
                 "{}: the table must be sorted by number, one name each",
                 abi.name
             );
+            // Every line but the header is an entry.
+            assert_eq!(entries.len() + 1, abi.table.lines().count(), "{}", abi.name);
         }
     }
 

@@ -187,12 +187,12 @@ pub struct Args {
 
 fn list() -> Result<String> {
     let mut out = String::new();
-    for (id, name) in syscalls::NATIVE.table {
+    for (id, name) in syscalls::NATIVE.entries() {
         let _ = writeln!(out, "{id:3}: {name}");
     }
-    if !syscalls::COMPAT.table.is_empty() {
+    if syscalls::COMPAT.entries().next().is_some() {
         let _ = writeln!(out, "32-bit ({}):", syscalls::COMPAT.name);
-        for (id, name) in syscalls::COMPAT.table {
+        for (id, name) in syscalls::COMPAT.entries() {
             let _ = writeln!(out, "{id:3}: {name}");
         }
     }
