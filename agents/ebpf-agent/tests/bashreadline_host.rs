@@ -8,16 +8,8 @@ use std::process::Command;
 use common::{agent_bin, json_lines, marker, start, Ty};
 
 /// docs/tools/bashreadline.md, JSON.
-const REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("pid", Ty::Uint),
-    ("tid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("line", Ty::Str),
-];
-const OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str), ("line_hex", Ty::Str)];
+const REQUIRED: &[(&str, Ty)] = event_schema![pid: Uint, tid: Uint, comm: Str, line: Str];
+const OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str, line_hex: Str];
 
 #[test]
 fn schema_is_the_documented_one() {

@@ -12,29 +12,16 @@ use common::{agent_bin, check_schema, start, Ty, LOST_REQUIRED};
 use serde_json::Value;
 
 /// docs/tools/biolatency.md.
-const INTERVAL_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("interval_ns", Ty::Uint),
-    ("rows", Ty::ObjArray),
-    ("total_rows", Ty::Uint),
+const INTERVAL_REQUIRED: &[(&str, Ty)] = event_schema![
+    interval_ns: Uint, rows: ObjArray, total_rows: Uint
 ];
-const ROW_OPTIONAL: &[(&str, Ty)] = &[
-    ("disk", Ty::StrOrNull),
-    ("major", Ty::Uint),
-    ("minor", Ty::Uint),
-    ("op", Ty::Str),
-    ("flags", Ty::StrArray),
+const ROW_OPTIONAL: &[(&str, Ty)] = schema![
+    disk: StrOrNull, major: Uint, minor: Uint, op: Str, flags: StrArray
 ];
-const ROW_REQUIRED: &[(&str, Ty)] = &[("latency", Ty::Obj)];
+const ROW_REQUIRED: &[(&str, Ty)] = schema![latency: Obj];
 /// docs/json.md, Histograms.
-const HIST: &[(&str, Ty)] = &[
-    ("unit", Ty::Str),
-    ("count", Ty::Uint),
-    ("buckets", Ty::ObjArray),
-];
-const BUCKET: &[(&str, Ty)] = &[("low", Ty::Uint), ("high", Ty::Uint), ("count", Ty::Uint)];
+const HIST: &[(&str, Ty)] = schema![unit: Str, count: Uint, buckets: ObjArray];
+const BUCKET: &[(&str, Ty)] = schema![low: Uint, high: Uint, count: Uint];
 
 #[test]
 fn schema_is_the_documented_one() {

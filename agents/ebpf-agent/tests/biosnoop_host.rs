@@ -12,22 +12,11 @@ use common::{agent_bin, check_events, start, Ty};
 use serde_json::Value;
 
 /// docs/tools/biosnoop.md, JSON.
-const REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("pid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("disk", Ty::StrOrNull),
-    ("major", Ty::Uint),
-    ("minor", Ty::Uint),
-    ("rwbs", Ty::Str),
-    ("op", Ty::Str),
-    ("sector", Ty::UintOrNull),
-    ("bytes", Ty::Uint),
-    ("latency_ns", Ty::Uint),
+const REQUIRED: &[(&str, Ty)] = event_schema![
+    pid: Uint, comm: Str, disk: StrOrNull, major: Uint, minor: Uint, rwbs: Str, op: Str,
+    sector: UintOrNull, bytes: Uint, latency_ns: Uint
 ];
-const OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str), ("queue_ns", Ty::UintOrNull)];
+const OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str, queue_ns: UintOrNull];
 
 #[test]
 fn schema_is_the_documented_one() {

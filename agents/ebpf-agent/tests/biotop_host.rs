@@ -12,26 +12,14 @@ use common::{agent_bin, check_schema, start, Ty, LOST_REQUIRED};
 use serde_json::Value;
 
 /// docs/tools/biotop.md.
-const INTERVAL_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("interval_ns", Ty::Uint),
-    ("rows", Ty::ObjArray),
-    ("total_rows", Ty::Uint),
+const INTERVAL_REQUIRED: &[(&str, Ty)] = event_schema![
+    interval_ns: Uint, rows: ObjArray, total_rows: Uint
 ];
-const ROW_REQUIRED: &[(&str, Ty)] = &[
-    ("pid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("rw", Ty::Str),
-    ("major", Ty::Uint),
-    ("minor", Ty::Uint),
-    ("disk", Ty::StrOrNull),
-    ("io", Ty::Uint),
-    ("bytes", Ty::Uint),
-    ("total_ns", Ty::Uint),
+const ROW_REQUIRED: &[(&str, Ty)] = schema![
+    pid: Uint, comm: Str, rw: Str, major: Uint, minor: Uint, disk: StrOrNull, io: Uint, bytes: Uint,
+    total_ns: Uint
 ];
-const ROW_OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str)];
+const ROW_OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str];
 
 #[test]
 fn schema_is_the_documented_one() {

@@ -11,17 +11,11 @@ use common::cwork::{exe, Variant, Work};
 use common::{agent_bin, check_schema, start, Ty};
 
 /// docs/tools/funccount.md.
-const REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("interval_ns", Ty::Uint),
-    ("rows", Ty::ObjArray),
-    ("total_rows", Ty::Uint),
-    ("probes", Ty::Uint),
+const REQUIRED: &[(&str, Ty)] = event_schema![
+    interval_ns: Uint, rows: ObjArray, total_rows: Uint, probes: Uint
 ];
-const ROW: &[(&str, Ty)] = &[("kind", Ty::Str), ("name", Ty::Str), ("count", Ty::Uint)];
-const ROW_OPTIONAL: &[(&str, Ty)] = &[("module", Ty::Str)];
+const ROW: &[(&str, Ty)] = schema![kind: Str, name: Str, count: Uint];
+const ROW_OPTIONAL: &[(&str, Ty)] = schema![module: Str];
 
 #[test]
 fn schema_is_the_documented_one() {

@@ -11,24 +11,12 @@ use common::{agent_bin, start, Ty};
 use serde_json::Value;
 
 /// docs/tools/funclatency.md.
-const REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("interval_ns", Ty::Uint),
-    ("function", Ty::Str),
-    ("hook", Ty::Str),
-    ("latency", Ty::Obj),
-    ("total", Ty::Uint),
-    ("untimed", Ty::Uint),
+const REQUIRED: &[(&str, Ty)] = event_schema![
+    interval_ns: Uint, function: Str, hook: Str, latency: Obj, total: Uint, untimed: Uint
 ];
-const OPTIONAL: &[(&str, Ty)] = &[("module", Ty::Str)];
+const OPTIONAL: &[(&str, Ty)] = schema![module: Str];
 /// docs/json.md, Histograms.
-const HIST: &[(&str, Ty)] = &[
-    ("unit", Ty::Str),
-    ("count", Ty::Uint),
-    ("buckets", Ty::ObjArray),
-];
+const HIST: &[(&str, Ty)] = schema![unit: Str, count: Uint, buckets: ObjArray];
 
 #[test]
 fn schema_is_the_documented_one() {

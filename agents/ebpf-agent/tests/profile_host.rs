@@ -13,18 +13,11 @@ use common::{agent_bin, json_lines, start, Ty};
 use serde_json::Value;
 
 /// docs/tools/profile.md, JSON.
-const REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("interval_ns", Ty::Uint),
-    ("frequency_hz", Ty::Uint),
-    ("samples", Ty::Uint),
-    ("rows", Ty::ObjArray),
-    ("total_rows", Ty::Uint),
-    ("modules", Ty::ObjArray),
+const REQUIRED: &[(&str, Ty)] = event_schema![
+    interval_ns: Uint, frequency_hz: Uint, samples: Uint, rows: ObjArray, total_rows: Uint,
+    modules: ObjArray
 ];
-const OPTIONAL: &[(&str, Ty)] = &[("kernel_symbols", Ty::Str)];
+const OPTIONAL: &[(&str, Ty)] = schema![kernel_symbols: Str];
 
 #[test]
 fn schema_is_the_documented_one() {

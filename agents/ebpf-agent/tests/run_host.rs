@@ -13,30 +13,11 @@ use common::{agent_bin, check_schema, json_lines, marker, start, Phases, Ty, LOS
 use serde_json::Value;
 
 /// docs/run.md: the lines run prints with --json.
-const EVENT: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("ring", Ty::Str),
-];
-const EVENT_RAW: &[(&str, Ty)] = &[("size", Ty::Uint), ("data_hex", Ty::Str)];
-const PRINTK: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("pid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("cpu", Ty::Uint),
-    ("msg", Ty::Str),
-];
-const PRINTK_OPTIONAL: &[(&str, Ty)] = &[("msg_hex", Ty::Str)];
-const INTERVAL: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("interval_ns", Ty::Uint),
-    ("maps", Ty::Obj),
-];
+const EVENT: &[(&str, Ty)] = event_schema![ring: Str];
+const EVENT_RAW: &[(&str, Ty)] = schema![size: Uint, data_hex: Str];
+const PRINTK: &[(&str, Ty)] = event_schema![pid: Uint, comm: Str, cpu: Uint, msg: Str];
+const PRINTK_OPTIONAL: &[(&str, Ty)] = schema![msg_hex: Str];
+const INTERVAL: &[(&str, Ty)] = event_schema![interval_ns: Uint, maps: Obj];
 
 #[test]
 fn schema_is_the_documented_one() {

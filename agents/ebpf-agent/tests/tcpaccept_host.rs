@@ -9,21 +9,11 @@ use common::{agent_bin, assert_usage_error, Ty};
 use serde_json::json;
 
 /// docs/tools/tcpaccept.md, JSON.
-const REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("pid", Ty::Uint),
-    ("tid", Ty::Uint),
-    ("uid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("family", Ty::Str),
-    ("laddr", Ty::Str),
-    ("lport", Ty::Uint),
-    ("raddr", Ty::Str),
-    ("rport", Ty::Uint),
+const REQUIRED: &[(&str, Ty)] = event_schema![
+    pid: Uint, tid: Uint, uid: Uint, comm: Str, family: Str, laddr: Str, lport: Uint, raddr: Str,
+    rport: Uint
 ];
-const OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str)];
+const OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str];
 
 #[test]
 fn schema_is_the_documented_one() {

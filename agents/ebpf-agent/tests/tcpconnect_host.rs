@@ -10,39 +10,18 @@ use common::{agent_bin, assert_usage_error, json_lines, start, Ty};
 use serde_json::{json, Value};
 
 /// docs/tools/tcpconnect.md, JSON.
-const REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("pid", Ty::Uint),
-    ("tid", Ty::Uint),
-    ("uid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("family", Ty::Str),
-    ("laddr", Ty::Str),
-    ("lport", Ty::Uint),
-    ("raddr", Ty::Str),
-    ("rport", Ty::Uint),
-    ("result", Ty::Str),
+const REQUIRED: &[(&str, Ty)] = event_schema![
+    pid: Uint, tid: Uint, uid: Uint, comm: Str, family: Str, laddr: Str, lport: Uint, raddr: Str,
+    rport: Uint, result: Str
 ];
-const OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str), ("latency_ns", Ty::Uint)];
+const OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str, latency_ns: Uint];
 
 /// docs/tools/tcpconnect.md, "Counts" (-c).
-const COUNTS_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("rows", Ty::ObjArray),
-    ("total_rows", Ty::Uint),
+const COUNTS_REQUIRED: &[(&str, Ty)] = event_schema![rows: ObjArray, total_rows: Uint];
+const COUNT_ROW_REQUIRED: &[(&str, Ty)] = schema![
+    family: Str, laddr: Str, raddr: Str, rport: Uint, count: Uint
 ];
-const COUNT_ROW_REQUIRED: &[(&str, Ty)] = &[
-    ("family", Ty::Str),
-    ("laddr", Ty::Str),
-    ("raddr", Ty::Str),
-    ("rport", Ty::Uint),
-    ("count", Ty::Uint),
-];
-const COUNT_ROW_OPTIONAL: &[(&str, Ty)] = &[("lport", Ty::Uint)];
+const COUNT_ROW_OPTIONAL: &[(&str, Ty)] = schema![lport: Uint];
 
 #[test]
 fn schema_is_the_documented_one() {

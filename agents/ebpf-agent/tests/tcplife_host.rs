@@ -8,23 +8,11 @@ use common::{agent_bin, assert_usage_error, Ty};
 use serde_json::{json, Value};
 
 /// docs/tools/tcplife.md, JSON.
-const REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("pid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("owner", Ty::Str),
-    ("family", Ty::Str),
-    ("laddr", Ty::Str),
-    ("lport", Ty::Uint),
-    ("raddr", Ty::Str),
-    ("rport", Ty::Uint),
-    ("tx_bytes", Ty::Uint),
-    ("rx_bytes", Ty::Uint),
-    ("span_ns", Ty::Uint),
+const REQUIRED: &[(&str, Ty)] = event_schema![
+    pid: Uint, comm: Str, owner: Str, family: Str, laddr: Str, lport: Uint, raddr: Str, rport: Uint,
+    tx_bytes: Uint, rx_bytes: Uint, span_ns: Uint
 ];
-const OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str)];
+const OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str];
 
 #[test]
 fn schema_is_the_documented_one() {

@@ -8,21 +8,11 @@ use common::{agent_bin, assert_usage_error, Ty};
 use serde_json::json;
 
 /// docs/tools/tcpsend.md, JSON.
-const REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("pid", Ty::Uint),
-    ("tid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("family", Ty::Str),
-    ("laddr", Ty::Str),
-    ("lport", Ty::Uint),
-    ("raddr", Ty::Str),
-    ("rport", Ty::Uint),
-    ("bytes", Ty::Uint),
+const REQUIRED: &[(&str, Ty)] = event_schema![
+    pid: Uint, tid: Uint, comm: Str, family: Str, laddr: Str, lport: Uint, raddr: Str, rport: Uint,
+    bytes: Uint
 ];
-const OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str)];
+const OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str];
 
 #[test]
 fn schema_is_the_documented_one() {

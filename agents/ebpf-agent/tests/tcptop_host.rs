@@ -9,26 +9,14 @@ use common::{agent_bin, assert_usage_error, check_schema, Ty};
 use serde_json::Value;
 
 /// docs/tools/tcptop.md.
-const INTERVAL_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("time_ns", Ty::Uint),
-    ("interval_ns", Ty::Uint),
-    ("rows", Ty::ObjArray),
-    ("total_rows", Ty::Uint),
+const INTERVAL_REQUIRED: &[(&str, Ty)] = event_schema![
+    interval_ns: Uint, rows: ObjArray, total_rows: Uint
 ];
-const ROW_REQUIRED: &[(&str, Ty)] = &[
-    ("pid", Ty::Uint),
-    ("comm", Ty::Str),
-    ("family", Ty::Str),
-    ("laddr", Ty::Str),
-    ("lport", Ty::Uint),
-    ("raddr", Ty::Str),
-    ("rport", Ty::Uint),
-    ("rx_bytes", Ty::Uint),
-    ("tx_bytes", Ty::Uint),
+const ROW_REQUIRED: &[(&str, Ty)] = schema![
+    pid: Uint, comm: Str, family: Str, laddr: Str, lport: Uint, raddr: Str, rport: Uint,
+    rx_bytes: Uint, tx_bytes: Uint
 ];
-const ROW_OPTIONAL: &[(&str, Ty)] = &[("comm_hex", Ty::Str)];
+const ROW_OPTIONAL: &[(&str, Ty)] = schema![comm_hex: Str];
 
 #[test]
 fn schema_is_the_documented_one() {

@@ -457,12 +457,7 @@ impl Phases {
 }
 
 /// docs/json.md, "Lost events": the lost lines every tool prints.
-pub const LOST_REQUIRED: &[(&str, Ty)] = &[
-    ("type", Ty::Str),
-    ("ts", Ty::Str),
-    ("lost", Ty::Uint),
-    ("lost_total", Ty::Uint),
-];
+pub const LOST_REQUIRED: &[(&str, Ty)] = typed_schema![ts: Str, lost: Uint, lost_total: Uint];
 
 /// [`assert_usage_error`] for each (arguments, flag named).
 pub fn assert_usage_errors(bin: &std::path::Path, tool: &str, cases: &[(&[&str], &str)]) {

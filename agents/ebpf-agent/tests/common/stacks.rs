@@ -3,32 +3,19 @@
 use serde_json::Value;
 
 use super::{check_schema, Ty};
+use crate::schema;
 
 /// docs/json.md, "Stacks": the rows.
-pub const ROW: &[(&str, Ty)] = &[("pid", Ty::Uint), ("comm", Ty::Str)];
-pub const ROW_OPTIONAL: &[(&str, Ty)] = &[
-    ("tid", Ty::Uint),
-    ("comm_hex", Ty::Str),
-    ("count", Ty::Uint),
-    ("total_ns", Ty::Uint),
-    ("user_stack_missed", Ty::Bool),
-    ("user_stack", Ty::ObjArray),
-    ("kernel_stack_missed", Ty::Bool),
-    ("kernel_stack", Ty::ObjArray),
+pub const ROW: &[(&str, Ty)] = schema![pid: Uint, comm: Str];
+pub const ROW_OPTIONAL: &[(&str, Ty)] = schema![
+    tid: Uint, comm_hex: Str, count: Uint, total_ns: Uint, user_stack_missed: Bool,
+    user_stack: ObjArray, kernel_stack_missed: Bool, kernel_stack: ObjArray
 ];
 /// docs/json.md, "Stack frames".
-pub const FRAME: &[(&str, Ty)] = &[("addr", Ty::Uint), ("module", Ty::Str)];
-pub const FRAME_OPTIONAL: &[(&str, Ty)] = &[
-    ("symbol", Ty::Str),
-    ("offset", Ty::Uint),
-    ("vaddr", Ty::Uint),
-];
+pub const FRAME: &[(&str, Ty)] = schema![addr: Uint, module: Str];
+pub const FRAME_OPTIONAL: &[(&str, Ty)] = schema![symbol: Str, offset: Uint, vaddr: Uint];
 /// docs/json.md, "Stack modules".
-pub const MODULE: &[(&str, Ty)] = &[
-    ("path", Ty::Str),
-    ("build_id", Ty::StrOrNull),
-    ("symtab", Ty::Bool),
-];
+pub const MODULE: &[(&str, Ty)] = schema![path: Str, build_id: StrOrNull, symtab: Bool];
 
 pub fn assert_documented() {
     super::assert_documented("json.md", "Stacks", ROW, ROW_OPTIONAL);
