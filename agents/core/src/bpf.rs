@@ -289,17 +289,11 @@ impl Object {
 
     /// What the object declares of each map: (name, [`MapDecl`]), in order.
     pub fn map_decls(&self) -> Vec<(String, MapDecl)> {
-        let mut out = Vec::new();
-        let mut m: *mut sys::bpf_map = std::ptr::null_mut();
-        loop {
-            // SAFETY: iterating the object's own maps; `m` is null or one of them.
-            m = unsafe { sys::bpf_object__next_map(self.raw.as_ptr(), m) };
-            if m.is_null() {
-                break;
-            }
-            // SAFETY: a valid map; its name is a NUL-terminated string it owns.
-            let d = unsafe {
-                MapDecl {
+        let decl = |m: *mut sys::bpf_map| {
+            // SAFETY: a valid map of this object; its name is a NUL-terminated string it owns.
+            unsafe {
+                let name = CStr::from_ptr(sys::bpf_map__name(m));
+                let d = MapDecl {
                     ty: sys::bpf_map__type(m),
                     key_size: sys::bpf_map__key_size(m),
                     value_size: sys::bpf_map__value_size(m),
@@ -307,13 +301,11 @@ impl Object {
                     key_type: sys::bpf_map__btf_key_type_id(m),
                     value_type: sys::bpf_map__btf_value_type_id(m),
                     internal: sys::bpf_map__is_internal(m),
-                }
-            };
-            // SAFETY: as above.
-            let name = unsafe { CStr::from_ptr(sys::bpf_map__name(m)) };
-            out.push((name.to_string_lossy().into_owned(), d));
-        }
-        out
+                };
+                (name.to_string_lossy().into_owned(), d)
+            }
+        };
+        self.raw_maps().into_iter().map(decl).collect()
     }
 
     /// Writes `value` over the `const volatile` global `var` in `.rodata`: the tool's options,
@@ -408,11 +400,23 @@ impl Object {
         all
     }
 
-    /// The names and section names of every program in the object.
-    pub fn programs(&self) -> Vec<(String, String)> {
+    /// The object's own programs, in order.
+    fn raw_programs(&self) -> Vec<*mut sys::bpf_program> {
         let obj = self.raw.as_ptr();
         // SAFETY: iterating the object's own programs; the argument is null or one of them.
-        let progs = Self::walk(|p| unsafe { sys::bpf_object__next_program(obj, p) });
+        Self::walk(|p| unsafe { sys::bpf_object__next_program(obj, p) })
+    }
+
+    /// The object's own maps, in order.
+    fn raw_maps(&self) -> Vec<*mut sys::bpf_map> {
+        let obj = self.raw.as_ptr();
+        // SAFETY: iterating the object's own maps; the argument is null or one of them.
+        Self::walk(|m| unsafe { sys::bpf_object__next_map(obj, m) })
+    }
+
+    /// The names and section names of every program in the object.
+    pub fn programs(&self) -> Vec<(String, String)> {
+        let progs = self.raw_programs();
         let text = |s: *const std::ffi::c_char| {
             // SAFETY: a valid program's name and section are NUL-terminated strings it owns.
             unsafe { CStr::from_ptr(s) }.to_string_lossy().into_owned()
@@ -429,9 +433,7 @@ impl Object {
 
     /// The names and types of every map in the object.
     pub fn maps(&self) -> Vec<(String, u32)> {
-        let obj = self.raw.as_ptr();
-        // SAFETY: iterating the object's own maps; the argument is null or one of them.
-        let maps = Self::walk(|m| unsafe { sys::bpf_object__next_map(obj, m) });
+        let maps = self.raw_maps();
         let named = |m: *mut sys::bpf_map| {
             // SAFETY: `m` is a valid map of this object; its name is a NUL-terminated string
             // it owns.
@@ -866,23 +868,15 @@ impl Object {
 
     /// Ids of the loaded programs (for their run-time statistics).
     pub fn prog_ids(&self) -> Vec<u32> {
-        let mut ids = Vec::new();
-        let mut p: *mut sys::bpf_program = std::ptr::null_mut();
-        loop {
-            // SAFETY: iterating the object's own programs.
-            p = unsafe { sys::bpf_object__next_program(self.raw.as_ptr(), p) };
-            if p.is_null() {
-                break;
-            }
-            // SAFETY: a valid program; fd is -1 when it was not loaded.
+        let loaded = |p: *mut sys::bpf_program| {
+            // SAFETY: a valid program of this object; fd is -1 when it was not loaded.
             let fd = unsafe { sys::bpf_program__fd(p) };
-            if fd >= 0 {
-                if let Some(info) = prog_info(fd) {
-                    ids.push(info.id);
-                }
-            }
-        }
-        ids
+            (fd >= 0)
+                .then(|| prog_info(fd))
+                .flatten()
+                .map(|info| info.id)
+        };
+        self.raw_programs().into_iter().filter_map(loaded).collect()
     }
 }
 

@@ -678,15 +678,19 @@ mod tests {
         Exit::Shared("tp_exit"),
     )];
 
+    /// (program, hook) of each attachment, in the order of the plan.
+    fn attach_order(plan: &Plan) -> Vec<(&str, String)> {
+        plan.attach
+            .iter()
+            .map(|a| (a.prog.as_str(), a.hook.describe()))
+            .collect()
+    }
+
     #[test]
     fn syscalls_attach_what_is_there_exits_first() {
         let k = Has(sys(&["openat", "openat2"]));
         let plan = resolve(OPEN, &Choices::default(), &k).unwrap();
-        let order: Vec<(&str, String)> = plan
-            .attach
-            .iter()
-            .map(|a| (a.prog.as_str(), a.hook.describe()))
-            .collect();
+        let order = attach_order(&plan);
         assert_eq!(
             order,
             [
@@ -766,11 +770,7 @@ mod tests {
             Exit::Only("tp_exit_accept"),
         )];
         let plan = resolve(ACCEPT, &Choices::default(), &Has(sys(&["accept4"]))).unwrap();
-        let order: Vec<(&str, String)> = plan
-            .attach
-            .iter()
-            .map(|a| (a.prog.as_str(), a.hook.describe()))
-            .collect();
+        let order = attach_order(&plan);
         assert_eq!(
             order,
             [(

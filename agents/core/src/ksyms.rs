@@ -7,6 +7,7 @@
 //! so and how to change it.
 
 use std::io::BufRead;
+use std::ops::ControlFlow;
 
 pub const KALLSYMS: &str = "/proc/kallsyms";
 
@@ -93,36 +94,53 @@ fn parse_line(line: &[u8]) -> Option<Line<'_>> {
     }
 }
 
+/// Calls `f` on each line of kallsyms text (newline included) until it breaks with a value.
+fn each_line<R>(
+    mut input: impl BufRead,
+    mut f: impl FnMut(&[u8]) -> ControlFlow<R>,
+) -> Result<Option<R>, Status> {
+    let mut line = Vec::with_capacity(128);
+    loop {
+        line.clear();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) => return Ok(None),
+            Ok(_) => {}
+            Err(e) => return Err(Status::Unreadable(e.to_string())),
+        }
+        if let ControlFlow::Break(r) = f(&line) {
+            return Ok(Some(r));
+        }
+    }
+}
+
+/// kallsyms, buffered.
+fn open_kallsyms() -> Result<std::io::BufReader<std::fs::File>, Status> {
+    let f = std::fs::File::open(KALLSYMS).map_err(|e| Status::Unreadable(e.to_string()))?;
+    Ok(std::io::BufReader::with_capacity(64 * 1024, f))
+}
+
 /// Resolves `addrs` (sorted ascending, no duplicates) against kallsyms text read from
 /// `input`: for each, the text symbol at or below it. Err(status) when the addresses are
 /// hidden.
 pub fn resolve_from(input: impl BufRead, addrs: &[u64]) -> Result<Vec<Option<Ksym>>, Status> {
-    let mut input = input;
     // Per gap between queried addresses: the highest symbol that starts in it.
     let mut best: Vec<Option<(u64, String, Option<String>)>> = vec![None; addrs.len()];
-    let mut line = Vec::with_capacity(128);
     let mut seen_nonzero = false;
     let mut lines = 0u64;
-    loop {
-        line.clear();
-        match input.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => return Err(Status::Unreadable(e.to_string())),
-        }
+    let hidden = each_line(input, |line| {
         lines += 1;
-        let Some((a, ty, name, module)) = parse_line(&line) else {
-            continue;
+        let Some((a, ty, name, module)) = parse_line(line) else {
+            return ControlFlow::Continue(());
         };
         if a == 0 {
             if !seen_nonzero && lines > 16 {
-                return Err(Status::Hidden(kptr_restrict()));
+                return ControlFlow::Break(());
             }
-            continue;
+            return ControlFlow::Continue(());
         }
         seen_nonzero = true;
         if !matches!(ty, b't' | b'T' | b'w' | b'W') {
-            continue;
+            return ControlFlow::Continue(());
         }
         let i = addrs.partition_point(|&q| q < a);
         if i < addrs.len() && best[i].as_ref().is_none_or(|b| a > b.0) {
@@ -132,6 +150,10 @@ pub fn resolve_from(input: impl BufRead, addrs: &[u64]) -> Result<Vec<Option<Ksy
             slot.1.push_str(&String::from_utf8_lossy(name));
             slot.2 = module.map(|m| String::from_utf8_lossy(m).into_owned());
         }
+        ControlFlow::Continue(())
+    })?;
+    if hidden.is_some() {
+        return Err(Status::Hidden(kptr_restrict()));
     }
     if !seen_nonzero {
         return Err(if lines == 0 {
@@ -157,8 +179,7 @@ pub fn resolve_from(input: impl BufRead, addrs: &[u64]) -> Result<Vec<Option<Ksy
 
 /// [`resolve_from`] on this kernel's /proc/kallsyms.
 pub fn resolve(addrs: &[u64]) -> Result<Vec<Option<Ksym>>, Status> {
-    let f = std::fs::File::open(KALLSYMS).map_err(|e| Status::Unreadable(e.to_string()))?;
-    resolve_from(std::io::BufReader::with_capacity(64 * 1024, f), addrs)
+    resolve_from(open_kallsyms()?, addrs)
 }
 
 /// Whether kallsyms shows addresses, from its first lines.
@@ -186,32 +207,28 @@ pub fn status() -> Status {
 /// The addresses of the text symbols named in `names` (one pass over kallsyms); a name the
 /// kernel has twice keeps its first address.
 pub fn addresses_of(names: &[String]) -> Result<Vec<(u64, String)>, Status> {
-    let f = std::fs::File::open(KALLSYMS).map_err(|e| Status::Unreadable(e.to_string()))?;
-    let mut input = std::io::BufReader::with_capacity(64 * 1024, f);
-    let mut line = Vec::with_capacity(128);
     let mut found: Vec<(u64, String)> = Vec::new();
     let mut done = vec![false; names.len()];
-    loop {
-        line.clear();
-        match input.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => return Err(Status::Unreadable(e.to_string())),
-        }
-        if let Some((a, b't' | b'T', n, _)) = parse_line(&line) {
-            let Ok(n) = std::str::from_utf8(n) else {
-                continue;
-            };
-            if let Ok(i) = names.binary_search_by(|x| x.as_str().cmp(n)) {
-                if a == 0 {
-                    return Err(Status::Hidden(kptr_restrict()));
-                }
-                if !done[i] {
-                    done[i] = true;
-                    found.push((a, names[i].clone()));
-                }
+    let hidden = each_line(open_kallsyms()?, |line| {
+        let Some((a, b't' | b'T', n, _)) = parse_line(line) else {
+            return ControlFlow::Continue(());
+        };
+        let Ok(n) = std::str::from_utf8(n) else {
+            return ControlFlow::Continue(());
+        };
+        if let Ok(i) = names.binary_search_by(|x| x.as_str().cmp(n)) {
+            if a == 0 {
+                return ControlFlow::Break(());
+            }
+            if !done[i] {
+                done[i] = true;
+                found.push((a, names[i].clone()));
             }
         }
+        ControlFlow::Continue(())
+    })?;
+    if hidden.is_some() {
+        return Err(Status::Hidden(kptr_restrict()));
     }
     crate::sort::sort_by(&mut found, |a, b| a.0.cmp(&b.0));
     Ok(found)
@@ -219,20 +236,13 @@ pub fn addresses_of(names: &[String]) -> Result<Vec<(u64, String)>, Status> {
 
 /// The address of kernel symbol `name` (the first text symbol of that name).
 pub fn address_of(name: &str) -> Option<u64> {
-    let f = std::fs::File::open(KALLSYMS).ok()?;
-    let mut input = std::io::BufReader::with_capacity(64 * 1024, f);
-    let mut line = Vec::with_capacity(128);
-    loop {
-        line.clear();
-        if input.read_until(b'\n', &mut line).ok()? == 0 {
-            return None;
-        }
-        if let Some((a, b't' | b'T', n, _)) = parse_line(&line) {
-            if n == name.as_bytes() && a != 0 {
-                return Some(a);
-            }
-        }
-    }
+    let input = open_kallsyms().ok()?;
+    each_line(input, |line| match parse_line(line) {
+        Some((a, b't' | b'T', n, _)) if n == name.as_bytes() && a != 0 => ControlFlow::Break(a),
+        _ => ControlFlow::Continue(()),
+    })
+    .ok()
+    .flatten()
 }
 
 #[cfg(test)]

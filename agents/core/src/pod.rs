@@ -106,10 +106,10 @@ pub fn zeroed<T: Pod>() -> T {
 ///     pub struct Event = "demo_event" {
 ///         time_ns: u64,
 ///         pid: u32, tid: u32,
-///         comm: [u8; 4],
+///         comm: [u8; 8],
 ///     }
 /// }
-/// let e = agent_core::pod::read::<Event>(&[0u8; 16]).unwrap();
+/// let e = agent_core::pod::read::<Event>(&[0u8; 24]).unwrap();
 /// assert_eq!(e.pid, 0);
 /// ```
 ///

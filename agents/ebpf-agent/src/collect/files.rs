@@ -43,6 +43,14 @@ pub struct ToolStat {
     pub error: Option<String>,
 }
 
+impl ToolStat {
+    /// One line the collector could not write.
+    fn drop_line(&mut self) {
+        self.output_lost += 1;
+        self.pending_lost += 1;
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum State {
     #[default]
@@ -398,9 +406,7 @@ impl FileSet {
             rest = tail;
             if self.failing.is_some() {
                 if !notice {
-                    let st = &mut stats[tool];
-                    st.output_lost += 1;
-                    st.pending_lost += 1;
+                    stats[tool].drop_line();
                 }
                 continue;
             }
@@ -416,9 +422,7 @@ impl FileSet {
                 }
                 if self.failing.is_some() {
                     if !notice {
-                        let st = &mut stats[tool];
-                        st.output_lost += 1;
-                        st.pending_lost += 1;
+                        stats[tool].drop_line();
                     }
                     continue;
                 }
@@ -466,8 +470,7 @@ impl FileSet {
                     st.events += 1;
                 }
             } else if !seg.notice {
-                st.output_lost += 1;
-                st.pending_lost += 1;
+                st.drop_line();
             }
         }
         if written && seg.notice {

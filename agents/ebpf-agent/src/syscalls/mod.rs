@@ -104,6 +104,13 @@ impl Table {
         t
     }
 
+    /// The `tracing:` line's note on the syscalls traced (`syscalls openat, open; 32-bit i386:
+    /// open, openat`), on the architectures whose tools pick syscalls by these tables.
+    pub fn note(&self) -> Option<String> {
+        cfg!(any(target_arch = "x86_64", target_arch = "aarch64"))
+            .then(|| format!("syscalls {}", self.describe()))
+    }
+
     /// What the table traces, for the `-v` line: `openat, open; 32-bit: open, openat`.
     pub fn describe(&self) -> String {
         let list = |abi: &Abi, slots: &[u8; SLOTS]| {

@@ -153,11 +153,7 @@ impl Handler for Execsnoop {
     }
 
     fn note(&self) -> String {
-        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
-            format!("syscalls {}", table().describe())
-        } else {
-            String::new()
-        }
+        table().note().unwrap_or_default()
     }
 
     fn header(&mut self, out: &mut Out) {

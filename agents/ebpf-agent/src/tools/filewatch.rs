@@ -311,8 +311,8 @@ impl Handler for Filewatch {
         if !self.vfs {
             s.push_str("; removals and renames by the watched files' dentries and by name");
         }
-        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
-            let _ = write!(s, "; syscalls {}", table().describe());
+        if let Some(note) = table().note() {
+            let _ = write!(s, "; {note}");
         }
         s
     }

@@ -149,10 +149,7 @@ impl Handler for Opensnoop {
     }
 
     fn note(&self) -> String {
-        let mut note = String::new();
-        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
-            note = format!("syscalls {}", table().describe());
-        }
+        let mut note = table().note().unwrap_or_default();
         if self.args.full_path {
             if !note.is_empty() {
                 note.push_str("; ");
