@@ -14,16 +14,6 @@ use std::ffi::{CStr, CString};
 
 use libbpf_sys as sys;
 
-const BTF_KIND_PTR: u32 = 2;
-const BTF_KIND_STRUCT: u32 = 4;
-const BTF_KIND_UNION: u32 = 5;
-const BTF_KIND_ENUM: u32 = 6;
-const BTF_KIND_TYPEDEF: u32 = 8;
-const BTF_KIND_FUNC: u32 = 12;
-const BTF_KIND_FUNC_PROTO: u32 = 13;
-const BTF_KIND_VAR: u32 = 14;
-const BTF_KIND_DATASEC: u32 = 15;
-
 /// A field of a struct, as the compiler laid it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
@@ -124,18 +114,18 @@ impl<'a> Btf<'a> {
 
     /// The id of `typedef <name>`.
     pub fn typedef_id(&self, name: &str) -> Option<u32> {
-        self.find(name, BTF_KIND_TYPEDEF)
+        self.find(name, types::TYPEDEF)
     }
 
     /// The id of function `<name>`.
     pub fn func_id(&self, name: &str) -> Option<u32> {
-        self.find(name, BTF_KIND_FUNC)
+        self.find(name, types::FUNC)
     }
 
-    fn find(&self, name: &str, kind: u32) -> Option<u32> {
+    fn find(&self, name: &str, kind: u8) -> Option<u32> {
         let c = CString::new(name).ok()?;
         // SAFETY: a valid BTF (see from_raw) and a NUL-terminated name.
-        let id = unsafe { sys::btf__find_by_name_kind(self.raw, c.as_ptr(), kind) };
+        let id = unsafe { sys::btf__find_by_name_kind(self.raw, c.as_ptr(), kind.into()) };
         (id > 0).then_some(id as u32)
     }
 
@@ -159,15 +149,15 @@ impl<'a> Btf<'a> {
         (self.head(id).info & 0xffff) as usize
     }
 
-    fn kind(&self, id: u32) -> u32 {
-        (self.head(id).info >> 24) & 0x1f
+    fn kind(&self, id: u32) -> u8 {
+        ((self.head(id).info >> 24) & 0x1f) as u8
     }
 
     /// The layout of `struct <name>`, or None if the object has no such struct.
     pub fn struct_layout(&self, name: &str) -> Option<Layout> {
         let id = self
-            .find(name, BTF_KIND_STRUCT)
-            .or_else(|| self.find(name, BTF_KIND_UNION))?;
+            .find(name, types::STRUCT)
+            .or_else(|| self.find(name, types::UNION))?;
         let head = self.head(id);
         let kflag = head.info >> 31 == 1;
         // SAFETY: a struct or union type is followed by vlen btf_member records (three words
@@ -228,28 +218,28 @@ impl<'a> Btf<'a> {
     /// programs, `typedef void (*btf_trace_<tp>)(void *, ...)`. None if this BTF has no such
     /// prototype or no such argument.
     pub fn tracepoint_arg(&self, tp: &str, name: &str) -> Option<usize> {
-        let id = self.find(&format!("btf_trace_{tp}"), BTF_KIND_TYPEDEF)?;
+        let id = self.find(&format!("btf_trace_{tp}"), types::TYPEDEF)?;
         let ptr = self.resolve(id);
-        if self.kind(ptr) != BTF_KIND_PTR {
+        if self.kind(ptr) != types::PTR {
             return None;
         }
         let proto = self.resolve(self.head(ptr).size_or_type);
-        if self.kind(proto) != BTF_KIND_FUNC_PROTO {
+        if self.kind(proto) != types::FUNC_PROTO {
             return None;
         }
         self.pairs(proto).iter().skip(1).position(|p| {
             let t = self.resolve(p.value);
-            if self.kind(t) != BTF_KIND_PTR {
+            if self.kind(t) != types::PTR {
                 return false;
             }
             let s = self.resolve(self.head(t).size_or_type);
-            self.kind(s) == BTF_KIND_STRUCT && self.name(self.head(s).name_off) == name
+            self.kind(s) == types::STRUCT && self.name(self.head(s).name_off) == name
         })
     }
 
     /// The names and values of `enum <name>`, or None if this BTF has no such enum.
     pub fn enum_values(&self, name: &str) -> Option<Vec<(String, i64)>> {
-        let id = self.find(name, BTF_KIND_ENUM)?;
+        let id = self.find(name, types::ENUM)?;
         Some(
             self.pairs(id)
                 .iter()
@@ -260,7 +250,7 @@ impl<'a> Btf<'a> {
 
     /// Offset and size of global variable `var` inside data section `section` (".rodata").
     pub fn var_in_section(&self, section: &str, var: &str) -> Option<(usize, usize)> {
-        let id = self.find(section, BTF_KIND_DATASEC)?;
+        let id = self.find(section, types::DATASEC)?;
         let head = self.head(id);
         // SAFETY: a DATASEC type is followed by vlen btf_var_secinfo records (as VarSecinfo).
         let vars = unsafe {
@@ -269,7 +259,7 @@ impl<'a> Btf<'a> {
         };
         vars.iter()
             .find(|v| {
-                self.kind(v.type_id) == BTF_KIND_VAR
+                self.kind(v.type_id) == types::VAR
                     && self.name(self.head(v.type_id).name_off) == var
             })
             .map(|v| (v.offset as usize, v.size as usize))

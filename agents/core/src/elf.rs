@@ -144,19 +144,20 @@ impl Elf {
         self.data.bytes()
     }
 
+    /// (offset, entry size, count) of a header table, from the ELF header's fields at `at64`
+    /// (ELF64) or `at32` (ELF32): the offset is a word, the others half-words; 0 when the
+    /// file is too short.
+    fn table(&self, at64: [usize; 3], at32: [usize; 3]) -> (usize, usize, usize) {
+        let (at, word) = if self.is64 { (at64, 8) } else { (at32, 4) };
+        let b = self.b();
+        let field = |off, len| rd(b, off, len).unwrap_or(0) as usize;
+        (field(at[0], word), field(at[1], 2), field(at[2], 2))
+    }
+
     /// (type, offset, vaddr, filesz) of every program header.
     fn segments(&self) -> impl Iterator<Item = (u32, u64, u64, u64)> + '_ {
         let b = self.b();
-        let (phoff, entsize, num) = if self.is64 {
-            (rd(b, 32, 8), rd(b, 54, 2), rd(b, 56, 2))
-        } else {
-            (rd(b, 28, 4), rd(b, 42, 2), rd(b, 44, 2))
-        };
-        let (phoff, entsize, num) = (
-            phoff.unwrap_or(0) as usize,
-            entsize.unwrap_or(0) as usize,
-            num.unwrap_or(0) as usize,
-        );
+        let (phoff, entsize, num) = self.table([32, 54, 56], [28, 42, 44]);
         (0..num).filter_map(move |i| {
             let p = phoff.checked_add(i.checked_mul(entsize)?)?;
             let ty = rd(b, p, 4)? as u32;
@@ -170,16 +171,7 @@ impl Elf {
 
     fn sections(&self) -> Vec<Section> {
         let b = self.b();
-        let (shoff, entsize, num) = if self.is64 {
-            (rd(b, 40, 8), rd(b, 58, 2), rd(b, 60, 2))
-        } else {
-            (rd(b, 32, 4), rd(b, 46, 2), rd(b, 48, 2))
-        };
-        let (shoff, entsize, num) = (
-            shoff.unwrap_or(0) as usize,
-            entsize.unwrap_or(0) as usize,
-            num.unwrap_or(0) as usize,
-        );
+        let (shoff, entsize, num) = self.table([40, 58, 60], [32, 46, 48]);
         (0..num)
             .filter_map(|i| {
                 let s = shoff.checked_add(i.checked_mul(entsize)?)?;

@@ -339,18 +339,15 @@ impl Objects {
                 obj.map_update("objects", k, v)?;
             }
         }
-        for (&(hash, len, kind, anchor), v) in &names {
-            if self.names_map.get(&(hash, len, kind, anchor)) != Some(v) {
-                obj.map_update(
-                    "names",
-                    &Key {
-                        hash,
-                        len,
-                        kind,
-                        anchor,
-                    },
-                    v,
-                )?;
+        let key = |&(hash, len, kind, anchor): &(u64, u32, u16, u16)| Key {
+            hash,
+            len,
+            kind,
+            anchor,
+        };
+        for (k, v) in &names {
+            if self.names_map.get(k) != Some(v) {
+                obj.map_update("names", &key(k), v)?;
             }
         }
         let mut all = Pins {
@@ -367,17 +364,9 @@ impl Objects {
                 obj.map_delete("objects", k)?;
             }
         }
-        for &(hash, len, kind, anchor) in self.names_map.keys() {
-            if !names.contains_key(&(hash, len, kind, anchor)) {
-                obj.map_delete(
-                    "names",
-                    &Key {
-                        hash,
-                        len,
-                        kind,
-                        anchor,
-                    },
-                )?;
+        for k in self.names_map.keys() {
+            if !names.contains_key(k) {
+                obj.map_delete("names", &key(k))?;
             }
         }
         obj.map_update("bloom", &0u32, &bloom)?;
