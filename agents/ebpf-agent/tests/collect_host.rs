@@ -36,6 +36,14 @@ impl TempDir {
     fn path(&self, rel: &str) -> PathBuf {
         self.0.join(rel)
     }
+    /// Writes `config` to `collect.json` here, with a status file, `status.json` here, written
+    /// every 200 ms: the paths of both.
+    fn config(&self, mut config: Value) -> (PathBuf, PathBuf) {
+        let (path, status) = (self.path("collect.json"), self.path("status.json"));
+        config["status"] = json!({"path": status, "interval_ms": 200});
+        write_config(&path, &config);
+        (path, status)
+    }
 }
 
 impl Drop for TempDir {
@@ -364,21 +372,15 @@ fn three_tools_every_event_once_across_rotation_sighup_and_restart() {
     let mut w = workload(&marker);
     let pid = w.pid().to_string();
     let log = tmp.path("log");
-    let status = tmp.path("status.json");
-    let config = tmp.path("collect.json");
-    write_config(
-        &config,
-        &json!({
-            "output": {"dir": log, "max_bytes": 65536, "max_files": 1000, "gzip": true,
-                       "flush_ms": 200, "fsync_ms": 1000},
-            "status": {"path": status, "interval_ms": 200},
-            "tools": [
-                {"tool": "opensnoop", "args": ["-p", pid]},
-                {"tool": "statsnoop", "args": ["-p", pid]},
-                {"tool": "execsnoop"},
-            ]
-        }),
-    );
+    let (config, status) = tmp.config(json!({
+        "output": {"dir": log, "max_bytes": 65536, "max_files": 1000, "gzip": true,
+                   "flush_ms": 200, "fsync_ms": 1000},
+        "tools": [
+            {"tool": "opensnoop", "args": ["-p", pid]},
+            {"tool": "statsnoop", "args": ["-p", pid]},
+            {"tool": "execsnoop"},
+        ]
+    }));
     let c = Collector::start(&bin, &config, &status, 3);
     let tags_seen = |tag: &str| {
         let o = peek_set(&log, "opensnoop");
@@ -475,158 +477,111 @@ fn three_tools_every_event_once_across_rotation_sighup_and_restart() {
     }
 }
 
-#[test]
-fn a_full_disk_drops_counted_lines_and_resumes() {
-    let Some(bin) = agent_bin() else { return };
-    let tmp = TempDir::new("full");
-    let full = tmp.path("full");
-    std::fs::create_dir_all(&full).unwrap();
-    let m = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-        .arg(&full)
-        .status()
-        .unwrap();
-    assert!(m.success(), "mount a tmpfs");
-    let marker = common::marker("full");
-    let mut w = workload(&marker);
-    let pid = w.pid().to_string();
-    let status = tmp.path("status.json");
-    let config = tmp.path("collect.json");
-    write_config(
-        &config,
-        &json!({
-            "output": {"dir": full.join("log"), "max_bytes": 0, "flush_ms": 100},
-            "status": {"path": status, "interval_ms": 200},
-            "tools": [{"tool": "opensnoop", "args": ["-p", pid]}]
-        }),
-    );
-    let c = Collector::start(&bin, &config, &status, 1);
-    let log = full.join("log");
-    assert_eq!(w.run("small"), "200 0");
-    wait_for("the first lines", 20, || {
-        count_phase(
-            &peek_set(&log, "opensnoop"),
-            "open",
-            "path",
-            &marker,
-            "small",
-        ) == 200
-    });
-    // Fill the file system up.
-    let filler = full.join("filler");
-    {
-        let mut f = std::fs::File::create(&filler).unwrap();
-        let block = vec![0u8; 4096];
-        while f.write_all(&block).is_ok() {}
-        let _ = f.sync_all();
-    }
-    assert_eq!(w.run("big"), "1500 0");
-    wait_for("lines dropped and counted", 20, || {
-        c.status()
-            .is_some_and(|s| s["tools"][0]["lost_output"].as_u64().unwrap_or(0) > 0)
-    });
-    let s = c.status().unwrap();
-    assert_eq!(s["files"][0]["ok"], false, "{s}");
-    assert!(
-        s["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("No space left on device"),
-        "{s}"
-    );
-    std::fs::remove_file(&filler).unwrap();
-    wait_for("writing works again", 20, || {
-        c.status().is_some_and(|s| s["files"][0]["ok"] == true)
-    });
-    assert_eq!(w.run("after"), "200 0");
-    wait_for("lines after the disk had room again", 20, || {
-        count_phase(
-            &peek_set(&log, "opensnoop"),
-            "open",
-            "path",
-            &marker,
-            "after",
-        ) == 200
-    });
-    c.stop();
-    w.finish();
-    let lines = set_lines(&log, "opensnoop");
-    let seen: usize = ["small", "big", "after"]
-        .iter()
-        .map(|t| count_phase(&lines, "open", "path", &marker, t))
-        .sum();
-    let lost: Vec<&Value> = lines
-        .iter()
-        .filter(|v| v["type"] == "lost" && v.get("reason").is_some())
-        .collect();
-    assert!(!lost.is_empty(), "a lost line once space returned");
-    for v in &lost {
-        assert!(
-            v["reason"]
-                .as_str()
-                .unwrap()
-                .contains("No space left on device"),
-            "{v}"
-        );
-    }
-    let dropped: u64 = lost.iter().map(|v| v["lost"].as_u64().unwrap()).sum();
-    let st: Value = serde_json::from_str(&std::fs::read_to_string(&status).unwrap()).unwrap();
-    assert_eq!(
-        st["tools"][0]["lost_output"].as_u64().unwrap(),
-        dropped,
-        "{st}"
-    );
-    assert_eq!(st["tools"][0]["lost_kernel"], 0, "{st}");
-    println!("full disk: {seen} of 1900 opens written, {dropped} dropped and counted");
-    assert_eq!(
-        seen as u64 + dropped,
-        1900,
-        "every event written or counted lost"
-    );
-    assert!(dropped > 0 && seen >= 400);
+/// How a test makes the file system under the output files refuse writes, and take them again.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// A 1 MiB tmpfs under the files, filled up by another file, which is then removed.
+    Full,
+    /// A read-only tmpfs mounted over the output directory while the collector runs, and a
+    /// SIGHUP to reopen there (as after logrotate); then unmounted.
+    ReadOnly,
 }
 
-/// A read-only file system under the files: a read-only tmpfs mounted over the output
-/// directory while the collector runs, and a SIGHUP to reopen there (as after logrotate). The
-/// lines are dropped and counted; once it is unmounted the collector writes again, on its own,
-/// and says in a `lost` line how many and why.
-#[test]
-fn a_read_only_file_system_drops_counted_lines_and_resumes() {
+impl Fault {
+    fn tag(self) -> &'static str {
+        match self {
+            Fault::Full => "full",
+            Fault::ReadOnly => "rofs",
+        }
+    }
+
+    /// The reason the status file and the `lost` lines give.
+    fn error(self) -> &'static str {
+        match self {
+            Fault::Full => "No space left on device",
+            Fault::ReadOnly => "Read-only file system",
+        }
+    }
+
+    /// The output directory in `tmp`, on the file system the fault will hit.
+    fn output_dir(self, tmp: &TempDir) -> PathBuf {
+        match self {
+            Fault::Full => {
+                let full = tmp.path("full");
+                std::fs::create_dir_all(&full).unwrap();
+                let m = Command::new("mount")
+                    .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+                    .arg(&full)
+                    .status()
+                    .unwrap();
+                assert!(m.success(), "mount a tmpfs");
+                full.join("log")
+            }
+            Fault::ReadOnly => {
+                let log = tmp.path("ro");
+                std::fs::create_dir_all(&log).unwrap();
+                log
+            }
+        }
+    }
+
+    /// The file that fills the tmpfs up.
+    fn filler(log: &Path) -> PathBuf {
+        log.parent().unwrap().join("filler")
+    }
+
+    /// Makes the writes of `c` under `log` fail.
+    fn inflict(self, log: &Path, c: &Collector) {
+        match self {
+            Fault::Full => {
+                let mut f = std::fs::File::create(Fault::filler(log)).unwrap();
+                let block = vec![0u8; 4096];
+                while f.write_all(&block).is_ok() {}
+                let _ = f.sync_all();
+            }
+            Fault::ReadOnly => {
+                assert!(Command::new("mount")
+                    .args(["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs"])
+                    .arg(log)
+                    .status()
+                    .unwrap()
+                    .success());
+                c.signal(nix::sys::signal::Signal::SIGHUP);
+            }
+        }
+    }
+
+    /// Makes them work again.
+    fn mend(self, log: &Path) {
+        match self {
+            Fault::Full => std::fs::remove_file(Fault::filler(log)).unwrap(),
+            Fault::ReadOnly => {
+                assert!(Command::new("umount").arg(log).status().unwrap().success())
+            }
+        }
+    }
+}
+
+/// One tool writing while `fault` makes the writes fail: the lines are dropped and counted;
+/// once writing works again the collector writes again, on its own, and says in a `lost` line
+/// how many and why.
+fn drops_counted_lines_and_resumes(fault: Fault) {
     let Some(bin) = agent_bin() else { return };
-    let tmp = TempDir::new("rofs");
-    let log = tmp.path("ro");
-    std::fs::create_dir_all(&log).unwrap();
-    let marker = common::marker("rofs");
+    let tmp = TempDir::new(fault.tag());
+    let log = fault.output_dir(&tmp);
+    let marker = common::marker(fault.tag());
     let mut w = workload(&marker);
     let pid = w.pid().to_string();
-    let status = tmp.path("status.json");
-    let config = tmp.path("collect.json");
-    write_config(
-        &config,
-        &json!({
-            "output": {"dir": log, "max_bytes": 0, "flush_ms": 100},
-            "status": {"path": status, "interval_ms": 200},
-            "tools": [{"tool": "opensnoop", "args": ["-p", pid]}]
-        }),
-    );
+    let (config, status) = tmp.config(json!({
+        "output": {"dir": log, "max_bytes": 0, "flush_ms": 100},
+        "tools": [{"tool": "opensnoop", "args": ["-p", pid]}]
+    }));
     let c = Collector::start(&bin, &config, &status, 1);
+    let phase_in_files =
+        |tag: &str| count_phase(&peek_set(&log, "opensnoop"), "open", "path", &marker, tag) == 200;
     assert_eq!(w.run("small"), "200 0");
-    wait_for("the first lines", 20, || {
-        count_phase(
-            &peek_set(&log, "opensnoop"),
-            "open",
-            "path",
-            &marker,
-            "small",
-        ) == 200
-    });
-    assert!(Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs"])
-        .arg(&log)
-        .status()
-        .unwrap()
-        .success());
-    c.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for("the first lines", 20, || phase_in_files("small"));
+    fault.inflict(&log, &c);
     assert_eq!(w.run("big"), "1500 0");
     wait_for("lines dropped and counted", 20, || {
         c.status()
@@ -635,25 +590,16 @@ fn a_read_only_file_system_drops_counted_lines_and_resumes() {
     let s = c.status().unwrap();
     assert_eq!(s["files"][0]["ok"], false, "{s}");
     assert!(
-        s["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("Read-only file system"),
+        s["last_error"].as_str().unwrap().contains(fault.error()),
         "{s}"
     );
-    assert!(Command::new("umount").arg(&log).status().unwrap().success());
+    fault.mend(&log);
     wait_for("writing works again", 20, || {
         c.status().is_some_and(|s| s["files"][0]["ok"] == true)
     });
     assert_eq!(w.run("after"), "200 0");
-    wait_for("lines after the file system was writable again", 20, || {
-        count_phase(
-            &peek_set(&log, "opensnoop"),
-            "open",
-            "path",
-            &marker,
-            "after",
-        ) == 200
+    wait_for("lines after writing worked again", 20, || {
+        phase_in_files("after")
     });
     c.stop();
     w.finish();
@@ -668,13 +614,7 @@ fn a_read_only_file_system_drops_counted_lines_and_resumes() {
         .collect();
     assert!(!lost.is_empty(), "a lost line once writing worked again");
     for v in &lost {
-        assert!(
-            v["reason"]
-                .as_str()
-                .unwrap()
-                .contains("Read-only file system"),
-            "{v}"
-        );
+        assert!(v["reason"].as_str().unwrap().contains(fault.error()), "{v}");
     }
     let dropped: u64 = lost.iter().map(|v| v["lost"].as_u64().unwrap()).sum();
     let st: Value = serde_json::from_str(&std::fs::read_to_string(&status).unwrap()).unwrap();
@@ -683,7 +623,11 @@ fn a_read_only_file_system_drops_counted_lines_and_resumes() {
         dropped,
         "{st}"
     );
-    println!("read-only file system: {seen} of 1900 opens written, {dropped} dropped and counted");
+    assert_eq!(st["tools"][0]["lost_kernel"], 0, "{st}");
+    println!(
+        "{}: {seen} of 1900 opens written, {dropped} dropped and counted",
+        fault.error()
+    );
     assert_eq!(
         seen as u64 + dropped,
         1900,
@@ -695,23 +639,27 @@ fn a_read_only_file_system_drops_counted_lines_and_resumes() {
 }
 
 #[test]
+fn a_full_disk_drops_counted_lines_and_resumes() {
+    drops_counted_lines_and_resumes(Fault::Full);
+}
+
+#[test]
+fn a_read_only_file_system_drops_counted_lines_and_resumes() {
+    drops_counted_lines_and_resumes(Fault::ReadOnly);
+}
+
+#[test]
 fn memory_stays_flat_over_a_million_events() {
     let Some(bin) = agent_bin() else { return };
     let tmp = TempDir::new("rss");
     let marker = common::marker("rss");
     let mut w = workload(&marker);
     let pid = w.pid().to_string();
-    let status = tmp.path("status.json");
-    let config = tmp.path("collect.json");
     let log = tmp.path("log");
-    write_config(
-        &config,
-        &json!({
-            "output": {"dir": log, "max_bytes": 4 << 20, "max_files": 2},
-            "status": {"path": status, "interval_ms": 200},
-            "tools": [{"tool": "opensnoop", "args": ["-p", pid]}]
-        }),
-    );
+    let (config, status) = tmp.config(json!({
+        "output": {"dir": log, "max_bytes": 4 << 20, "max_files": 2},
+        "tools": [{"tool": "opensnoop", "args": ["-p", pid]}]
+    }));
     let c = Collector::start(&bin, &config, &status, 1);
     let mut samples = Vec::new();
     let (_, ticks0) = c.rss_kib_and_ticks();
@@ -758,22 +706,16 @@ fn memory_stays_flat_over_a_million_events() {
 fn a_tool_that_cannot_start_leaves_the_others_running() {
     let Some(bin) = agent_bin() else { return };
     let tmp = TempDir::new("isolate");
-    let status = tmp.path("status.json");
-    let config = tmp.path("collect.json");
     let marker = common::marker("isolate");
     // No kprobes on this host: filetop forced onto them cannot attach (exit code 3 alone).
-    write_config(
-        &config,
-        &json!({
-            "output": {"dir": tmp.path("log"), "flush_ms": 0},
-            "status": {"path": status, "interval_ms": 200},
-            "tools": [
-                {"tool": "filetop", "args": ["--hook", "kprobe"]},
-                {"tool": "execsnoop"},
-                {"tool": "exitsnoop", "args": ["--duration", "1"]},
-            ]
-        }),
-    );
+    let (config, status) = tmp.config(json!({
+        "output": {"dir": tmp.path("log"), "flush_ms": 0},
+        "tools": [
+            {"tool": "filetop", "args": ["--hook", "kprobe"]},
+            {"tool": "execsnoop"},
+            {"tool": "exitsnoop", "args": ["--duration", "1"]},
+        ]
+    }));
     let c = Collector::start(&bin, &config, &status, 3);
     let s = c.status().unwrap();
     if s["tools"][0]["state"] == "running" {
@@ -976,20 +918,14 @@ fn metrics_pass_promtool_and_a_real_prometheus_scrapes_them() {
     let marker = common::marker("metrics");
     let mut w = workload(&marker);
     let pid = w.pid().to_string();
-    let status = tmp.path("status.json");
-    let config = tmp.path("collect.json");
-    write_config(
-        &config,
-        &json!({
-            "output": {"dir": tmp.path("log")},
-            "status": {"path": status, "interval_ms": 200},
-            "metrics": {"listen": "127.0.0.1:0", "max_series": 500},
-            "tools": [
-                {"tool": "syscount", "args": ["-p", pid, "-i", "1", "-L"]},
-                {"tool": "opensnoop", "args": ["-p", pid]},
-            ]
-        }),
-    );
+    let (config, status) = tmp.config(json!({
+        "output": {"dir": tmp.path("log")},
+        "metrics": {"listen": "127.0.0.1:0", "max_series": 500},
+        "tools": [
+            {"tool": "syscount", "args": ["-p", pid, "-i", "1", "-L"]},
+            {"tool": "opensnoop", "args": ["-p", pid]},
+        ]
+    }));
     let c = Collector::start(&bin, &config, &status, 2);
     let addr = c.status().unwrap()["metrics"].as_str().unwrap().to_string();
     w.run("getppid");
@@ -1122,16 +1058,10 @@ fn runs_as_a_user_with_the_units_capabilities() {
     let nogroup = nix::unistd::Gid::from_raw(65534);
     nix::unistd::chown(&log, Some(nobody), Some(nogroup)).unwrap();
     nix::unistd::chown(&tmp.0, Some(nobody), Some(nogroup)).unwrap();
-    let status = tmp.path("status.json");
-    let config = tmp.path("collect.json");
-    write_config(
-        &config,
-        &json!({
-            "output": {"dir": log, "flush_ms": 0},
-            "status": {"path": status, "interval_ms": 200},
-            "tools": [{"tool": "execsnoop"}, {"tool": "syscount", "args": ["-i", "1"]}]
-        }),
-    );
+    let (config, status) = tmp.config(json!({
+        "output": {"dir": log, "flush_ms": 0},
+        "tools": [{"tool": "execsnoop"}, {"tool": "syscount", "args": ["-i", "1"]}]
+    }));
     let caps = "+bpf,+perfmon,+dac_read_search";
     let mut child = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])

@@ -4,13 +4,14 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use common::{agent_bin, compat32, json_lines, marker, run_compat32, start};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-fn run_tool(bin: &std::path::Path, args: &[&str], work: impl FnOnce()) -> Vec<Value> {
+fn run_tool(bin: &Path, args: &[&str], work: impl FnOnce()) -> Vec<Value> {
     let mut cmd = Command::new(bin);
     cmd.args(args).args(["--json", "-v"]);
     let agent = start(cmd);
@@ -24,11 +25,29 @@ fn run_tool(bin: &std::path::Path, args: &[&str], work: impl FnOnce()) -> Vec<Va
     json_lines(&out)
 }
 
-fn of_pid(events: &[Value], pid: u32) -> Vec<&Value> {
-    events
-        .iter()
-        .filter(|e| e["pid"].as_u64() == Some(pid as u64))
-        .collect()
+/// The one event of `events` that `pick` selects.
+fn only(events: &[Value], pick: impl Fn(&Value) -> bool) -> &Value {
+    let picked: Vec<&Value> = events.iter().filter(|e| pick(e)).collect();
+    assert_eq!(picked.len(), 1, "{events:?}");
+    picked[0]
+}
+
+/// Asserts that `event` has every field of the object `want`, with its value.
+fn assert_fields(event: &Value, want: Value) {
+    let want = want.as_object().unwrap();
+    let got: serde_json::Map<String, Value> =
+        want.keys().map(|k| (k.clone(), event[k].clone())).collect();
+    assert_eq!(&got, want, "{event}");
+}
+
+/// Runs syscount with `args` while the 32-bit program makes `calls` getpid calls: its stdout.
+fn syscount(bin: &Path, c32: &Path, args: &[&str], calls: &str) -> String {
+    let mut cmd = Command::new(bin);
+    cmd.arg("syscount").args(args);
+    let agent = start(cmd);
+    run_compat32(c32, &["getpid", calls]);
+    std::thread::sleep(Duration::from_millis(300));
+    agent.stop().0
 }
 
 #[test]
@@ -45,36 +64,19 @@ fn opensnoop_sees_32_bit_opens() {
             run_compat32(&c32, &["openat", &p2]),
         );
     });
-    let a = of_pid(&events, pids.0);
-    assert_eq!(a.len(), 1, "{a:?}");
-    assert_eq!(
-        (
-            a[0]["syscall"].as_str(),
-            a[0]["abi"].as_str(),
-            a[0]["path"].as_str()
-        ),
-        (Some("open"), Some("i386"), Some(p1.as_str()))
+    assert_fields(
+        only(&events, |e| e["pid"] == pids.0),
+        json!({"syscall": "open", "abi": "i386", "path": p1, "ret": -2, "dfd": -100}),
     );
-    assert_eq!(
-        (a[0]["ret"].as_i64(), a[0]["dfd"].as_i64()),
-        (Some(-2), Some(-100))
+    // A 32-bit AT_FDCWD read as an int.
+    assert_fields(
+        only(&events, |e| e["pid"] == pids.1),
+        json!({"syscall": "openat", "abi": "i386", "path": p2, "dfd": -100}),
     );
-    let b = of_pid(&events, pids.1);
-    assert_eq!(b.len(), 1, "{b:?}");
-    assert_eq!(
-        (
-            b[0]["syscall"].as_str(),
-            b[0]["abi"].as_str(),
-            b[0]["path"].as_str()
-        ),
-        (Some("openat"), Some("i386"), Some(p2.as_str()))
-    );
-    assert_eq!(b[0]["dfd"], -100, "a 32-bit AT_FDCWD read as an int");
     // The 64-bit opens of the same run are named as such.
     assert!(events
         .iter()
-        .filter(|e| e["pid"].as_u64() != Some(pids.0 as u64)
-            && e["pid"].as_u64() != Some(pids.1 as u64))
+        .filter(|e| e["pid"] != pids.0 && e["pid"] != pids.1)
         // Other tests' 32-bit programs run beside this one (comm: the file's name, cut).
         .all(|e| e["abi"] == "x86_64"
             || e["comm"]
@@ -96,27 +98,14 @@ fn statsnoop_sees_32_bit_stats() {
             run_compat32(&c32, &["fstatat64", &p2]),
         );
     });
-    let a = of_pid(&events, pids.0);
-    assert_eq!(a.len(), 1, "{a:?}");
-    assert_eq!(
-        (
-            a[0]["syscall"].as_str(),
-            a[0]["abi"].as_str(),
-            a[0]["path"].as_str()
-        ),
-        (Some("stat64"), Some("i386"), Some(p1.as_str()))
+    assert_fields(
+        only(&events, |e| e["pid"] == pids.0),
+        json!({"syscall": "stat64", "abi": "i386", "path": p1}),
     );
-    let b = of_pid(&events, pids.1);
-    assert_eq!(b.len(), 1, "{b:?}");
-    assert_eq!(
-        (
-            b[0]["syscall"].as_str(),
-            b[0]["abi"].as_str(),
-            b[0]["fd"].as_i64()
-        ),
-        (Some("fstatat64"), Some("i386"), Some(-100))
+    assert_fields(
+        only(&events, |e| e["pid"] == pids.1),
+        json!({"syscall": "fstatat64", "abi": "i386", "fd": -100, "ret": -2}),
     );
-    assert_eq!(b[0]["ret"], -2);
 }
 
 #[test]
@@ -136,30 +125,21 @@ fn execsnoop_sees_32_bit_execs_and_their_argv() {
         assert_eq!(out.code(), Some(1), "the exec of a missing file fails");
     });
     // The first exec of each: the 64-bit one of compat32 itself, then its 32-bit one.
-    let ok: Vec<&Value> = of_pid(&events, pids.0)
-        .into_iter()
-        .filter(|e| e["abi"] == "i386")
-        .collect();
-    assert_eq!(ok.len(), 1, "{events:?}");
-    assert_eq!(
-        ok[0]["args"],
-        serde_json::json!(["/bin/true", m, "two words"])
+    assert_fields(
+        only(&events, |e| e["pid"] == pids.0 && e["abi"] == "i386"),
+        json!({
+            "args": ["/bin/true", m, "two words"],
+            "ret": 0,
+            "comm": "true",
+            "args_truncated": false
+        }),
     );
-    assert_eq!(
-        (
-            ok[0]["ret"].as_i64(),
-            ok[0]["comm"].as_str(),
-            &ok[0]["args_truncated"]
-        ),
-        (Some(0), Some("true"), &false.into())
+    assert_fields(
+        only(&events, |e| {
+            e["abi"] == "i386" && e["args"][0] == missing.as_str()
+        }),
+        json!({"ret": -2, "args": [missing, m]}),
     );
-    let failed: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["abi"] == "i386" && e["args"][0] == missing.as_str())
-        .collect();
-    assert_eq!(failed.len(), 1, "{events:?}");
-    assert_eq!(failed[0]["ret"], -2);
-    assert_eq!(failed[0]["args"], serde_json::json!([missing, m]));
 }
 
 #[test]
@@ -167,25 +147,16 @@ fn syscount_names_32_bit_calls_from_their_own_table() {
     let (Some(bin), Some(c32)) = (agent_bin(), compat32()) else {
         return;
     };
-    let mut cmd = Command::new(&bin);
-    cmd.args(["syscount", "--json", "-v", "-T", "1000"]);
-    let agent = start(cmd);
-    run_compat32(&c32, &["getpid", "777"]);
-    std::thread::sleep(Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = syscount(&bin, &c32, &["--json", "-v", "-T", "1000"], "777");
     let rows: Vec<Value> = json_lines(&out)
         .iter()
         .filter(|v| v["type"] == "interval")
         .flat_map(|v| v["rows"].as_array().unwrap().clone())
         .collect();
-    let getpid: Vec<&Value> = rows
-        .iter()
-        .filter(|r| r["syscall"] == "getpid" && r["abi"] == "i386")
-        .collect();
-    assert_eq!(getpid.len(), 1, "{rows:?}");
-    assert_eq!(getpid[0]["id"], 20);
+    let getpid = only(&rows, |r| r["syscall"] == "getpid" && r["abi"] == "i386");
+    assert_eq!(getpid["id"], 20);
     assert_eq!(
-        getpid[0]["count"], 777,
+        getpid["count"], 777,
         "777 int $0x80 getpid calls, none lost"
     );
     // Not taken for x86_64's 20, writev.
@@ -196,12 +167,7 @@ fn syscount_names_32_bit_calls_from_their_own_table() {
     );
 
     // In text: the name and its ABI.
-    let mut cmd = Command::new(&bin);
-    cmd.args(["syscount", "-v", "-T", "1000"]);
-    let agent = start(cmd);
-    run_compat32(&c32, &["getpid", "321"]);
-    std::thread::sleep(Duration::from_millis(300));
-    let (out, _) = agent.stop();
+    let out = syscount(&bin, &c32, &["-v", "-T", "1000"], "321");
     assert!(
         out.lines()
             .any(|l| l.starts_with("getpid (i386) ") && l.ends_with(" 321")),
@@ -237,43 +203,33 @@ fn filewatch_sees_32_bit_opens_creates_and_unlinks() {
         },
     );
     std::fs::remove_dir_all(&d).unwrap();
-    let open = of_pid(&events, pids.0);
-    assert_eq!(open.len(), 1, "{events:?}");
-    assert_eq!(
-        (
-            open[0]["op"].as_str(),
-            open[0]["syscall"].as_str(),
-            open[0]["abi"].as_str()
-        ),
-        (Some("open"), Some("open"), Some("i386"))
+    assert_fields(
+        only(&events, |e| e["pid"] == pids.0),
+        json!({
+            "op": "open",
+            "syscall": "open",
+            "abi": "i386",
+            "path": format!("{d}/secret"),
+            "matched_by": "file"
+        }),
     );
-    assert_eq!(open[0]["path"], format!("{d}/secret"));
-    assert_eq!(open[0]["matched_by"], "file");
-    let creat = of_pid(&events, pids.1);
-    assert_eq!(creat.len(), 1, "{events:?}");
-    assert_eq!(
-        (
-            creat[0]["syscall"].as_str(),
-            creat[0]["abi"].as_str(),
-            creat[0]["flags_text"].as_str()
-        ),
-        (
-            Some("creat"),
-            Some("i386"),
-            Some("O_WRONLY|O_CREAT|O_TRUNC")
-        )
+    assert_fields(
+        only(&events, |e| e["pid"] == pids.1),
+        json!({
+            "syscall": "creat",
+            "abi": "i386",
+            "flags_text": "O_WRONLY|O_CREAT|O_TRUNC",
+            "path": format!("{d}/new-1")
+        }),
     );
-    assert_eq!(creat[0]["path"], format!("{d}/new-1"));
-    let unlink = of_pid(&events, pids.2);
-    assert_eq!(unlink.len(), 1, "{events:?}");
-    assert_eq!(
-        (
-            unlink[0]["op"].as_str(),
-            unlink[0]["syscall"].as_str(),
-            unlink[0]["abi"].as_str()
-        ),
-        (Some("unlink"), Some("unlink"), Some("i386"))
+    assert_fields(
+        only(&events, |e| e["pid"] == pids.2),
+        json!({
+            "op": "unlink",
+            "syscall": "unlink",
+            "abi": "i386",
+            "path": format!("{d}/dir/doomed"),
+            "ret": 0
+        }),
     );
-    assert_eq!(unlink[0]["path"], format!("{d}/dir/doomed"));
-    assert_eq!(unlink[0]["ret"], 0);
 }

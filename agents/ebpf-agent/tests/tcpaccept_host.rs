@@ -4,8 +4,11 @@
 
 mod common;
 
-use common::net::{matching, trace, World};
-use common::{agent_bin, assert_usage_error, Ty};
+use common::net::{
+    assert_fields, assert_forced_kprobes_fail, assert_one_line, assert_refusals, assert_same,
+    matching, one_matching, trace, trace_text, World,
+};
+use common::{agent_bin, Ty};
 use serde_json::json;
 
 /// docs/tools/tcpaccept.md, JSON.
@@ -22,34 +25,31 @@ fn schema_is_the_documented_one() {
 
 #[test]
 fn every_accept_once_with_the_accepting_process() {
-    let _traffic = common::net::shared();
-    if agent_bin().is_none() {
+    let Some(mut w) = World::start("tcpaccept") else {
         return;
-    }
-    let mut w = World::new("tcpaccept");
+    };
     let (events, (conns, _)) = trace("tcpaccept", &[], || w.run());
     common::check_events(&events, "accept", REQUIRED, OPTIONAL);
     for c in &conns {
-        let mine = matching(
+        let e = one_matching(
             &events,
             &[
                 ("raddr", json!(c.client_addr)),
                 ("rport", json!(c.client_port)),
                 ("lport", json!(c.server_port)),
             ],
+            c,
         );
-        assert_eq!(mine.len(), 1, "{c:?}: {mine:?}");
-        let e = mine[0];
-        assert_eq!(
-            (&e["pid"], &e["family"], &e["laddr"], &e["comm"], &e["uid"]),
-            (
-                &json!(c.server_pid),
-                &json!(c.family),
-                &json!(c.server_addr),
-                &json!("python3"),
-                &json!(0)
-            ),
-            "{c:?}: {e}"
+        assert_fields(
+            e,
+            &[
+                ("pid", json!(c.server_pid)),
+                ("family", json!(c.family)),
+                ("laddr", json!(c.server_addr)),
+                ("comm", json!("python3")),
+                ("uid", json!(0)),
+            ],
+            c,
         );
         // A thread of the server accepted it.
         assert_ne!(e["tid"], e["pid"], "{e}");
@@ -63,11 +63,9 @@ fn every_accept_once_with_the_accepting_process() {
 
 #[test]
 fn filters_cut_exactly() {
-    let _traffic = common::net::shared();
-    if agent_bin().is_none() {
+    let Some(mut w) = World::start("tcpaccept-f") else {
         return;
-    }
-    let mut w = World::new("tcpaccept-f");
+    };
     let server = w.server.pid().to_string();
     let p6 = w.port("::1").to_string();
     let servers = [w.server.pid(), w.ns_server.pid()];
@@ -83,34 +81,28 @@ fn filters_cut_exactly() {
     for (args, keep) in cases {
         let (events, (conns, _)) = trace("tcpaccept", &args, || w.run());
         common::check_events(&events, "accept", REQUIRED, OPTIONAL);
-        let mut got: Vec<u64> = events
+        let got: Vec<u64> = events
             .iter()
             .filter(|e| servers.contains(&(e["pid"].as_u64().unwrap() as u32)))
             .map(|e| e["rport"].as_u64().unwrap())
             .collect();
-        let mut want: Vec<u64> = conns
+        let want: Vec<u64> = conns
             .iter()
             .filter(|c| keep(c, &w))
             .map(|c| c.client_port.into())
             .collect();
-        got.sort_unstable();
-        want.sort_unstable();
-        assert_eq!(got, want, "{args:?}: {events:?}");
+        assert_same(got, want, format_args!("{args:?}: {events:?}"));
     }
     w.finish();
 }
 
 #[test]
 fn text_columns_like_bcc() {
-    let _traffic = common::net::shared();
-    let Some(bin) = agent_bin() else { return };
-    let mut w = World::new("tcpaccept-t");
+    let Some(mut w) = World::start("tcpaccept-t") else {
+        return;
+    };
     let server = w.server.pid();
-    let mut cmd = std::process::Command::new(&bin);
-    cmd.args(["tcpaccept", "-v", "-p", &server.to_string()]);
-    let agent = common::start(cmd);
-    let (conns, _) = w.run();
-    let (out, _) = agent.stop();
+    let (out, (conns, _)) = trace_text("tcpaccept", &["-p", &server.to_string()], || w.run());
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
@@ -127,11 +119,7 @@ fn text_columns_like_bcc() {
             c.server_addr,
             c.server_port
         );
-        assert_eq!(
-            lines.iter().filter(|l| **l == want).count(),
-            1,
-            "{want}\n{out}"
-        );
+        assert_one_line(&out, &want);
     }
     assert_eq!(lines.len(), 4, "{out}");
     w.finish();
@@ -140,22 +128,15 @@ fn text_columns_like_bcc() {
 #[test]
 fn bad_input_and_missing_kprobes() {
     let Some(bin) = agent_bin() else { return };
-    assert_usage_error(&bin, "tcpaccept", &["-P", "80,abc"], "\"abc\"");
-    assert_usage_error(&bin, "tcpaccept", &["-P", "99999"], "1 to 65535");
-    assert_usage_error(&bin, "tcpaccept", &["-4", "-6"], "-4/--ipv4 and -6/--ipv6");
-    assert_usage_error(&bin, "tcpaccept", &["--hook", "fentry"], "--hook");
+    assert_refusals(
+        &bin,
+        "tcpaccept",
+        &[
+            (&["-P", "80,abc"][..], "\"abc\""),
+            (&["-P", "99999"], "1 to 65535"),
+            (&["--hook", "fentry"], "--hook"),
+        ],
+    );
     // No kprobes here: forcing them fails with the reason and the fix.
-    if !std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists() {
-        let out = std::process::Command::new(&bin)
-            .args(["tcpaccept", "--hook", "kprobe"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(3), "{err}");
-        assert!(
-            err.contains("CONFIG_KPROBES") && err.contains("--hook"),
-            "{err}"
-        );
-    }
-    common::assert_needs_privileges(&bin, "tcpaccept", &[]);
+    assert_forced_kprobes_fail(&bin, "tcpaccept", &["CONFIG_KPROBES", "--hook"]);
 }

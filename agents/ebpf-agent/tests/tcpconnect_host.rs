@@ -3,10 +3,11 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::net::{matching, World};
-use common::{agent_bin, assert_usage_error, json_lines, start, Ty};
+use common::net::{
+    assert_fields, assert_one_line, assert_refusals, assert_same, lost, matching, one_matching,
+    trace, trace_text, Peer, World,
+};
+use common::{agent_bin, Ty};
 use serde_json::{json, Value};
 
 /// docs/tools/tcpconnect.md, JSON.
@@ -35,24 +36,11 @@ fn schema_is_the_documented_one() {
     );
 }
 
-/// Runs the standard workload under `tcpconnect --json -v ARGS`; returns the events.
-fn traced(
-    w: &mut World,
-    args: &[&str],
-) -> (
-    Vec<Value>,
-    Vec<common::net::Conn>,
-    Vec<common::net::Refused>,
-) {
-    let bin = agent_bin().unwrap();
-    let mut cmd = Command::new(&bin);
-    cmd.args(["tcpconnect", "--json", "-v"]).args(args);
-    let agent = start(cmd);
-    let (conns, refused) = w.run();
-    let (out, _) = agent.stop();
-    let events = json_lines(&out);
+/// Runs `tcpconnect --json -v ARGS` while `work` runs; returns the events, checked.
+fn traced<T>(args: &[&str], work: impl FnOnce() -> T) -> (Vec<Value>, T) {
+    let (events, made) = trace("tcpconnect", args, work);
     check(&events);
-    (events, conns, refused)
+    (events, made)
 }
 
 /// Every line a `connect` or `connect_result` (which always has its latency) or `lost`.
@@ -74,58 +62,48 @@ fn check(events: &[Value]) {
 
 #[test]
 fn every_connect_once_on_loopback_and_across_namespaces() {
-    let _traffic = common::net::shared();
-    if agent_bin().is_none() {
+    let Some(mut w) = World::start("tcpconnect") else {
         return;
-    }
-    let mut w = World::new("tcpconnect");
-    let (events, conns, refused) = traced(&mut w, &[]);
+    };
+    let (events, (conns, refused)) = traced(&[], || w.run());
     for c in &conns {
-        let mine = matching(
+        let e = one_matching(
             &events,
             &[
                 ("pid", json!(c.client_pid)),
                 ("lport", json!(c.client_port)),
                 ("raddr", json!(c.server_addr)),
             ],
+            c,
         );
-        assert_eq!(mine.len(), 1, "{c:?}: {mine:?}");
-        let e = mine[0];
         let uid = if c.client_pid == w.nobody.pid() {
             65534
         } else {
             0
         };
-        assert_eq!(
-            (
-                &e["family"],
-                &e["laddr"],
-                &e["rport"],
-                &e["uid"],
-                &e["comm"],
-                &e["result"]
-            ),
-            (
-                &json!(c.family),
-                &json!(c.client_addr),
-                &json!(c.server_port),
-                &json!(uid),
-                &json!("python3"),
-                &json!("established")
-            ),
-            "{c:?}: {e}"
+        assert_fields(
+            e,
+            &[
+                ("family", json!(c.family)),
+                ("laddr", json!(c.client_addr)),
+                ("rport", json!(c.server_port)),
+                ("uid", json!(uid)),
+                ("comm", json!("python3")),
+                ("result", json!("established")),
+            ],
+            c,
         );
         assert!(e["tid"].as_u64().unwrap() > 0);
     }
     for r in &refused {
-        let mine = matching(
-            &events,
-            &[("raddr", json!(r.addr)), ("rport", json!(r.port))],
-        );
-        assert_eq!(mine.len(), 1, "{r:?}: {mine:?}");
-        assert_eq!(
-            (&mine[0]["pid"], &mine[0]["family"], &mine[0]["result"]),
-            (&json!(r.pid), &json!(r.family), &json!("ECONNREFUSED"))
+        assert_fields(
+            r.event(&events),
+            &[
+                ("pid", json!(r.pid)),
+                ("family", json!(r.family)),
+                ("result", json!("ECONNREFUSED")),
+            ],
+            r,
         );
     }
     // Servers accept; they never connect. Nothing was pending.
@@ -143,28 +121,21 @@ fn every_connect_once_on_loopback_and_across_namespaces() {
 #[test]
 fn pending_attempts_get_their_outcome() {
     let _traffic = common::net::shared();
-    let Some(bin) = agent_bin() else { return };
-    let mut server = common::net::Peer::spawn();
+    if agent_bin().is_none() {
+        return;
+    }
+    let mut server = Peer::spawn();
     let (p1, p2) = (server.full("127.0.0.1"), server.full("::1"));
-    let mut client = common::net::Peer::spawn();
-    let mut cmd = Command::new(&bin);
-    cmd.args([
-        "tcpconnect",
-        "--json",
-        "-v",
-        "-p",
-        &client.pid().to_string(),
-    ]);
-    let agent = start(cmd);
-    let nb = client.connect_nb("127.0.0.1", p1);
-    let bg = client.connect_bg("::1", p2);
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    server.drain();
-    client.wait_connected();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let (out, _) = agent.stop();
-    let events = json_lines(&out);
-    check(&events);
+    let mut client = Peer::spawn();
+    let (events, (nb, bg)) = traced(&["-p", &client.pid().to_string()], || {
+        let nb = client.connect_nb("127.0.0.1", p1);
+        let bg = client.connect_bg("::1", p2);
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        server.drain();
+        client.wait_connected();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        (nb, bg)
+    });
     for (lport, rport, raddr) in [(nb, p1, "127.0.0.1"), (bg, p2, "::1")] {
         let mine = matching(
             &events,
@@ -181,27 +152,25 @@ fn pending_attempts_get_their_outcome() {
         assert_eq!(
             kinds,
             [("connect", "pending"), ("connect_result", "established")],
-            "{out}"
+            "{events:?}"
         );
         // The outcome came after the drain: more than a second after the SYN.
         assert!(
             mine[1]["latency_ns"].as_u64().unwrap() > 1_000_000_000,
-            "{out}"
+            "{events:?}"
         );
         assert_eq!(mine[1]["pid"], client.pid());
     }
-    assert_eq!(events.len(), 4, "{out}");
+    assert_eq!(events.len(), 4, "{events:?}");
     client.finish();
     server.finish();
 }
 
 #[test]
 fn filters_cut_exactly() {
-    let _traffic = common::net::shared();
-    if agent_bin().is_none() {
+    let Some(mut w) = World::start("tcpconnect-f") else {
         return;
-    }
-    let mut w = World::new("tcpconnect-f");
+    };
     let client = w.client.pid().to_string();
     let port4 = w.port("127.0.0.1").to_string();
     type Keep = fn(&common::net::Conn, &World) -> bool;
@@ -214,25 +183,23 @@ fn filters_cut_exactly() {
     ];
     let pids = [w.client.pid(), w.nobody.pid(), w.ns_client.pid()];
     for (args, keep) in cases {
-        let (events, conns, refused) = traced(&mut w, &args);
+        let (events, (conns, refused)) = traced(&args, || w.run());
         // Only the workload's own connects count (other tests may run at the same time).
         let ours: Vec<&Value> = events
             .iter()
             .filter(|e| pids.contains(&(e["pid"].as_u64().unwrap() as u32)))
             .collect();
-        let mut want: Vec<u16> = conns
+        let want: Vec<u16> = conns
             .iter()
             .filter(|c| keep(c, &w))
             .map(|c| c.client_port)
             .collect();
-        let mut got: Vec<u16> = ours
+        let got: Vec<u16> = ours
             .iter()
             .filter(|e| e["result"] == "established")
             .map(|e| e["lport"].as_u64().unwrap() as u16)
             .collect();
-        got.sort_unstable();
-        want.sort_unstable();
-        assert_eq!(got, want, "{args:?}: {ours:?}");
+        assert_same(got, want, format_args!("{args:?}: {ours:?}"));
         let refused_want = refused
             .iter()
             .filter(|r| match args[0] {
@@ -252,21 +219,17 @@ fn filters_cut_exactly() {
 
 #[test]
 fn text_columns_and_counts() {
-    let _traffic = common::net::shared();
-    let Some(bin) = agent_bin() else { return };
-    let mut w = World::new("tcpconnect-t");
-    let client = w.client.pid();
-    let mut cmd = Command::new(&bin);
-    cmd.args(["tcpconnect", "-v", "-U", "-s", "-p", &client.to_string()]);
-    let agent = start(cmd);
-    let (conns, _) = w.run();
-    let (out, _) = agent.stop();
+    let Some(mut w) = World::start("tcpconnect-t") else {
+        return;
+    };
+    let client = w.client.pid().to_string();
+    let (out, (conns, _)) = trace_text("tcpconnect", &["-U", "-s", "-p", &client], || w.run());
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
         "UID   PID    COMM             IP SADDR            DADDR            SPORT DPORT"
     );
-    for c in conns.iter().filter(|c| c.client_pid == client) {
+    for c in conns.iter().filter(|c| c.client_pid == w.client.pid()) {
         let want = format!(
             "{:<6}{:<6} {:<16} {:<2} {:<16} {:<16} {:<5} {:<5}",
             0,
@@ -278,29 +241,15 @@ fn text_columns_and_counts() {
             c.client_port,
             c.server_port
         );
-        assert_eq!(
-            lines.iter().filter(|l| **l == want).count(),
-            1,
-            "{want}\n{out}"
-        );
+        assert_one_line(&out, &want);
     }
 
     // -c: two runs of the workload, counted per local address, remote address and port.
-    let mut cmd = Command::new(&bin);
-    cmd.args([
-        "tcpconnect",
-        "-v",
-        "-c",
-        "--json",
-        "-p",
-        &client.to_string(),
-    ]);
-    let agent = start(cmd);
-    w.run();
-    w.run();
-    let (out, _) = agent.stop();
-    let v = json_lines(&out);
-    assert_eq!(v.len(), 1, "{out}");
+    let (v, _) = trace("tcpconnect", &["-c", "-p", &client], || {
+        w.run();
+        w.run();
+    });
+    assert_eq!(v.len(), 1, "{v:?}");
     common::check_schema(&v[0], COUNTS_REQUIRED, &[]);
     let rows = v[0]["rows"].as_array().unwrap();
     for r in rows {
@@ -312,12 +261,12 @@ fn text_columns_and_counts() {
             .find(|r| r["raddr"] == raddr && r["rport"] == rport)
             .map(|r| r["count"].as_u64().unwrap())
     };
-    assert_eq!(count("127.0.0.1", w.port("127.0.0.1")), Some(2), "{out}");
-    assert_eq!(count("::1", w.port("::1")), Some(2), "{out}");
+    assert_eq!(count("127.0.0.1", w.port("127.0.0.1")), Some(2), "{v:?}");
+    assert_eq!(count("::1", w.port("::1")), Some(2), "{v:?}");
     for (addr, port) in &w.closed {
-        assert_eq!(count(addr, *port), Some(2), "{out}");
+        assert_eq!(count(addr, *port), Some(2), "{v:?}");
     }
-    assert_eq!(rows.len(), 4, "{out}");
+    assert_eq!(rows.len(), 4, "{v:?}");
     w.finish();
 }
 
@@ -325,31 +274,20 @@ fn text_columns_and_counts() {
 #[test]
 fn storm_every_connect_seen_or_counted() {
     let _traffic = common::net::exclusive();
-    let Some(bin) = agent_bin() else { return };
-    let mut server = common::net::Peer::spawn();
+    if agent_bin().is_none() {
+        return;
+    }
+    let mut server = Peer::spawn();
     let port = server.acceptor("127.0.0.1");
-    let mut client = common::net::Peer::spawn();
-    let mut cmd = Command::new(&bin);
-    cmd.args([
-        "tcpconnect",
-        "--json",
-        "-v",
-        "-p",
-        &client.pid().to_string(),
-    ]);
-    let agent = start(cmd);
-    let made = client.storm("127.0.0.1", port, 2.0);
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let (out, _) = agent.stop();
-    let events = json_lines(&out);
-    check(&events);
+    let mut client = Peer::spawn();
+    let (events, made) = traced(&["-p", &client.pid().to_string()], || {
+        let made = client.storm("127.0.0.1", port, 2.0);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        made
+    });
     let count = |ty: &str| events.iter().filter(|e| e["type"] == ty).count() as u64;
     let (seen, results) = (count("connect"), count("connect_result"));
-    let lost: u64 = events
-        .iter()
-        .filter(|e| e["type"] == "lost")
-        .map(|e| e["lost"].as_u64().unwrap())
-        .sum();
+    let lost = lost(&events);
     assert!(made > 1000, "only {made} connects");
     // Every attempt once; a record the ring could not take (an attempt, or the outcome of
     // one that had to wait for a SYN retransmission) is counted.
@@ -366,9 +304,13 @@ fn storm_every_connect_seen_or_counted() {
 #[test]
 fn bad_input_is_refused_with_a_reason() {
     let Some(bin) = agent_bin() else { return };
-    assert_usage_error(&bin, "tcpconnect", &["-P", "80,abc"], "\"abc\"");
-    assert_usage_error(&bin, "tcpconnect", &["-P", "65536"], "1 to 65535");
-    assert_usage_error(&bin, "tcpconnect", &["-4", "-6"], "-4/--ipv4 and -6/--ipv6");
-    assert_usage_error(&bin, "tcpconnect", &["-u", "nobody"], "-u/--uid");
-    common::assert_needs_privileges(&bin, "tcpconnect", &[]);
+    assert_refusals(
+        &bin,
+        "tcpconnect",
+        &[
+            (&["-P", "80,abc"][..], "\"abc\""),
+            (&["-P", "65536"], "1 to 65535"),
+            (&["-u", "nobody"], "-u/--uid"),
+        ],
+    );
 }

@@ -3,9 +3,12 @@
 
 mod common;
 
-use common::net::{matching, trace, Peer, World, DOWN, UP};
-use common::{agent_bin, assert_usage_error, Ty};
-use serde_json::json;
+use common::net::{
+    assert_fields, assert_forced_kprobes_fail, assert_one_line, assert_refusals, lost, matching,
+    one_matching, trace, trace_text, Peer, World, UP,
+};
+use common::{agent_bin, Ty};
+use serde_json::{json, Value};
 
 /// docs/tools/tcpsend.md, JSON.
 const REQUIRED: &[(&str, Ty)] = event_schema![
@@ -19,47 +22,35 @@ fn schema_is_the_documented_one() {
     common::assert_documented("tools/tcpsend.md", "JSON", REQUIRED, OPTIONAL);
 }
 
+fn check(events: &[Value]) {
+    common::check_events(events, "send", REQUIRED, OPTIONAL);
+}
+
 #[test]
 fn every_send_once_with_its_bytes() {
-    let _traffic = common::net::shared();
-    if agent_bin().is_none() {
+    let Some(mut w) = World::start("tcpsend") else {
         return;
-    }
-    let mut w = World::new("tcpsend");
+    };
     let (events, (conns, _)) = trace("tcpsend", &[], || w.run());
-    common::check_events(&events, "send", REQUIRED, OPTIONAL);
+    check(&events);
     for c in &conns {
-        for (pid, laddr, lport, raddr, rport, bytes) in [
-            (
-                c.client_pid,
-                &c.client_addr,
-                c.client_port,
-                &c.server_addr,
-                c.server_port,
-                UP,
-            ),
-            (
-                c.server_pid,
-                &c.server_addr,
-                c.server_port,
-                &c.client_addr,
-                c.client_port,
-                DOWN,
-            ),
-        ] {
-            let mine = matching(&events, &[("lport", json!(lport)), ("rport", json!(rport))]);
-            assert_eq!(mine.len(), 1, "{c:?}: {mine:?}");
-            assert_eq!(
-                (
-                    &mine[0]["pid"],
-                    &mine[0]["laddr"],
-                    &mine[0]["raddr"],
-                    &mine[0]["bytes"]
-                ),
-                (&json!(pid), &json!(laddr), &json!(raddr), &json!(bytes)),
-                "{c:?}"
+        for end in c.ends() {
+            let e = one_matching(
+                &events,
+                &[("lport", json!(end.lport)), ("rport", json!(end.rport))],
+                c,
             );
-            assert_eq!(mine[0]["family"], c.family);
+            assert_fields(
+                e,
+                &[
+                    ("pid", json!(end.pid)),
+                    ("laddr", json!(end.laddr)),
+                    ("raddr", json!(end.raddr)),
+                    ("bytes", json!(end.tx)),
+                    ("family", json!(c.family)),
+                ],
+                c,
+            );
         }
     }
     w.finish();
@@ -67,42 +58,20 @@ fn every_send_once_with_its_bytes() {
 
 #[test]
 fn filters_cut_exactly() {
-    let _traffic = common::net::shared();
-    if agent_bin().is_none() {
+    let Some(mut w) = World::start("tcpsend-f") else {
         return;
-    }
-    let mut w = World::new("tcpsend-f");
-    for (args, keep) in w.end_filters() {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (events, (conns, _)) = trace("tcpsend", &args, || w.run());
-        common::check_events(&events, "send", REQUIRED, OPTIONAL);
-        let mut got: Vec<(u64, u64)> = w
-            .own(&events)
-            .map(|e| (e["lport"].as_u64().unwrap(), e["rport"].as_u64().unwrap()))
-            .collect();
-        got.sort_unstable();
-        let mut want: Vec<(u64, u64)> = w
-            .ends(&conns, keep)
-            .into_iter()
-            .map(|(_, l, r)| (l.into(), r.into()))
-            .collect();
-        want.sort_unstable();
-        assert_eq!(got, want, "{args:?}: {events:?}");
-    }
+    };
+    w.assert_end_filters("tcpsend", check, |_| true);
     w.finish();
 }
 
 #[test]
 fn text_columns() {
-    let _traffic = common::net::shared();
-    let Some(bin) = agent_bin() else { return };
-    let mut w = World::new("tcpsend-t");
+    let Some(mut w) = World::start("tcpsend-t") else {
+        return;
+    };
     let client = w.client.pid();
-    let mut cmd = std::process::Command::new(&bin);
-    cmd.args(["tcpsend", "-v", "-p", &client.to_string()]);
-    let agent = common::start(cmd);
-    let (conns, _) = w.run();
-    let (out, _) = agent.stop();
+    let (out, (conns, _)) = trace_text("tcpsend", &["-p", &client.to_string()], || w.run());
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
@@ -115,11 +84,7 @@ fn text_columns() {
             "{client:<7} {:<16} {local:<21} -> {remote:<21} {UP}",
             "python3"
         );
-        assert_eq!(
-            lines.iter().filter(|l| **l == want).count(),
-            1,
-            "{want}\n{out}"
-        );
+        assert_one_line(&out, &want);
     }
     assert_eq!(lines.len(), 3, "{out}");
     w.finish();
@@ -142,16 +107,12 @@ fn storm_every_send_seen_or_counted() {
         std::thread::sleep(std::time::Duration::from_millis(500));
         lport
     });
-    common::check_events(&events, "send", REQUIRED, OPTIONAL);
+    check(&events);
     let seen: u64 = matching(&events, &[("lport", json!(lport))])
         .iter()
         .map(|e| e["bytes"].as_u64().unwrap())
         .sum();
-    let lost: u64 = events
-        .iter()
-        .filter(|e| e["type"] == "lost")
-        .map(|e| e["lost"].as_u64().unwrap())
-        .sum();
+    let lost = lost(&events);
     assert_eq!(seen + lost, n, "seen {seen}, lost {lost}");
     eprintln!("{n} sends: {seen} seen, {lost} lost and counted");
     client.finish();
@@ -161,20 +122,15 @@ fn storm_every_send_seen_or_counted() {
 #[test]
 fn bad_input_and_missing_kprobes() {
     let Some(bin) = agent_bin() else { return };
-    assert_usage_error(&bin, "tcpsend", &["-D", "80,abc"], "\"abc\"");
-    assert_usage_error(&bin, "tcpsend", &["-L", "65536"], "1 to 65535");
-    assert_usage_error(&bin, "tcpsend", &["-6", "-4"], "-4/--ipv4 and -6/--ipv6");
-    if !std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists() {
-        let out = std::process::Command::new(&bin)
-            .args(["tcpsend", "--hook", "kprobe"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(3), "{err}");
-        assert!(
-            err.contains("tcp_sendmsg") && err.contains("CONFIG_KPROBES"),
-            "{err}"
-        );
-    }
-    common::assert_needs_privileges(&bin, "tcpsend", &[]);
+    // -4 and -6 the other way round too.
+    assert_refusals(
+        &bin,
+        "tcpsend",
+        &[
+            (&["-D", "80,abc"][..], "\"abc\""),
+            (&["-L", "65536"], "1 to 65535"),
+            (&["-6", "-4"], "-4/--ipv4 and -6/--ipv6"),
+        ],
+    );
+    assert_forced_kprobes_fail(&bin, "tcpsend", &["tcp_sendmsg", "CONFIG_KPROBES"]);
 }

@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::net::{trace, World, DOWN, UP};
-use common::{agent_bin, assert_usage_error, check_schema, Ty};
-use serde_json::Value;
+use common::net::{assert_fields, assert_forced_kprobes_fail, assert_refusals, trace, World};
+use common::{agent_bin, check_schema, Ty};
+use serde_json::{json, Value};
 
 /// docs/tools/tcptop.md.
 const INTERVAL_REQUIRED: &[(&str, Ty)] = event_schema![
@@ -50,49 +50,36 @@ fn rows(events: &[Value]) -> std::collections::BTreeMap<(u64, u64, u64), (u64, u
 
 #[test]
 fn exact_bytes_per_process_and_connection() {
-    let _traffic = common::net::shared();
-    if agent_bin().is_none() {
+    let Some(mut w) = World::start("tcptop") else {
         return;
-    }
-    let mut w = World::new("tcptop");
+    };
     let (events, (conns, _)) = trace("tcptop", &["-C", "-r", "10240"], || w.run());
     let m = rows(&events);
     for c in &conns {
-        let client = m
-            .get(&(
-                c.client_pid.into(),
-                c.client_port.into(),
-                c.server_port.into(),
-            ))
-            .unwrap_or_else(|| panic!("{c:?}: no client row in {m:?}"));
-        assert_eq!((client.0, client.1), (DOWN, UP), "{c:?}");
-        assert_eq!(
-            (&client.2["laddr"], &client.2["raddr"], &client.2["family"]),
-            (
-                &c.client_addr.clone().into(),
-                &c.server_addr.clone().into(),
-                &c.family.into()
-            )
-        );
-        let server = m
-            .get(&(
-                c.server_pid.into(),
-                c.server_port.into(),
-                c.client_port.into(),
-            ))
-            .unwrap_or_else(|| panic!("{c:?}: no server row in {m:?}"));
-        assert_eq!((server.0, server.1), (UP, DOWN), "{c:?}");
+        for end in c.ends() {
+            let (rx, tx, row) = m
+                .get(&(end.pid.into(), end.lport.into(), end.rport.into()))
+                .unwrap_or_else(|| panic!("{c:?}: no row of {end:?} in {m:?}"));
+            assert_eq!((*rx, *tx), (end.rx, end.tx), "{c:?}");
+            assert_fields(
+                row,
+                &[
+                    ("laddr", json!(end.laddr)),
+                    ("raddr", json!(end.raddr)),
+                    ("family", json!(c.family)),
+                ],
+                c,
+            );
+        }
     }
     w.finish();
 }
 
 #[test]
 fn filters_cut_exactly() {
-    let _traffic = common::net::shared();
-    if agent_bin().is_none() {
+    let Some(mut w) = World::start("tcptop-f") else {
         return;
-    }
-    let mut w = World::new("tcptop-f");
+    };
     let server = w.server.pid().to_string();
     let pids = w.pids();
     type Keep = common::net::KeepEnd;
@@ -125,11 +112,11 @@ fn filters_cut_exactly() {
 
 #[test]
 fn text_like_libbpf_tools_and_a_count_of_reports() {
-    let _traffic = common::net::shared();
-    let Some(bin) = agent_bin() else { return };
-    let mut w = World::new("tcptop-t");
+    let Some(mut w) = World::start("tcptop-t") else {
+        return;
+    };
     let client = w.client.pid();
-    let mut cmd = std::process::Command::new(&bin);
+    let mut cmd = std::process::Command::new(agent_bin().unwrap());
     cmd.args(["tcptop", "-v", "-C", "-p", &client.to_string(), "1", "3"]);
     let agent = common::start(cmd);
     let (conns, _) = w.run();
@@ -156,7 +143,7 @@ fn text_like_libbpf_tools_and_a_count_of_reports() {
             "{client:<pid_width$} {:<12} {local:<21} {remote:<21} {:>6} {:>6}",
             "python3", 1, 0
         );
-        assert_eq!(out.lines().filter(|l| *l == row).count(), 1, "{row}\n{out}");
+        common::net::assert_one_line(&out, &row);
     }
     w.finish();
 }
@@ -164,21 +151,14 @@ fn text_like_libbpf_tools_and_a_count_of_reports() {
 #[test]
 fn bad_input_and_missing_kprobes() {
     let Some(bin) = agent_bin() else { return };
-    assert_usage_error(&bin, "tcptop", &["-s", "bytes"], "all, sent or received");
-    assert_usage_error(&bin, "tcptop", &["-r", "0"], "-r/--rows");
-    assert_usage_error(&bin, "tcptop", &["-4", "-6"], "-4/--ipv4 and -6/--ipv6");
-    assert_usage_error(&bin, "tcptop", &["1", "2", "3"], "unexpected argument");
-    if !std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists() {
-        let out = std::process::Command::new(&bin)
-            .args(["tcptop", "--hook", "kprobe"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(3), "{err}");
-        assert!(
-            err.contains("tcp_sendmsg") && err.contains("CONFIG_KPROBES"),
-            "{err}"
-        );
-    }
-    common::assert_needs_privileges(&bin, "tcptop", &[]);
+    assert_refusals(
+        &bin,
+        "tcptop",
+        &[
+            (&["-s", "bytes"][..], "all, sent or received"),
+            (&["-r", "0"], "-r/--rows"),
+            (&["1", "2", "3"], "unexpected argument"),
+        ],
+    );
+    assert_forced_kprobes_fail(&bin, "tcptop", &["tcp_sendmsg", "CONFIG_KPROBES"]);
 }

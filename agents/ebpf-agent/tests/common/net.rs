@@ -35,21 +35,28 @@ def serve(l):
         while s.recv(65536):
             pass
         s.close()
-def phase_listen(addr):
+def bound(addr):
     l = socket.socket(fam(addr))
     l.bind((addr, 0))
-    l.listen(64)
-    threading.Thread(target=serve, args=(l,), daemon=True).start()
+    return l
+def listener(addr, backlog, handle):
+    l = bound(addr)
+    l.listen(backlog)
+    threading.Thread(target=handle, args=(l,), daemon=True).start()
     return str(l.getsockname()[1])
+def phase_listen(addr):
+    return listener(addr, 64, serve)
 def phase_closed(addr):
-    l = socket.socket(fam(addr))
-    l.bind((addr, 0))
+    l = bound(addr)
     p = l.getsockname()[1]
     l.close()
     return str(p)
-def phase_connect(addr, port):
+def connected(addr, port):
     c = socket.socket(fam(addr))
     c.connect((addr, int(port)))
+    return c
+def phase_connect(addr, port):
+    c = connected(addr, port)
     lport = c.getsockname()[1]
     c.sendall(b"u" * UP)
     c.shutdown(socket.SHUT_WR)
@@ -74,8 +81,7 @@ def phase_storm(addr, port, secs):
     end = time.monotonic() + float(secs)
     n = 0
     while time.monotonic() < end:
-        c = socket.socket(fam(addr))
-        c.connect((addr, int(port)))
+        c = connected(addr, port)
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         c.close()
         n += 1
@@ -93,21 +99,12 @@ def close_all(l):
         s, _ = l.accept()
         s.close()
 def phase_acceptor(addr):
-    l = socket.socket(fam(addr))
-    l.bind((addr, 0))
-    l.listen(4096)
-    threading.Thread(target=close_all, args=(l,), daemon=True).start()
-    return str(l.getsockname()[1])
+    return listener(addr, 4096, close_all)
 def phase_sink(addr):
-    l = socket.socket(fam(addr))
-    l.bind((addr, 0))
-    l.listen(4096)
-    threading.Thread(target=accept_all, args=(l,), daemon=True).start()
-    return str(l.getsockname()[1])
+    return listener(addr, 4096, accept_all)
 full = []
 def phase_full(addr):
-    l = socket.socket(fam(addr))
-    l.bind((addr, 0))
+    l = bound(addr)
     l.listen(0)
     # One connection fills the accept queue of a zero backlog: the next SYNs are dropped.
     f = socket.create_connection((addr, l.getsockname()[1]))
@@ -143,8 +140,7 @@ def phase_wait_connected():
         assert c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
         c.getpeername()
 def phase_sends(addr, port, n):
-    c = socket.socket(fam(addr))
-    c.connect((addr, int(port)))
+    c = connected(addr, port)
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     for _ in range(int(n)):
         c.send(b"x")
@@ -195,62 +191,60 @@ impl Peer {
         self.p.pid()
     }
 
+    /// Phase `name` of the peer with `args`: its answer, parsed.
+    fn ask<T: std::str::FromStr>(&mut self, name: &str, args: &[&dyn std::fmt::Display]) -> T
+    where
+        T::Err: std::fmt::Debug,
+    {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.p.call(name, &args).parse().unwrap()
+    }
+
     /// A listener on `addr` (its port), serving every connection as described above.
     pub fn listen(&mut self, addr: &str) -> u16 {
-        self.p.call("listen", &[addr]).parse().unwrap()
+        self.ask("listen", &[&addr])
     }
 
     /// A port of `addr` nothing listens on.
     pub fn closed_port(&mut self, addr: &str) -> u16 {
-        self.p.call("closed", &[addr]).parse().unwrap()
+        self.ask("closed", &[&addr])
     }
 
     /// One whole connection to `addr`:`port`; returns the client's local port.
     pub fn connect(&mut self, addr: &str, port: u16) -> u16 {
-        self.p
-            .call("connect", &[addr, &port.to_string()])
-            .parse()
-            .unwrap()
+        self.ask("connect", &[&addr, &port])
     }
 
     /// A connect to a closed port, refused.
     pub fn refused(&mut self, addr: &str, port: u16) {
-        assert_eq!(
-            self.p.call("refused", &[addr, &port.to_string()]),
-            "refused"
-        );
+        assert_eq!(self.ask::<String>("refused", &[&addr, &port]), "refused");
     }
 
     /// Connections (closed with a reset) to `addr`:`port` for `secs`: how many.
     pub fn storm(&mut self, addr: &str, port: u16, secs: f64) -> u64 {
-        self.p
-            .call("storm", &[addr, &port.to_string(), &secs.to_string()])
-            .parse()
-            .unwrap()
+        self.ask("storm", &[&addr, &port, &secs])
     }
 
     /// A listener that accepts and closes at once, as fast as it can (for [`Peer::storm`]).
     pub fn acceptor(&mut self, addr: &str) -> u16 {
-        self.p.call("acceptor", &[addr]).parse().unwrap()
+        self.ask("acceptor", &[&addr])
     }
 
     /// A listener that reads whatever comes and closes at the end (for [`Peer::sends`]).
     pub fn sink(&mut self, addr: &str) -> u16 {
-        self.p.call("sink", &[addr]).parse().unwrap()
+        self.ask("sink", &[&addr])
     }
 
     /// `n` one-byte sends on one connection; returns the client's local port.
     pub fn sends(&mut self, addr: &str, port: u16, n: u64) -> u16 {
-        self.p
-            .call("sends", &[addr, &port.to_string(), &n.to_string()])
-            .parse()
-            .unwrap()
+        self.ask("sends", &[&addr, &port, &n])
     }
 
     /// A listener on `addr` whose accept queue is full: SYNs to it are dropped until
     /// [`Peer::drain`] (its port).
     pub fn full(&mut self, addr: &str) -> u16 {
-        self.p.call("full", &[addr]).parse().unwrap()
+        self.ask("full", &[&addr])
     }
 
     /// Accepts everything on the full listeners from now on.
@@ -260,18 +254,12 @@ impl Peer {
 
     /// A non-blocking connect (returns at once, in progress): its local port.
     pub fn connect_nb(&mut self, addr: &str, port: u16) -> u16 {
-        self.p
-            .call("connect_nb", &[addr, &port.to_string()])
-            .parse()
-            .unwrap()
+        self.ask("connect_nb", &[&addr, &port])
     }
 
     /// A blocking connect in a thread of its own: its local port.
     pub fn connect_bg(&mut self, addr: &str, port: u16) -> u16 {
-        self.p
-            .call("connect_bg", &[addr, &port.to_string()])
-            .parse()
-            .unwrap()
+        self.ask("connect_bg", &[&addr, &port])
     }
 
     /// Until every connect of [`Peer::connect_nb`] and [`Peer::connect_bg`] is established.
@@ -285,12 +273,7 @@ impl Peer {
 }
 
 fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    super::run_to_end(std::path::Path::new("ip"), args);
 }
 
 /// Two network namespaces joined by a veth pair: `a` has [`Netns::A4`] and [`Netns::A6`],
@@ -374,6 +357,48 @@ pub struct Conn {
     pub server_port: u16,
 }
 
+/// One end of a [`Conn`], as its own process sees it: local and remote address and port, and
+/// the bytes it sent (`tx`) and received (`rx`).
+#[derive(Debug, Clone, Copy)]
+pub struct End<'a> {
+    pub client: bool,
+    pub pid: u32,
+    pub laddr: &'a str,
+    pub lport: u16,
+    pub raddr: &'a str,
+    pub rport: u16,
+    pub tx: u64,
+    pub rx: u64,
+}
+
+impl Conn {
+    /// The client's end, then the server's.
+    pub fn ends(&self) -> [End<'_>; 2] {
+        [
+            End {
+                client: true,
+                pid: self.client_pid,
+                laddr: &self.client_addr,
+                lport: self.client_port,
+                raddr: &self.server_addr,
+                rport: self.server_port,
+                tx: UP,
+                rx: DOWN,
+            },
+            End {
+                client: false,
+                pid: self.server_pid,
+                laddr: &self.server_addr,
+                lport: self.server_port,
+                raddr: &self.client_addr,
+                rport: self.client_port,
+                tx: DOWN,
+                rx: UP,
+            },
+        ]
+    }
+}
+
 /// A refused connect the workload made.
 #[derive(Debug, Clone)]
 pub struct Refused {
@@ -381,6 +406,20 @@ pub struct Refused {
     pub pid: u32,
     pub addr: String,
     pub port: u16,
+}
+
+impl Refused {
+    /// Its one event in `events` (where it went tells it from the others).
+    pub fn event<'a>(&self, events: &'a [Value]) -> &'a Value {
+        one_matching(
+            events,
+            &[
+                ("raddr", self.addr.clone().into()),
+                ("rport", self.port.into()),
+            ],
+            self,
+        )
+    }
 }
 
 fn family_of(addr: &str) -> &'static str {
@@ -408,10 +447,16 @@ pub struct World {
     pub ports: Vec<(String, u16)>,
     pub closed: Vec<(String, u16)>,
     _ns: Netns,
+    // The tools of these tests see every process's connections: no storm runs meanwhile.
+    _traffic: std::sync::RwLockReadGuard<'static, ()>,
 }
 
 impl World {
-    pub fn new(tag: &str) -> World {
+    /// The workload of a test, or None where the host tests cannot run ([`super::agent_bin`]
+    /// says why). It holds [`shared`] until it is finished.
+    pub fn start(tag: &str) -> Option<World> {
+        let traffic = shared();
+        super::agent_bin()?;
         let ns = Netns::new(tag);
         let mut server = Peer::spawn();
         let mut ns_server = Peer::spawn_in(&ns.b);
@@ -426,7 +471,7 @@ impl World {
             .iter()
             .map(|a| (a.to_string(), server.closed_port(a)))
             .collect();
-        World {
+        Some(World {
             server,
             client: Peer::spawn(),
             nobody: Peer::spawn_as(65534),
@@ -435,7 +480,8 @@ impl World {
             ports,
             closed,
             _ns: ns,
-        }
+            _traffic: traffic,
+        })
     }
 
     /// The port listening on `addr`.
@@ -465,15 +511,11 @@ impl World {
     /// The ends of `conns` that `keep` keeps, as `(pid, local port, remote port)`: the
     /// client's end (`keep(conn, world, true)`) and the server's (`false`), sorted.
     pub fn ends(&self, conns: &[Conn], keep: KeepEnd) -> Vec<(u32, u16, u16)> {
-        let mut want = Vec::new();
-        for c in conns {
-            if keep(c, self, true) {
-                want.push((c.client_pid, c.client_port, c.server_port));
-            }
-            if keep(c, self, false) {
-                want.push((c.server_pid, c.server_port, c.client_port));
-            }
-        }
+        let mut want: Vec<(u32, u16, u16)> = conns
+            .iter()
+            .flat_map(|c| c.ends().into_iter().filter(|e| keep(c, self, e.client)))
+            .map(|e| (e.pid, e.lport, e.rport))
+            .collect();
         want.sort_unstable();
         want
     }
@@ -502,6 +544,33 @@ impl World {
                 c.family == "ipv6"
             }),
         ]
+    }
+
+    /// Runs the workload under `tool` with each of [`World::end_filters`]: the ends it reports
+    /// (the `lport` and `rport` of each of the workload's events that `counted` keeps) are
+    /// exactly those the filter keeps. `check` checks every run's events first.
+    pub fn assert_end_filters(
+        &mut self,
+        tool: &str,
+        check: impl Fn(&[Value]),
+        counted: impl Fn(&Value) -> bool,
+    ) {
+        for (args, keep) in self.end_filters() {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (events, (conns, _)) = trace(tool, &args, || self.run());
+            check(&events);
+            let got: Vec<(u64, u64)> = self
+                .own(&events)
+                .filter(|e| counted(e))
+                .map(|e| (e["lport"].as_u64().unwrap(), e["rport"].as_u64().unwrap()))
+                .collect();
+            let want: Vec<(u64, u64)> = self
+                .ends(&conns, keep)
+                .into_iter()
+                .map(|(_, l, r)| (l.into(), r.into()))
+                .collect();
+            assert_same(got, want, format_args!("{args:?}: {events:?}"));
+        }
     }
 
     /// Makes every connection once; returns them and the refused connects.
@@ -572,15 +641,28 @@ pub fn exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
     TRAFFIC.write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Runs `tool --json -v ARGS` while `work` runs; returns every JSON line it printed.
-pub fn trace<T>(tool: &str, args: &[&str], work: impl FnOnce() -> T) -> (Vec<Value>, T) {
+/// Runs the agent with `argv` while `work` runs: its stdout.
+fn run_while<T>(argv: &[&str], work: impl FnOnce() -> T) -> (String, T) {
     let bin = super::agent_bin().unwrap();
     let mut cmd = Command::new(&bin);
-    cmd.args([tool, "--json", "-v"]).args(args);
+    cmd.args(argv);
     let agent = super::start(cmd);
     let made = work();
     let (out, _) = agent.stop();
+    (out, made)
+}
+
+/// Runs `tool --json -v ARGS` while `work` runs; returns every JSON line it printed.
+pub fn trace<T>(tool: &str, args: &[&str], work: impl FnOnce() -> T) -> (Vec<Value>, T) {
+    let argv: Vec<&str> = [tool, "--json", "-v"].iter().chain(args).copied().collect();
+    let (out, made) = run_while(&argv, work);
     (super::json_lines(&out), made)
+}
+
+/// Runs `tool -v ARGS` while `work` runs; returns its text output.
+pub fn trace_text<T>(tool: &str, args: &[&str], work: impl FnOnce() -> T) -> (String, T) {
+    let argv: Vec<&str> = [tool, "-v"].iter().chain(args).copied().collect();
+    run_while(&argv, work)
 }
 
 /// The events of `events` whose fields equal every `(key, value)` of `want`.
@@ -589,4 +671,81 @@ pub fn matching<'a>(events: &'a [Value], want: &[(&str, Value)]) -> Vec<&'a Valu
         .iter()
         .filter(|e| want.iter().all(|(k, v)| &e[*k] == v))
         .collect()
+}
+
+/// The one event of `events` that [`matching`] finds for `want`: there must be exactly one
+/// (for `what`, said when there is not).
+pub fn one_matching<'a>(
+    events: &'a [Value],
+    want: &[(&str, Value)],
+    what: &dyn std::fmt::Debug,
+) -> &'a Value {
+    let mine = matching(events, want);
+    assert_eq!(mine.len(), 1, "{what:?}: {mine:?}");
+    mine[0]
+}
+
+/// Asserts that every `(key, value)` of `want` is a field of `e` (for `what`).
+pub fn assert_fields(e: &Value, want: &[(&str, Value)], what: &dyn std::fmt::Debug) {
+    let got: Vec<(&str, &Value)> = want.iter().map(|(k, _)| (*k, &e[*k])).collect();
+    let want: Vec<(&str, &Value)> = want.iter().map(|(k, v)| (*k, v)).collect();
+    assert_eq!(got, want, "{what:?}: {e}");
+}
+
+/// Asserts that `got` and `want` hold the same items, in whatever order.
+pub fn assert_same<T: Ord + std::fmt::Debug>(
+    mut got: Vec<T>,
+    mut want: Vec<T>,
+    what: impl std::fmt::Display,
+) {
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want, "{what}");
+}
+
+/// Asserts that exactly one line of the text output `out` is `line`.
+pub fn assert_one_line(out: &str, line: &str) {
+    assert_eq!(
+        out.lines().filter(|l| *l == line).count(),
+        1,
+        "{line}\n{out}"
+    );
+}
+
+/// Asserts that exactly one line of the text output `out` starts with `start` (the rest of
+/// it is a duration, say).
+pub fn assert_one_line_starting(out: &str, start: &str) {
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with(start)).count(),
+        1,
+        "{start}\n{out}"
+    );
+}
+
+/// What every network tool refuses: each of `usage` (arguments, what the message names) is a
+/// usage error, and so is -4 with -6; run unprivileged, it names the capabilities it needs.
+pub fn assert_refusals(bin: &std::path::Path, tool: &str, usage: &[(&[&str], &str)]) {
+    super::assert_usage_errors(bin, tool, usage);
+    super::assert_usage_error(bin, tool, &["-4", "-6"], "-4/--ipv4 and -6/--ipv6");
+    super::assert_needs_privileges(bin, tool, &[]);
+}
+
+/// On a kernel without kprobes, `tool --hook kprobe` fails (exit code 3) with a message that
+/// says each of `said` (what is missing, and the fix).
+pub fn assert_forced_kprobes_fail(bin: &std::path::Path, tool: &str, said: &[&str]) {
+    if std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists() {
+        return;
+    }
+    let (code, err) = super::exit_and_stderr(bin, &[tool, "--hook", "kprobe"]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(said.iter().all(|s| err.contains(s)), "{err}");
+}
+
+/// How many records the tool's `lost` lines say it lost.
+pub fn lost(events: &[Value]) -> u64 {
+    events
+        .iter()
+        .filter(|e| e["type"] == "lost")
+        .map(|e| e["lost"].as_u64().unwrap())
+        .sum()
 }
