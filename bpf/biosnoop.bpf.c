@@ -16,48 +16,32 @@ const volatile struct biosnoop_config config = {};
 
 DEFINE_EVENTS_RINGBUF(512 * 1024);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, BLOCK_INFLIGHT);
-	__type(key, __u64);
-	__type(value, struct block_issued);
-} start SEC(".maps");
+DEFINE_BLOCK_ISSUED();
 
 /* Keeps the event's type in the object's BTF for the layout check. */
 struct biosnoop_event biosnoop_event_btf __attribute__((unused));
 
 static __noinline int on_issue(struct request *rq)
 {
-	struct block_issued s = {};
 	struct block_origin o = {};
-	__u64 key = (__u64)rq;
 	bool known = take_origin(rq, &o);
 
 	if (config.filter_dev && rq_dev(rq) != config.dev)
 		return 0;
-	note_issue(&s, known, &o);
-	if (bpf_map_update_elem(&start, &key, &s, BPF_ANY))
-		count_lost_event(&lost_events);
+	block_issue(&start, &lost_events, rq, known, &o);
 	return 0;
 }
 
 static __noinline int on_complete(struct request *rq)
 {
 	struct biosnoop_event *e;
-	__u64 key = (__u64)rq, now;
+	__u64 key = (__u64)rq, delta;
 	struct block_issued *s;
-	__s64 delta;
 
-	s = bpf_map_lookup_elem(&start, &key);
-	if (!s) {
-		drop_origin(rq);
+	s = block_issued(&start, rq, &delta);
+	if (!s)
 		return 0;
-	}
-	now = bpf_ktime_get_ns();
-	delta = (__s64)(now - s->issue_ns);
-	if (delta < 0)
-		delta = 0;
-	if ((__u64)delta < config.min_ns)
+	if (delta < config.min_ns)
 		goto done;
 	e = reserve_event(struct biosnoop_event);
 	if (!e)

@@ -14,12 +14,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 const volatile struct biotop_config config = {};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, BLOCK_INFLIGHT);
-	__type(key, __u64);
-	__type(value, struct block_issued);
-} start SEC(".maps");
+DEFINE_BLOCK_ISSUED();
 
 DEFINE_DRAINED_HASH(counts, struct biotop_key, struct biotop_value, BIOTOP_MAX_ROWS);
 
@@ -31,16 +26,12 @@ struct biotop_value biotop_value_btf __attribute__((unused));
 
 static __noinline int on_issue(struct request *rq)
 {
-	struct block_issued s = {};
 	struct block_origin o = {};
-	__u64 key = (__u64)rq;
 	bool known = take_origin(rq, &o);
 
 	if (config.filter_pid && (!known || o.pid != config.target_pid))
 		return 0;
-	note_issue(&s, known, &o);
-	if (bpf_map_update_elem(&start, &key, &s, BPF_ANY))
-		count_lost_event(&lost_events);
+	block_issue(&start, &lost_events, rq, known, &o);
 	return 0;
 }
 
@@ -48,18 +39,12 @@ static __noinline int on_complete(struct request *rq)
 {
 	struct biotop_value zero = {}, *v;
 	struct biotop_key k = {};
-	__u64 key = (__u64)rq;
+	__u64 key = (__u64)rq, delta;
 	struct block_issued *s;
-	__s64 delta;
 
-	s = bpf_map_lookup_elem(&start, &key);
-	if (!s) {
-		drop_origin(rq);
+	s = block_issued(&start, rq, &delta);
+	if (!s)
 		return 0;
-	}
-	delta = (__s64)(bpf_ktime_get_ns() - s->issue_ns);
-	if (delta < 0)
-		delta = 0;
 	k.pid = s->pid;
 	k.dev = rq_dev(rq);
 	k.write = (BPF_CORE_READ(rq, cmd_flags) & BLOCK_OP_MASK) == BLOCK_OP_WRITE;

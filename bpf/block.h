@@ -121,6 +121,50 @@ static __always_inline void note_issue(struct block_issued *s, bool known, struc
 	}
 }
 
+/*
+ * The requests under way, by request address, from issue to completion: what was known at
+ * the issue. The map of block_issue() and block_issued().
+ */
+#define DEFINE_BLOCK_ISSUED()                                                                  \
+	struct {                                                                               \
+		__uint(type, BPF_MAP_TYPE_HASH);                                               \
+		__uint(max_entries, BLOCK_INFLIGHT);                                           \
+		__type(key, __u64);                                                            \
+		__type(value, struct block_issued);                                            \
+	} start SEC(".maps")
+
+/* Notes in `start` that `rq` is issued now; a full map counts it in `lost`. */
+static __always_inline void block_issue(void *start, void *lost, struct request *rq, bool known,
+					struct block_origin *o)
+{
+	struct block_issued s = {};
+	__u64 key = (__u64)rq;
+
+	note_issue(&s, known, o);
+	if (bpf_map_update_elem(start, &key, &s, BPF_ANY))
+		count_lost_event(lost);
+}
+
+/*
+ * What `start` knows of `rq` at its completion, and in `latency` the time since its issue; NULL
+ * (its origin dropped) for a request issued before tracing began. The caller deletes the entry.
+ */
+static __always_inline struct block_issued *block_issued(void *start, struct request *rq,
+							 __u64 *latency)
+{
+	__u64 key = (__u64)rq;
+	struct block_issued *s = bpf_map_lookup_elem(start, &key);
+	__s64 delta;
+
+	if (!s) {
+		drop_origin(rq);
+		return NULL;
+	}
+	delta = (__s64)(bpf_ktime_get_ns() - s->issue_ns);
+	*latency = delta < 0 ? 0 : delta;
+	return s;
+}
+
 /* The disk of a request, as the kernel's dev_t (MKDEV(major, first_minor)). */
 static __always_inline dev_t rq_dev(struct request *rq)
 {

@@ -220,18 +220,15 @@ static __always_inline int on_exit(long ret)
 SEC("raw_tp/sys_enter")
 int raw_enter(__u64 *ctx)
 {
-	struct pt_regs *regs = RAW_SYSCALL_REGS(ctx);
-	struct syscall_regs s = { .nr = (long)ctx[1] };
-	__u64 i = s.nr;
+	struct syscall_regs s = {};
+	__u64 i = (long)ctx[1];
 	__u8 id;
 
 	/* The number first: every other syscall stops here, before any read. */
 	if (i >= SYSCALL_SLOTS || !(config.sys.native[i & (SYSCALL_SLOTS - 1)] |
 				    config.sys.compat[i & (SYSCALL_SLOTS - 1)]))
 		return 0;
-	if (syscall_regs_read(regs, &s))
-		return 0;
-	id = syscall_regs_id(&config.sys, regs, &s);
+	id = raw_syscall_id(&config.sys, ctx, &s);
 	if (!id)
 		return 0;
 	/* execve(path, argv, envp), execveat(dfd, path, argv, envp, flags) */
@@ -242,10 +239,9 @@ int raw_enter(__u64 *ctx)
 SEC("raw_tp/sys_exit")
 int raw_exit(__u64 *ctx)
 {
-	struct pt_regs *regs = RAW_SYSCALL_REGS(ctx);
 	struct syscall_regs s;
 
-	if (syscall_regs_read(regs, &s) || !syscall_regs_id(&config.sys, regs, &s))
+	if (!raw_syscall_id(&config.sys, ctx, &s))
 		return 0;
 	return on_exit((long)ctx[1]);
 }

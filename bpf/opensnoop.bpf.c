@@ -134,15 +134,12 @@ static __always_inline void read_how(__u64 how_ptr, __u64 *flags, __u32 *mode)
 SEC("raw_tp/sys_exit")
 int raw_exit(__u64 *ctx)
 {
-	struct pt_regs *regs = RAW_SYSCALL_REGS(ctx);
 	struct syscall_regs s;
 	__u64 pid_tgid, flags;
 	__u32 mode;
 	__u8 id;
 
-	if (syscall_regs_read(regs, &s))
-		return 0;
-	id = syscall_regs_id(&config.sys, regs, &s);
+	id = raw_syscall_id(&config.sys, ctx, &s);
 	if (!id)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();

@@ -85,15 +85,12 @@ static __always_inline int report(__u64 pid_tgid, __u32 syscall, bool compat, in
 SEC("raw_tp/sys_exit")
 int raw_exit(__u64 *ctx)
 {
-	struct pt_regs *regs = RAW_SYSCALL_REGS(ctx);
 	struct syscall_regs s;
 	__u64 pid_tgid, a0;
 	__u32 sc;
 	__u8 id;
 
-	if (syscall_regs_read(regs, &s))
-		return 0;
-	id = syscall_regs_id(&config.sys, regs, &s);
+	id = raw_syscall_id(&config.sys, ctx, &s);
 	if (!id)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();

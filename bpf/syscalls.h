@@ -193,6 +193,20 @@ static __always_inline __u8 syscall_regs_id(const volatile struct syscall_table 
 		syscall_regs_more(regs, s);
 	return id;
 }
+
+/*
+ * syscall_regs_read() and syscall_regs_id() for a raw sys_enter/sys_exit hit: the tool's id
+ * of the call, `s` filled, or 0 when the tool does not trace it.
+ */
+static __always_inline __u8 raw_syscall_id(const volatile struct syscall_table *table,
+					   __u64 *ctx, struct syscall_regs *s)
+{
+	struct pt_regs *regs = RAW_SYSCALL_REGS(ctx);
+
+	if (syscall_regs_read(regs, s))
+		return 0;
+	return syscall_regs_id(table, regs, s);
+}
 #endif
 
 #endif
