@@ -639,18 +639,30 @@ static __always_inline long match_path(struct work *w)
 			MATCH_ABSOLUTE | (FILEWATCH_EXACT << 8));
 }
 
-/* Resolves `name` into slot `off` of the event (path or other): the rc of fw_resolve. */
-static __always_inline int resolve_into(struct work *w, struct filewatch_event *e, __u64 off,
-					__u64 name, int dfd, __u16 cut_flag)
+/*
+ * fw_resolve() with what went wrong marked in the event: `cut_flag` for a walk cut short,
+ * FILEWATCH_P_BAD_DFD for a descriptor that is no directory. Returns fw_resolve()'s rc.
+ */
+static __always_inline int resolve_marked(struct filewatch_event *e, __u64 name, int dfd,
+					  __u32 keep, __u16 cut_flag)
 {
-	int rc = fw_resolve(name, dfd, 0);
+	int rc = fw_resolve(name, dfd, keep);
 
-	if (rc == PATH_UNREADABLE)
-		return rc;
 	if (rc == PATH_WALK_CUT)
 		e->path_flags |= cut_flag;
 	else if (rc == PATH_BAD_DFD)
 		e->path_flags |= FILEWATCH_P_BAD_DFD;
+	return rc;
+}
+
+/* Resolves `name` into slot `off` of the event (path or other): the rc of fw_resolve. */
+static __always_inline int resolve_into(struct work *w, struct filewatch_event *e, __u64 off,
+					__u64 name, int dfd, __u16 cut_flag)
+{
+	int rc = resolve_marked(e, name, dfd, 0, cut_flag);
+
+	if (rc == PATH_UNREADABLE)
+		return rc;
 	copy_resolved(e->paths + (off & FILEWATCH_PATH_BUF), w->buf, &w->off, w->namelen);
 	return rc;
 }
@@ -835,13 +847,9 @@ __noinline int fw_open(void)
 	}
 	if (!c.name)
 		return 0;
-	rc = fw_resolve(c.name, c.dfd, 1);
+	rc = resolve_marked(e, c.name, c.dfd, 1, FILEWATCH_P_CUT);
 	if (rc == PATH_UNREADABLE)
 		return 0;
-	if (rc == PATH_BAD_DFD)
-		e->path_flags |= FILEWATCH_P_BAD_DFD;
-	else if (rc == PATH_WALK_CUT)
-		e->path_flags |= FILEWATCH_P_CUT;
 	id = match_path(w);
 	if (id < 0)
 		return 0;
@@ -959,13 +967,9 @@ __noinline int fw_remove(void)
 	e = begin(c.op, c.syscall, c.compat, c.flags);
 	if (!e)
 		return 0;
-	rc = fw_resolve(c.name, c.dfd, 0);
+	rc = resolve_marked(e, c.name, c.dfd, 0, FILEWATCH_P_CUT);
 	if (rc == PATH_UNREADABLE)
 		return 0;
-	if (rc == PATH_BAD_DFD)
-		e->path_flags |= FILEWATCH_P_BAD_DFD;
-	else if (rc == PATH_WALK_CUT)
-		e->path_flags |= FILEWATCH_P_CUT;
 	id = match_path(w);
 	if (id >= 0) {
 		e->path_len = copy_resolved(e->paths, w->buf, &w->off, w->namelen);
@@ -1369,13 +1373,10 @@ SEC("tracepoint/syscalls/sys_exit_openat")
 int tp_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct start *sp, s;
+	struct start s;
 
-	sp = bpf_map_lookup_elem(&starts, &tid);
-	if (!sp)
+	if (!take_inflight(starts, &tid, &s))
 		return 0;
-	s = *sp;
-	bpf_map_delete_elem(&starts, &tid);
 	if (!note_call(s.op, s.syscall, 0, s.dfd, s.name, s.dfd2, s.name2, s.flags, ctx->ret))
 		return 0;
 	if (s.op == FILEWATCH_OP_OPEN)

@@ -95,6 +95,20 @@ static __always_inline void count_lost_event(void *lost_map)
 		__type(value, value_type);                  \
 	} name SEC(".maps")
 
+/*
+ * Takes thread `*tid`'s entry of in-flight map `name` into `*out`: a copy, and the entry
+ * deleted at once, so that no slot is held past the exit. True if there was one.
+ */
+#define take_inflight(name, tid, out)                                   \
+	({                                                              \
+		typeof(out) __entry = bpf_map_lookup_elem(&(name), (tid)); \
+		if (__entry) {                                          \
+			*(out) = *__entry;                              \
+			bpf_map_delete_elem(&(name), (tid));            \
+		}                                                       \
+		__entry != NULL;                                        \
+	})
+
 /* One `type` per CPU, for records built before they are sent: `scratch_of(name)`. */
 #define DEFINE_SCRATCH(value_type, name)                 \
 	struct {                                         \

@@ -207,13 +207,10 @@ int tp_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
-	struct start *sp, s;
+	struct start s;
 
-	sp = bpf_map_lookup_elem(&starts, &tid);
-	if (!sp)
+	if (!take_inflight(starts, &tid, &s))
 		return 0;
-	s = *sp;
-	bpf_map_delete_elem(&starts, &tid);
 	return report(pid_tgid, s.syscall, false, s.dfd, (const char *)s.name, s.flags, s.mode,
 		      ctx->ret);
 }

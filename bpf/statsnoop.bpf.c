@@ -144,13 +144,10 @@ static __always_inline int on_exit(long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
-	struct inflight *call, c;
+	struct inflight c;
 
-	call = bpf_map_lookup_elem(&calls, &tid);
-	if (!call)
+	if (!take_inflight(calls, &tid, &c))
 		return 0;
-	c = *call;
-	bpf_map_delete_elem(&calls, &tid);
 	return report(pid_tgid, c.syscall, false, c.fd, c.path, c.at_flags, c.time_ns, ret);
 }
 
