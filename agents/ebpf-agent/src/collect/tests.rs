@@ -2,9 +2,11 @@
 //! restart, partial lines, a full disk (/dev/full), gzip. The host tests run it for real.
 
 use std::fs;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::files::{self, FileSet, Rotation, ToolStat};
+use crate::tools::testutil::json_lines;
 
 fn tmpdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
@@ -34,6 +36,25 @@ fn opts(max_bytes: u64, max_files: u32) -> Rotation {
     Rotation {
         max_bytes,
         max_files,
+    }
+}
+
+/// A new directory for test `tag`, the stats of `tools`, and the set "ev" opened in it.
+fn fresh(tag: &str, tools: &[&str], rotation: Rotation) -> (PathBuf, Vec<ToolStat>, FileSet) {
+    let dir = tmpdir(tag);
+    let s = open(&dir, "ev", rotation);
+    (dir, stats(tools), s)
+}
+
+/// The set `set` in `dir`, opened as the collector opens it.
+fn open(dir: &Path, set: &str, rotation: Rotation) -> FileSet {
+    FileSet::open(0, dir, set, rotation, files::worker(), false).unwrap()
+}
+
+/// Tool "a" writes its lines `i` (of about 100 bytes each) for each `i` in `range`.
+fn append_lines(s: &mut FileSet, range: Range<u64>, st: &mut [ToolStat]) {
+    for i in range {
+        s.append(0, "a", &line(i, 100), st);
     }
 }
 
@@ -83,9 +104,7 @@ fn seqs(lines: &[serde_json::Value]) -> Vec<u64> {
 
 #[test]
 fn lines_get_seq_and_tool_and_rotate_by_size() {
-    let dir = tmpdir("rotate");
-    let mut st = stats(&["a", "b"]);
-    let mut s = FileSet::open(0, &dir, "ev", opts(8192, 100), files::worker(), false).unwrap();
+    let (dir, mut st, mut s) = fresh("rotate", &["a", "b"], opts(8192, 100));
     for i in 0..200 {
         let t = (i % 2) as usize;
         let name = st[t].name.clone();
@@ -115,7 +134,7 @@ fn lines_get_seq_and_tool_and_rotate_by_size() {
     assert_eq!(st[0].events + st[1].events, 200);
     assert_eq!(st[0].lines, 100);
     // An empty object still makes a valid line.
-    let mut s = FileSet::open(0, &dir, "empty", opts(0, 1), files::worker(), false).unwrap();
+    let mut s = open(&dir, "empty", opts(0, 1));
     s.append(0, "a", b"{}\n", &mut st);
     s.close(&mut st);
     assert_eq!(
@@ -127,12 +146,8 @@ fn lines_get_seq_and_tool_and_rotate_by_size() {
 
 #[test]
 fn old_files_are_deleted_past_max_files() {
-    let dir = tmpdir("prune");
-    let mut st = stats(&["a"]);
-    let mut s = FileSet::open(0, &dir, "ev", opts(4096, 2), files::worker(), false).unwrap();
-    for i in 0..300 {
-        s.append(0, "a", &line(i, 100), &mut st);
-    }
+    let (dir, mut st, mut s) = fresh("prune", &["a"], opts(4096, 2));
+    append_lines(&mut s, 0..300, &mut st);
     s.close(&mut st);
     let rotated = fs::read_dir(&dir)
         .unwrap()
@@ -151,19 +166,13 @@ fn old_files_are_deleted_past_max_files() {
 
 #[test]
 fn seq_goes_on_across_reopen_and_restart_and_a_partial_line_is_cut() {
-    let dir = tmpdir("restart");
-    let mut st = stats(&["a"]);
-    let mut s = FileSet::open(0, &dir, "ev", opts(4096, 100), files::worker(), false).unwrap();
-    for i in 0..50 {
-        s.append(0, "a", &line(i, 100), &mut st);
-    }
+    let (dir, mut st, mut s) = fresh("restart", &["a"], opts(4096, 100));
+    append_lines(&mut s, 0..50, &mut st);
     // logrotate's way: move the file away, then SIGHUP.
     s.flush(&mut st);
     fs::rename(dir.join("ev.jsonl"), dir.join("moved.txt")).unwrap();
     s.reopen(&mut st);
-    for i in 50..60 {
-        s.append(0, "a", &line(i, 100), &mut st);
-    }
+    append_lines(&mut s, 50..60, &mut st);
     s.flush(&mut st);
     drop(s); // a crash: no close(), nothing saved
              // ... which left half a line behind.
@@ -171,18 +180,13 @@ fn seq_goes_on_across_reopen_and_restart_and_a_partial_line_is_cut() {
     let mut text = fs::read(&cur).unwrap();
     text.extend_from_slice(b"{\"seq\":61,\"tool\":\"a\",\"ty");
     fs::write(&cur, &text).unwrap();
-    let mut s = FileSet::open(0, &dir, "ev", opts(4096, 100), files::worker(), false).unwrap();
+    let mut s = open(&dir, "ev", opts(4096, 100));
     assert_eq!(s.next_seq, 61);
-    for i in 60..70 {
-        s.append(0, "a", &line(i, 100), &mut st);
-    }
+    append_lines(&mut s, 60..70, &mut st);
     s.close(&mut st);
     let mut lines = all_lines(&dir, "ev");
     let moved = fs::read_to_string(dir.join("moved.txt")).unwrap();
-    let mut moved: Vec<serde_json::Value> = moved
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let mut moved = json_lines(&moved);
     moved.append(&mut lines);
     let mut s = seqs(&moved);
     s.sort();
@@ -190,15 +194,13 @@ fn seq_goes_on_across_reopen_and_restart_and_a_partial_line_is_cut() {
 
     // Restart right after a rotation: the current file is empty, the seq file knows.
     let dir2 = tmpdir("restart2");
-    let mut s = FileSet::open(0, &dir2, "ev", opts(4096, 100), files::worker(), false).unwrap();
-    for i in 0..60 {
-        s.append(0, "a", &line(i, 100), &mut st);
-    }
+    let mut s = open(&dir2, "ev", opts(4096, 100));
+    append_lines(&mut s, 0..60, &mut st);
     s.close(&mut st);
     assert!(s.rotations > 0);
     let next = s.next_seq;
     fs::write(dir2.join("ev.jsonl"), b"").unwrap();
-    let s2 = FileSet::open(0, &dir2, "ev", opts(4096, 100), files::worker(), false).unwrap();
+    let s2 = open(&dir2, "ev", opts(4096, 100));
     assert_eq!(s2.next_seq, next);
     // Without the seq file: the newest rotated file's last line.
     drop(s2);
@@ -207,7 +209,7 @@ fn seq_goes_on_across_reopen_and_restart_and_a_partial_line_is_cut() {
         let lines = all_lines(&dir2, "ev");
         lines.last().unwrap()["seq"].as_u64().unwrap()
     };
-    let s3 = FileSet::open(0, &dir2, "ev", opts(4096, 100), files::worker(), false).unwrap();
+    let s3 = open(&dir2, "ev", opts(4096, 100));
     assert_eq!(s3.next_seq, last_rotated + 1);
     fs::remove_dir_all(&dir).unwrap();
     fs::remove_dir_all(&dir2).unwrap();
@@ -219,13 +221,9 @@ fn a_full_disk_drops_and_counts_lines_then_reports_them() {
         eprintln!("skipped: no /dev/full");
         return;
     }
-    let dir = tmpdir("full");
-    let mut st = stats(&["a", "b"]);
+    let (dir, mut st, mut s) = fresh("full", &["a", "b"], opts(0, 1));
     st[1].set = 0;
-    let mut s = FileSet::open(0, &dir, "ev", opts(0, 1), files::worker(), false).unwrap();
-    for i in 0..5 {
-        s.append(0, "a", &line(i, 100), &mut st);
-    }
+    append_lines(&mut s, 0..5, &mut st);
     s.flush(&mut st);
     // The disk fills up: every write fails with ENOSPC.
     let cur = dir.join("ev.jsonl");
@@ -248,15 +246,9 @@ fn a_full_disk_drops_and_counts_lines_then_reports_them() {
     fs::remove_file(&cur).unwrap();
     s.reopen(&mut st);
     assert!(s.retry(&mut st));
-    for i in 12..14 {
-        s.append(0, "a", &line(i, 100), &mut st);
-    }
+    append_lines(&mut s, 12..14, &mut st);
     s.close(&mut st);
-    let mut lines: Vec<serde_json::Value> = fs::read_to_string(dir.join("before.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let mut lines = json_lines(&fs::read_to_string(dir.join("before.jsonl")).unwrap());
     lines.extend(all_lines(&dir, "ev"));
     assert_eq!(
         seqs(&lines),
@@ -283,13 +275,9 @@ fn a_full_disk_drops_and_counts_lines_then_reports_them() {
 
 #[test]
 fn rotated_files_are_gzipped_and_read_back() {
-    let dir = tmpdir("gzip");
-    let mut st = stats(&["a"]);
     let o = opts(4096, 100);
-    let mut s = FileSet::open(0, &dir, "ev", o, files::worker(), false).unwrap();
-    for i in 0..100 {
-        s.append(0, "a", &line(i, 100), &mut st);
-    }
+    let (dir, mut st, mut s) = fresh("gzip", &["a"], o);
+    append_lines(&mut s, 0..100, &mut st);
     s.close(&mut st);
     // Compress them as the worker thread does.
     let mut n = 0;
@@ -308,7 +296,7 @@ fn rotated_files_are_gzipped_and_read_back() {
     fs::remove_file(dir.join(".ev.seq")).unwrap();
     let lines = all_lines(&dir, "ev");
     let last = lines.last().unwrap()["seq"].as_u64().unwrap();
-    let s = FileSet::open(0, &dir, "ev", o, files::worker(), false).unwrap();
+    let s = open(&dir, "ev", o);
     assert_eq!(s.next_seq, last + 1);
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,6 +2,7 @@
 //! the ELF checks and record decoding, against the examples as the build compiled them.
 
 use super::*;
+use crate::tools::testutil::written;
 use agent_core::hooks::HookBuf;
 
 /// An example object as the build compiled it (target/<profile>/bpf-examples).
@@ -23,58 +24,40 @@ fn tp(c: &str, n: &str) -> HookBuf {
 #[test]
 fn section_names_as_libbpf_reads_them() {
     let h = |s: &str| sections::hook_of("p", s, 49);
-    assert_eq!(
-        h("tracepoint/syscalls/sys_enter_openat").unwrap(),
-        tp("syscalls", "sys_enter_openat")
-    );
-    assert_eq!(
-        h("tp/sched/sched_process_exec").unwrap(),
-        tp("sched", "sched_process_exec")
-    );
-    assert_eq!(
-        h("kprobe/tcp_sendmsg").unwrap(),
-        Hook::Kprobe("tcp_sendmsg".into())
-    );
-    assert_eq!(
-        h("kretprobe/vfs_read").unwrap(),
-        Hook::Kretprobe("vfs_read".into())
-    );
-    assert_eq!(
-        h("fentry/do_unlinkat").unwrap(),
-        Hook::Fentry("do_unlinkat".into())
-    );
-    assert_eq!(
-        h("fexit/do_unlinkat").unwrap(),
-        Hook::Fexit("do_unlinkat".into())
-    );
+    let readline = |ret| Hook::Uprobe {
+        path: "/usr/bin/bash".into(),
+        func: "readline".into(),
+        ret,
+        pid: None,
+    };
+    for (section, hook) in [
+        (
+            "tracepoint/syscalls/sys_enter_openat",
+            tp("syscalls", "sys_enter_openat"),
+        ),
+        (
+            "tp/sched/sched_process_exec",
+            tp("sched", "sched_process_exec"),
+        ),
+        ("kprobe/tcp_sendmsg", Hook::Kprobe("tcp_sendmsg".into())),
+        ("kretprobe/vfs_read", Hook::Kretprobe("vfs_read".into())),
+        ("fentry/do_unlinkat", Hook::Fentry("do_unlinkat".into())),
+        ("fexit/do_unlinkat", Hook::Fexit("do_unlinkat".into())),
+        ("uretprobe//usr/bin/bash:readline", readline(true)),
+        ("uprobe/usr/bin/bash:readline", readline(false)),
+        (
+            "perf_event",
+            Hook::CpuClock {
+                freq: 49,
+                pid: None,
+            },
+        ),
+    ] {
+        assert_eq!(h(section).unwrap(), hook, "{section}");
+    }
     assert!(matches!(h("raw_tp/sched_switch").unwrap(), Hook::RawTp(_, n) if n == "sched_switch"));
     assert!(matches!(h("tp_btf/sched_switch").unwrap(), Hook::TpBtf(_, n) if n == "sched_switch"));
     assert!(matches!(h("ksyscall/execve").unwrap(), Hook::Kprobe(f) if f.ends_with("sys_execve")));
-    assert_eq!(
-        h("uretprobe//usr/bin/bash:readline").unwrap(),
-        Hook::Uprobe {
-            path: "/usr/bin/bash".into(),
-            func: "readline".into(),
-            ret: true,
-            pid: None
-        }
-    );
-    assert_eq!(
-        h("uprobe/usr/bin/bash:readline").unwrap(),
-        Hook::Uprobe {
-            path: "/usr/bin/bash".into(),
-            func: "readline".into(),
-            ret: false,
-            pid: None
-        }
-    );
-    assert_eq!(
-        h("perf_event").unwrap(),
-        Hook::CpuClock {
-            freq: 49,
-            pid: None
-        }
-    );
     for bad in [
         "xdp",
         "tc",
@@ -338,9 +321,8 @@ fn records_decode_by_the_type_the_object_names() {
     rec[..4].copy_from_slice(&42u32.to_le_bytes());
     rec[8..11].copy_from_slice(b"cat");
     rec[24..35].copy_from_slice(b"/etc/shadow");
-    let mut out = Out::memory(true);
-    run.record(0, &rec, &mut out);
-    let v: serde_json::Value = serde_json::from_str(out.memory_text().trim()).unwrap();
+    let out = written(true, |out| run.record(0, &rec, out));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(
         (
             v["type"].as_str(),
@@ -357,10 +339,10 @@ fn records_decode_by_the_type_the_object_names() {
             Some("/etc/shadow")
         )
     );
-    let mut out = Out::memory(false);
-    run.header(&mut out);
-    run.record(0, &rec, &mut out);
-    let text = out.memory_text();
+    let text = written(false, |out| {
+        run.header(out);
+        run.record(0, &rec, out);
+    });
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[1],

@@ -23,11 +23,16 @@ pub fn find(name: &str) -> Option<&'static Entry> {
     ALL.iter().find(|t| t.name() == name)
 }
 
-/// What every tool's unit tests parse their command lines with.
+/// What every tool's unit tests parse their command lines with, and build and read their
+/// records with.
 #[cfg(test)]
 #[macro_use]
 pub mod testutil {
     use agent_core::cli::{self, Common};
+    use agent_core::interval::Tick;
+    use agent_core::net::Tuple;
+    use agent_core::output::Out;
+    use agent_core::pod::{self, Pod};
     use agent_core::tool::Tool;
 
     /// A tool's command line, parsed as the runner parses it.
@@ -57,7 +62,7 @@ pub mod testutil {
             let e = rejected::<T>(name, bad);
             assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
             assert!(
-                e.to_string().contains(flag),
+                e.message().contains(flag),
                 "{bad:?} should name {flag}: {e}"
             );
         }
@@ -68,9 +73,58 @@ pub mod testutil {
         assert!(help.message().contains(help_flag), "{}", help.message());
     }
 
+    /// A struct as the BPF side sends it: its bytes.
+    pub fn record<T: Pod>(v: &T) -> Vec<u8> {
+        pod::bytes_of(v).to_vec()
+    }
+
+    /// `s` at the start of a zeroed C array, as a `comm` or a name field holds it.
+    pub fn padded<const N: usize>(s: &[u8]) -> [u8; N] {
+        let mut a = [0; N];
+        a[..s.len()].copy_from_slice(s);
+        a
+    }
+
+    /// The connection from `local` to `remote`, each written as "10.0.0.1:80" or "[::1]:22".
+    pub fn tuple(local: &str, remote: &str) -> Tuple {
+        Tuple::of(local.parse().unwrap(), remote.parse().unwrap())
+    }
+
+    /// The first report of an interval tool, for the interval from `start_ns` to `end_ns`.
+    pub fn tick(start_ns: u64, end_ns: u64) -> Tick {
+        Tick {
+            index: 1,
+            start_ns,
+            end_ns,
+            last: false,
+        }
+    }
+
+    /// What `write` puts out, as text or as JSON lines.
+    pub fn written(json: bool, write: impl FnOnce(&mut Out)) -> String {
+        let mut out = Out::memory(json);
+        write(&mut out);
+        out.memory_text()
+    }
+
+    /// The head of a top tool's screen: the summary line, ending with the load average, then
+    /// a blank line.
+    pub fn assert_summary(lines: &[&str], loadavg: &str) {
+        let end = format!(" loadavg: {loadavg}");
+        assert!(lines[0].ends_with(&end), "{}", lines[0]);
+        assert_eq!(lines[1], "");
+    }
+
+    /// Each line of JSON output, parsed.
+    pub fn json_lines(out: &str) -> Vec<serde_json::Value> {
+        out.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     /// The helpers of a tool's unit tests, for tool type `$t` named `$name`:
     /// `parse_args(argv)` (its own flags), `common(argv)` (the runner's), `parsed(argv)` (both),
-    /// `rejected(argv)`,
+    /// `tool(argv)` (the tool made from them), `rejected(argv)`,
     /// `usage_errors(cases, help_flag)` and `run_records(flags, records)` (its output).
     macro_rules! tool_tests {
         ($t:ty, $name:literal) => {
@@ -97,6 +151,12 @@ pub mod testutil {
             }
 
             #[allow(dead_code)]
+            fn tool(argv: &[&str]) -> $t {
+                let (c, a) = parsed(argv);
+                <$t as agent_core::tool::Tool>::new(a, &c).unwrap()
+            }
+
+            #[allow(dead_code)]
             fn rejected(argv: &[&str]) -> agent_core::Error {
                 $crate::tools::testutil::rejected::<$t>($name, argv)
             }
@@ -107,8 +167,8 @@ pub mod testutil {
             }
 
             #[allow(dead_code)]
-            fn run_records(flags: &[&str], records: &[Vec<u8>]) -> String {
-                let records: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+            fn run_records<R: AsRef<[u8]>>(flags: &[&str], records: &[R]) -> String {
+                let records: Vec<&[u8]> = records.iter().map(AsRef::as_ref).collect();
                 agent_core::tool::feed::<$t>($name, flags, &records).unwrap()
             }
         };

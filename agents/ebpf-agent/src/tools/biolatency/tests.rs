@@ -1,18 +1,9 @@
 use super::*;
-use crate::tools::testutil::{parse, rejected};
-
-fn tool(argv: &[&str]) -> Biolatency {
-    let (c, a) = parse::<Biolatency>("biolatency", argv).unwrap();
-    Biolatency::new(a, &c).unwrap()
-}
+use crate::tools::testutil::written;
+crate::tools::testutil::tool_tests!(Biolatency, "biolatency");
 
 fn tick() -> Tick {
-    Tick {
-        index: 1,
-        start_ns: 1_000_000_000,
-        end_ns: 3_000_000_000,
-        last: false,
-    }
+    crate::tools::testutil::tick(1_000_000_000, 3_000_000_000)
 }
 
 fn hist(counts: &[(usize, u64)]) -> Hist {
@@ -25,7 +16,7 @@ fn hist(counts: &[(usize, u64)]) -> Hist {
 
 #[test]
 fn libbpf_tools_flags() {
-    let (c, a) = parse::<Biolatency>("biolatency", &["-TmQDF", "--json", "2", "5"]).unwrap();
+    let (c, a) = parsed(&["-TmQDF", "--json", "2", "5"]);
     assert!(a.timestamp && a.milliseconds && a.queued && a.per_disk && a.per_flags && c.json);
     let t = Biolatency::new(a, &c).unwrap();
     assert_eq!(
@@ -38,29 +29,24 @@ fn libbpf_tools_flags() {
 
 #[test]
 fn bad_input_is_a_usage_error_naming_it() {
-    for (bad, what) in [
-        (&["0"][..], "interval"),
-        (&["1", "0"], "count"),
-        (&["1", "2", "3"], "3"),
-        (&["-d", "no-such-disk-here"], "no such disk"),
-        (&["--bogus"], "--bogus"),
-    ] {
-        let e = rejected::<Biolatency>("biolatency", bad);
-        assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
-        assert!(e.message().contains(what), "{bad:?}: {}", e.message());
-    }
+    usage_errors(
+        &[
+            (&["0"][..], "interval"),
+            (&["1", "0"], "count"),
+            (&["1", "2", "3"], "3"),
+            (&["-d", "no-such-disk-here"], "no such disk"),
+            (&["--bogus"], "--bogus"),
+        ],
+        "--per-disk",
+    );
 }
 
 /// One histogram without -D/-F: drawn after a blank line, as libbpf-tools does.
 #[test]
 fn text_like_libbpf_tools() {
     let mut t = tool(&[]);
-    let mut out = Out::memory(false);
-    t.interval(
-        &tick(),
-        vec![(Key::default(), hist(&[(0, 1), (2, 4), (3, 2)]))],
-        &mut out,
-    );
+    let rows = vec![(Key::default(), hist(&[(0, 1), (2, 4), (3, 2)]))];
+    let text = written(false, |out| t.interval(&tick(), rows, out));
     let want = concat!(
         "\n\n",
         "     usecs               : count    distribution\n",
@@ -69,11 +55,10 @@ fn text_like_libbpf_tools() {
         "         4 -> 7          : 4        |****************************************|\n",
         "         8 -> 15         : 2        |********************                    |\n",
     );
-    assert_eq!(out.memory_text(), want);
+    assert_eq!(text, want);
     // An interval without I/O: only the blank line.
-    let mut out = Out::memory(false);
-    t.interval(&tick(), vec![], &mut out);
-    assert_eq!(out.memory_text(), "\n");
+    let text = written(false, |out| t.interval(&tick(), vec![], out));
+    assert_eq!(text, "\n");
 }
 
 /// -D -F: "disk = <name>\tflags = <flags>" before each histogram; keys whose flags print the
@@ -84,26 +69,44 @@ fn per_disk_and_flags() {
     let dev = block::kernel_dev(4095, 1);
     let sync_write = 1 | (1 << 11);
     let rows = vec![
-        (Key { dev, flags: sync_write }, hist(&[(1, 2)])),
+        (
+            Key {
+                dev,
+                flags: sync_write,
+            },
+            hist(&[(1, 2)]),
+        ),
         // The same with a bit no label shows (FAILFAST_DEV).
-        (Key { dev, flags: sync_write | (1 << 8) }, hist(&[(1, 1), (3, 1)])),
+        (
+            Key {
+                dev,
+                flags: sync_write | (1 << 8),
+            },
+            hist(&[(1, 1), (3, 1)]),
+        ),
         (Key { dev, flags: 0 }, hist(&[(0, 5)])),
     ];
-    let mut out = Out::memory(false);
-    t.interval(&tick(), rows.clone(), &mut out);
-    let text = out.memory_text();
+    let text = written(false, |out| t.interval(&tick(), rows.clone(), out));
     let heads: Vec<&str> = text.lines().filter(|l| l.starts_with("disk = ")).collect();
-    assert_eq!(heads, ["disk = Unknown\tflags = Read", "disk = Unknown\tflags = Sync-Write"]);
+    assert_eq!(
+        heads,
+        [
+            "disk = Unknown\tflags = Read",
+            "disk = Unknown\tflags = Sync-Write"
+        ]
+    );
     assert!(text.contains("     msecs               : count    distribution\n"));
     assert!(text.contains("         2 -> 3          : 3        |"));
 
-    let mut out = Out::memory(true);
-    t.interval(&tick(), rows, &mut out);
-    let v: serde_json::Value = serde_json::from_str(out.memory_text().trim_end()).unwrap();
+    let out = written(true, |out| t.interval(&tick(), rows, out));
+    let v: serde_json::Value = serde_json::from_str(out.trim_end()).unwrap();
     assert_eq!(v["type"], "interval");
     assert_eq!(v["total_rows"], 2);
     let r = &v["rows"][1];
-    assert_eq!((r["major"].as_u64(), r["minor"].as_u64()), (Some(4095), Some(1)));
+    assert_eq!(
+        (r["major"].as_u64(), r["minor"].as_u64()),
+        (Some(4095), Some(1))
+    );
     assert!(r["disk"].is_null());
     assert_eq!(r["op"], "write");
     assert_eq!(r["flags"], serde_json::json!(["sync"]));
@@ -121,9 +124,9 @@ fn per_disk_and_flags() {
 #[test]
 fn json_rows_without_keys() {
     let mut t = tool(&["--json"]);
-    let mut out = Out::memory(true);
-    t.interval(&tick(), vec![(Key::default(), hist(&[(4, 7)]))], &mut out);
-    let v: serde_json::Value = serde_json::from_str(out.memory_text().trim_end()).unwrap();
+    let rows = vec![(Key::default(), hist(&[(4, 7)]))];
+    let out = written(true, |out| t.interval(&tick(), rows, out));
+    let v: serde_json::Value = serde_json::from_str(out.trim_end()).unwrap();
     let row = v["rows"][0].as_object().unwrap();
     assert_eq!(row.keys().collect::<Vec<_>>(), ["latency"]);
     assert_eq!(v["rows"][0]["latency"]["count"], 7);

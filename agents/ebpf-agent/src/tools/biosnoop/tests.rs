@@ -1,8 +1,9 @@
 use super::*;
-use crate::tools::testutil::rejected;
+use crate::tools::testutil::{padded, record};
+crate::tools::testutil::tool_tests!(Biosnoop, "biosnoop");
 
 fn event(pid: u32, comm: &[u8], origin: bool) -> Vec<u8> {
-    let mut e = Event {
+    record(&Event {
         time_ns: 5_000_000_000,
         latency_ns: 1_234_567,
         queue_ns: 20_000,
@@ -12,10 +13,9 @@ fn event(pid: u32, comm: &[u8], origin: bool) -> Vec<u8> {
         dev: block::kernel_dev(4095, 3),
         pid,
         origin: origin as u32,
+        comm: padded(comm),
         ..Default::default()
-    };
-    e.comm[..comm.len()].copy_from_slice(comm);
-    pod::bytes_of(&e).to_vec()
+    })
 }
 
 #[test]
@@ -23,7 +23,7 @@ fn text_like_libbpf_tools() {
     let a = event(42, b"a-rather-long-c", true);
     let mut b = event(0, b"?", false);
     b[..8].copy_from_slice(&5_500_000_000u64.to_ne_bytes());
-    let text = tool::feed::<Biosnoop>("biosnoop", &["-Q"], &[&a, &b]).unwrap();
+    let text = run_records(&["-Q"], &[&a, &b]);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
@@ -37,7 +37,7 @@ fn text_like_libbpf_tools() {
         lines[2],
         "0.500000    ?              0       Unknown WS   2048       4096          -   1.235"
     );
-    let text = tool::feed::<Biosnoop>("biosnoop", &["-t"], &[&a]).unwrap();
+    let text = run_records(&["-t"], &[&a]);
     assert!(text.starts_with("TIMESTAMP    COMM "), "{text}");
     let row = text.lines().nth(1).unwrap();
     assert_eq!(row.as_bytes()[8], b'.', "{row}");
@@ -47,42 +47,52 @@ fn text_like_libbpf_tools() {
 #[test]
 fn json_event() {
     let a = event(42, b"dd", true);
-    let json = tool::feed::<Biosnoop>("biosnoop", &["--json", "-Q"], &[&a]).unwrap();
+    let json = run_records(&["--json", "-Q"], &[&a]);
     let v: serde_json::Value = serde_json::from_str(json.trim_end()).unwrap();
     assert_eq!(v["type"], "io");
-    assert_eq!((v["pid"].as_u64(), v["comm"].as_str()), (Some(42), Some("dd")));
+    assert_eq!(
+        (v["pid"].as_u64(), v["comm"].as_str()),
+        (Some(42), Some("dd"))
+    );
     assert!(v["disk"].is_null());
-    assert_eq!((v["major"].as_u64(), v["minor"].as_u64()), (Some(4095), Some(3)));
-    assert_eq!((v["rwbs"].as_str(), v["op"].as_str()), (Some("WS"), Some("write")));
-    assert_eq!((v["sector"].as_u64(), v["bytes"].as_u64()), (Some(2048), Some(4096)));
+    assert_eq!(
+        (v["major"].as_u64(), v["minor"].as_u64()),
+        (Some(4095), Some(3))
+    );
+    assert_eq!(
+        (v["rwbs"].as_str(), v["op"].as_str()),
+        (Some("WS"), Some("write"))
+    );
+    assert_eq!(
+        (v["sector"].as_u64(), v["bytes"].as_u64()),
+        (Some(2048), Some(4096))
+    );
     assert_eq!(
         (v["latency_ns"].as_u64(), v["queue_ns"].as_u64()),
         (Some(1_234_567), Some(20_000))
     );
     // Without -Q no queue_ns; with -Q and no origin, null.
-    let json = tool::feed::<Biosnoop>("biosnoop", &["--json"], &[&a]).unwrap();
+    let json = run_records(&["--json"], &[&a]);
     assert!(!json.contains("queue_ns"));
     let b = event(0, b"?", false);
-    let json = tool::feed::<Biosnoop>("biosnoop", &["--json", "-Q"], &[&b]).unwrap();
+    let json = run_records(&["--json", "-Q"], &[&b]);
     assert!(json.contains("\"queue_ns\":null"), "{json}");
 }
 
 #[test]
 fn duration_and_bad_input() {
-    let (c, a) = crate::tools::testutil::parse::<Biosnoop>("biosnoop", &["-m", "5", "10"]).unwrap();
-    let t = Biosnoop::new(a, &c).unwrap();
+    let t = tool(&["-m", "5", "10"]);
     assert_eq!(t.duration(), Some(Duration::from_secs(10)));
     assert_eq!(t.args.min, Some(5));
-    for (bad, what) in [
-        (&["-m", "-1"][..], "-m"),
-        (&["-m", "x"], "-m"),
-        (&["0"], "duration"),
-        (&["5", "--duration", "5"], "twice"),
-        (&["1", "2"], "2"),
-        (&["-d", "no-such-disk-here"], "no such disk"),
-    ] {
-        let e = rejected::<Biosnoop>("biosnoop", bad);
-        assert_eq!(e.exit_code, agent_core::error::EXIT_USAGE, "{bad:?}: {e}");
-        assert!(e.message().contains(what), "{bad:?}: {}", e.message());
-    }
+    usage_errors(
+        &[
+            (&["-m", "-1"][..], "-m"),
+            (&["-m", "x"], "-m"),
+            (&["0"], "duration"),
+            (&["5", "--duration", "5"], "twice"),
+            (&["1", "2"], "2"),
+            (&["-d", "no-such-disk-here"], "no such disk"),
+        ],
+        "--queued",
+    );
 }

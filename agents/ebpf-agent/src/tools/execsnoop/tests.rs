@@ -1,4 +1,5 @@
 use super::*;
+use crate::tools::testutil::{json_lines, padded, record};
 crate::tools::testutil::tool_tests!(Execsnoop, "execsnoop");
 
 #[test]
@@ -61,22 +62,20 @@ fn enter(pid: u32, ppid: u32, argv: &[&[u8]], flags: u32) -> Vec<u8> {
         flags,
         time_ns: 5_000_000_000,
     };
-    let mut rec = pod::bytes_of(&head).to_vec();
+    let mut rec = record(&head);
     rec.extend_from_slice(&packed);
     rec
 }
 
 fn exit(pid: u32, ret: i32, comm: &[u8]) -> Vec<u8> {
-    let mut e = ExitEvent {
+    record(&ExitEvent {
         kind: KIND_EXIT,
         pid,
         tid: pid,
         ret,
         time_ns: 5_000_100_000,
-        comm: [0; 16],
-    };
-    e.comm[..comm.len()].copy_from_slice(comm);
-    pod::bytes_of(&e).to_vec()
+        comm: padded(comm),
+    })
 }
 
 #[test]
@@ -178,14 +177,15 @@ fn argv_read_again_at_the_exit_replaces_the_unreadable_one() {
             exit(5, 0, b"prog"),
         ],
     );
-    let v: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let v = json_lines(&out);
     assert_eq!(v.len(), 2, "{out}");
     assert_eq!(v[0]["args"], serde_json::json!(["/bin/false", "x"]));
     assert_eq!(
-        (&v[0]["args_read_error"], &v[0]["args_truncated"], &v[0]["uid"]),
+        (
+            &v[0]["args_read_error"],
+            &v[0]["args_truncated"],
+            &v[0]["uid"]
+        ),
         (&false.into(), &false.into(), &1000.into())
     );
     assert_eq!(v[1]["args"], serde_json::json!(["/bin/prog", "a", "b"]));

@@ -1,4 +1,5 @@
 use super::*;
+use crate::tools::testutil::{json_lines, padded, record};
 crate::tools::testutil::tool_tests!(Exitsnoop, "exitsnoop");
 use std::time::Duration;
 
@@ -30,17 +31,15 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
 }
 
 fn event(pid: u32, tid: u32, status: i32, comm: &[u8]) -> Vec<u8> {
-    let mut e = Event {
+    record(&Event {
         time_ns: 7_000_000_000,
         age_ns: 1_250_000_000,
         pid,
         tid,
         ppid: 1,
         status,
-        comm: [0; 16],
-    };
-    e.comm[..comm.len()].copy_from_slice(comm);
-    pod::bytes_of(&e).to_vec()
+        comm: padded(comm),
+    })
 }
 
 #[test]
@@ -86,10 +85,7 @@ fn json_lines_with_status_taken_apart() {
             event(22, 22, 1 << 8, b"b"),
         ],
     );
-    let v: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let v = json_lines(&out);
     assert_eq!(v.len(), 2);
     assert_eq!(v[0]["type"], "exit");
     assert_eq!(

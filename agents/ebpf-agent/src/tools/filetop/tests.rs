@@ -1,4 +1,5 @@
 use super::*;
+use crate::tools::testutil::{assert_summary, padded, tick, written};
 crate::tools::testutil::tool_tests!(Filetop, "filetop");
 use std::time::Duration;
 
@@ -54,17 +55,17 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
 }
 
 fn row(tid: u32, name: &[u8], counts: [u64; 4], kind: u32) -> (Key, Value) {
-    let mut v = Value {
+    let v = Value {
         reads: counts[0],
         writes: counts[1],
         read_bytes: counts[2],
         write_bytes: counts[3],
         ino: 1000 + tid as u64,
         kind,
+        comm: padded(b"test"),
+        name: padded(name),
         ..Default::default()
     };
-    v.comm[..4].copy_from_slice(b"test");
-    v.name[..name.len()].copy_from_slice(name);
     let k = Key {
         inode: 0xffff_0000 + tid as u64,
         pid: 10,
@@ -82,33 +83,20 @@ fn rows() -> Vec<(Key, Value)> {
     ]
 }
 
-fn tick() -> Tick {
-    Tick {
-        index: 1,
-        start_ns: 5_000_000_000,
-        end_ns: 6_000_000_000,
-        last: false,
-    }
-}
-
 fn report(flags: &[&str], rows: Vec<(Key, Value)>) -> String {
-    let (c, a) = parsed(flags);
-    let mut t = Filetop::new(a, &c).unwrap();
-    let mut out = Out::memory(c.json);
-    t.interval(&tick(), rows, "0.50 0.40 0.30 1/100 4242", &mut out);
-    out.memory_text()
+    let mut t = tool(flags);
+    let tick = tick(5_000_000_000, 6_000_000_000);
+    written(common(flags).json, |out| {
+        t.interval(&tick, rows, "0.50 0.40 0.30 1/100 4242", out)
+    })
 }
 
 #[test]
 fn text_columns_like_libbpf_tools() {
     let out = report(&["-C"], rows());
     let lines: Vec<&str> = out.lines().collect();
-    assert!(
-        lines[0].ends_with(" loadavg: 0.50 0.40 0.30 1/100 4242") && lines[0].len() == 43,
-        "{}",
-        lines[0]
-    );
-    assert_eq!(lines[1], "");
+    assert_summary(&lines, "0.50 0.40 0.30 1/100 4242");
+    assert_eq!(lines[0].len(), 43, "{}", lines[0]);
     assert_eq!(
         lines[2],
         "TID     COMM             READS  WRITES R_Kb    W_Kb    T FILE"

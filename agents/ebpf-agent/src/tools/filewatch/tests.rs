@@ -1,8 +1,9 @@
 use super::watch::{
-    below, canonical, fnv1a, parse_list, Key, Kind, EXACT, FIRST, LIST_MAX_BYTES,
-    LIST_MAX_LINES, PREFIX,
+    below, canonical, fnv1a, parse_list, Key, Kind, EXACT, FIRST, LIST_MAX_BYTES, LIST_MAX_LINES,
+    PREFIX,
 };
 use super::*;
+use crate::tools::testutil::{json_lines, padded, record, written};
 crate::tools::testutil::tool_tests!(Filewatch, "filewatch");
 
 fn strings(v: &[&str]) -> Vec<String> {
@@ -31,7 +32,16 @@ fn pure(text: &[u8]) -> std::result::Result<Watch, String> {
 
 #[test]
 fn flags_and_paths() {
-    let argv = ["-f", "/x", "--file=/y", "-d", "2", "--json", "/etc/a", "/etc/b/"];
+    let argv = [
+        "-f",
+        "/x",
+        "--file=/y",
+        "-d",
+        "2",
+        "--json",
+        "/etc/a",
+        "/etc/b/",
+    ];
     let (a, c) = (parse_args(&argv).unwrap(), common(&argv));
     assert_eq!(a.file, ["/x", "/y"]);
     assert_eq!(a.paths, ["/etc/a", "/etc/b/"]);
@@ -81,7 +91,10 @@ fn entries_exact_directory_and_prefix() {
     assert!(exact.anchor_keys(b"/usr", 1).is_empty());
 
     let dir = pure(b"/etc/sudoers.d/").unwrap();
-    assert_eq!((dir.kind, dir.bytes.as_slice()), (Kind::Dir, &b"/etc/sudoers.d"[..]));
+    assert_eq!(
+        (dir.kind, dir.bytes.as_slice()),
+        (Kind::Dir, &b"/etc/sudoers.d"[..])
+    );
     assert!(dir.matches(b"/etc/sudoers.d/README"));
     assert!(dir.matches(b"/etc/sudoers.d"), "the directory itself");
     assert!(!dir.matches(b"/etc/sudoers.dx"));
@@ -107,11 +120,17 @@ fn entries_exact_directory_and_prefix() {
     });
 
     let pre = pure(b"/etc/ssh/ssh_host_*").unwrap();
-    assert_eq!((pre.kind, pre.bytes.as_slice()), (Kind::Prefix, &b"/etc/ssh/ssh_host_"[..]));
+    assert_eq!(
+        (pre.kind, pre.bytes.as_slice()),
+        (Kind::Prefix, &b"/etc/ssh/ssh_host_"[..])
+    );
     assert!(pre.matches(b"/etc/ssh/ssh_host_ed25519_key"));
     assert!(!pre.matches(b"/etc/ssh/sshd_config"));
     assert_eq!(pre.keys(), [k(b"/etc/ssh/ssh_host_", PREFIX, 0)]);
-    assert_eq!(pre.anchor_keys(b"/etc/ssh", 4), [k(b"ssh_host_", PREFIX, 4)]);
+    assert_eq!(
+        pre.anchor_keys(b"/etc/ssh", 4),
+        [k(b"ssh_host_", PREFIX, 4)]
+    );
 
     // Written non-canonically, matched canonically.
     let odd = pure(b"/tmp/./dir//sub/../file").unwrap();
@@ -143,7 +162,11 @@ fn anchors_are_the_deepest_existing_directory() {
     assert_eq!(e.anchor(&exists), b"/srv/a");
     assert_eq!(e.anchor(&|_: &[u8]| false), b"/");
     let d = pure(b"/srv/a/").unwrap();
-    assert_eq!(d.anchor(&exists), b"/srv", "a directory entry hangs from its parent");
+    assert_eq!(
+        d.anchor(&exists),
+        b"/srv",
+        "a directory entry hangs from its parent"
+    );
 }
 
 /// Real canonicalisation: symbolic links of the part that exists resolved, the rest folded.
@@ -157,9 +180,16 @@ fn canonical_resolves_links_and_folds_the_rest() {
     let d = d.to_str().unwrap();
     let c = |p: String| String::from_utf8(canonical(p.as_bytes())).unwrap();
     assert_eq!(c(format!("{d}/link/sub/x")), format!("{d}/real/sub/x"));
-    assert_eq!(c(format!("{d}/./real//sub/../sub")), format!("{d}/real/sub"));
+    assert_eq!(
+        c(format!("{d}/./real//sub/../sub")),
+        format!("{d}/real/sub")
+    );
     assert_eq!(c(format!("{d}/missing/../real")), format!("{d}/real"));
-    assert_eq!(c(format!("{d}/link")), format!("{d}/real"), "a linked entry is its target");
+    assert_eq!(
+        c(format!("{d}/link")),
+        format!("{d}/real"),
+        "a linked entry is its target"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -203,7 +233,10 @@ fn watch_lists_default_files_and_limits() {
 
     // Files are bounded: size, lines, text.
     for (data, why) in [
-        (vec![0u8; LIST_MAX_BYTES as usize + 1], "larger than 65536 bytes"),
+        (
+            vec![0u8; LIST_MAX_BYTES as usize + 1],
+            "larger than 65536 bytes",
+        ),
         (vec![b'\n'; LIST_MAX_LINES + 1], "more than 4096 lines"),
         (b"/a\n/b\0c\n".to_vec(), "line 2 holds a NUL"),
     ] {
@@ -211,9 +244,18 @@ fn watch_lists_default_files_and_limits() {
         assert_eq!(e.exit_code, 2);
         assert!(e.message().contains(why), "{}", e.message());
     }
-    assert_eq!(parse_list("L", &vec![b'\n'; LIST_MAX_LINES - 1]).unwrap().len(), 0);
+    assert_eq!(
+        parse_list("L", &vec![b'\n'; LIST_MAX_LINES - 1])
+            .unwrap()
+            .len(),
+        0
+    );
     let e = watch_list(&[], &strings(&["/dev/zero"]), &[]).unwrap_err();
-    assert!(e.message().contains("/dev/zero is larger"), "{}", e.message());
+    assert!(
+        e.message().contains("/dev/zero is larger"),
+        "{}",
+        e.message()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -244,7 +286,7 @@ struct Rec<'a> {
 impl Rec<'_> {
     fn bytes(&self) -> Vec<u8> {
         let op = self.op;
-        let mut head = EventHead {
+        let head = EventHead {
             time_ns: 9_000_000_000,
             flags: if op == 1 { 0o2 | 0o2000000 } else { 0 },
             pid: 100,
@@ -260,10 +302,10 @@ impl Rec<'_> {
             path_len: self.path.len() as u32,
             other_len: self.other.len() as u32,
             name_len: self.name.len() as u32,
+            comm: padded(b"vim"),
             ..Default::default()
         };
-        head.comm[..3].copy_from_slice(b"vim");
-        let mut rec = pod::bytes_of(&head).to_vec();
+        let mut rec = record(&head);
         rec.extend_from_slice(self.path);
         rec.extend_from_slice(self.other);
         rec.extend_from_slice(self.name);
@@ -286,12 +328,13 @@ fn rec<'a>(op: u16, watch_id: u32, path: &'a [u8], path_flags: u16) -> Rec<'a> {
 fn run_alerts(json: bool, list: &[&str], records: &[Vec<u8>]) -> (String, u64) {
     let list = list.iter().map(|t| pure(t.as_bytes()).unwrap()).collect();
     let mut t = Filewatch::with_list(list);
-    let mut out = Out::memory(json);
-    t.header(&mut out);
-    for r in records {
-        t.record(0, r, &mut out);
-    }
-    (out.memory_text(), t.unconfirmed)
+    let text = written(json, |out| {
+        t.header(out);
+        for r in records {
+            t.record(0, r, out);
+        }
+    });
+    (text, t.unconfirmed)
 }
 
 #[test]
@@ -322,10 +365,7 @@ fn json_alerts_and_collisions_dropped() {
         ],
     );
     assert_eq!(dropped, 2);
-    let lines: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&out);
     assert_eq!(lines.len(), 3, "{out}");
     let a = &lines[0];
     assert_eq!(a["type"], "alert");
@@ -348,11 +388,18 @@ fn json_alerts_and_collisions_dropped() {
     assert_eq!(r["path"], "/etc/ssh/new\n\u{fffd}");
     assert_eq!(r["path_hex"], "2f6574632f7373682f6e65770aff");
     assert_eq!(r["renamed_from"], "/tmp/old");
-    assert_eq!((r["watch"].as_str(), r["name"].as_str()), (Some("/etc/ssh/"), Some("")));
+    assert_eq!(
+        (r["watch"].as_str(), r["name"].as_str()),
+        (Some("/etc/ssh/"), Some(""))
+    );
     assert_eq!(r["ret"], -13);
     let u = &lines[2];
     assert_eq!(
-        (u["watch"].as_str(), u["matched_by"].as_str(), &u["path_incomplete"]),
+        (
+            u["watch"].as_str(),
+            u["matched_by"].as_str(),
+            &u["path_incomplete"]
+        ),
         (Some(""), Some("file"), &true.into())
     );
     assert_eq!(u["abi"], crate::syscalls::COMPAT.name);

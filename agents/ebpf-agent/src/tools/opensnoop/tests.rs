@@ -1,4 +1,5 @@
 use super::*;
+use crate::tools::testutil::padded;
 crate::tools::testutil::tool_tests!(Opensnoop, "opensnoop");
 use std::time::Duration;
 
@@ -36,7 +37,7 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
 }
 
 fn record(pid: u32, ret: i32, flags: u64, comm: &[u8], path: &[u8], path_flags: u16) -> Vec<u8> {
-    let mut head = EventHead {
+    let head = EventHead {
         time_ns: 7_000_000_000,
         flags,
         pid,
@@ -49,10 +50,9 @@ fn record(pid: u32, ret: i32, flags: u64, comm: &[u8], path: &[u8], path_flags: 
         compat: 0,
         path_flags,
         path_len: path.len() as u32,
-        comm: [0; 16],
+        comm: padded(comm),
     };
-    head.comm[..comm.len()].copy_from_slice(comm);
-    let mut rec = pod::bytes_of(&head).to_vec();
+    let mut rec = crate::tools::testutil::record(&head);
     rec.extend_from_slice(path);
     rec
 }

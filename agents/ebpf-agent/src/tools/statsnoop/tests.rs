@@ -1,4 +1,5 @@
 use super::*;
+use crate::tools::testutil::{json_lines, padded, record};
 crate::tools::testutil::tool_tests!(Statsnoop, "statsnoop");
 
 #[test]
@@ -40,7 +41,7 @@ fn event(
     path: Option<&[u8]>,
     flags: u32,
 ) -> Vec<u8> {
-    let mut head = EventHead {
+    let head = EventHead {
         time_ns: 9_000_000_000,
         ret,
         pid: 100,
@@ -51,10 +52,9 @@ fn event(
         path_size: path.map_or(0, |p| p.len() as u32 + 1),
         flags,
         compat: 0,
-        comm: [0; 16],
+        comm: padded(b"stat"),
     };
-    head.comm[..4].copy_from_slice(b"stat");
-    let mut rec = pod::bytes_of(&head).to_vec();
+    let mut rec = record(&head);
     if let Some(p) = path {
         rec.extend_from_slice(p);
         rec.push(0);
@@ -113,10 +113,7 @@ fn json_lines_keep_every_byte() {
             event("newstat", 0, AT_FDCWD, 0, Some(b"/ok"), 0)[..66].to_vec(), // cut short
         ],
     );
-    let v: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let v = json_lines(&out);
     assert_eq!(v.len(), 4);
     assert_eq!(v[0]["type"], "stat");
     assert_eq!(v[0]["syscall"], "statx");

@@ -1,4 +1,5 @@
 use super::*;
+use crate::tools::testutil::{padded, tick, written};
 crate::tools::testutil::tool_tests!(Syscount, "syscount");
 use std::time::Duration;
 
@@ -81,31 +82,24 @@ fn tables_come_from_the_headers() {
 }
 
 fn value(count: u64, total_ns: u64, comm: &[u8]) -> Value {
-    let mut v = Value {
+    Value {
         count,
         total_ns,
-        comm: [0; 16],
-    };
-    v.comm[..comm.len()].copy_from_slice(comm);
-    v
-}
-
-fn tick(last: bool) -> Tick {
-    Tick {
-        index: 1,
-        start_ns: 1_000_000_000,
-        end_ns: 3_000_000_000,
-        last,
+        comm: padded(comm),
     }
 }
 
+/// The one report of a run: its header, then its only interval.
 fn report(flags: &[&str], rows: Vec<(u32, Value)>) -> String {
-    let (c, a) = parsed(flags);
-    let mut t = Syscount::new(a, &c).unwrap();
-    let mut out = Out::memory(c.json);
-    t.header(&mut out);
-    t.interval(&tick(true), rows, &mut out);
-    out.memory_text()
+    let mut t = tool(flags);
+    let tick = Tick {
+        last: true,
+        ..tick(1_000_000_000, 3_000_000_000)
+    };
+    written(common(flags).json, |out| {
+        t.header(out);
+        t.interval(&tick, rows, out);
+    })
 }
 
 fn rows() -> Vec<(u32, Value)> {
@@ -229,7 +223,11 @@ fn compat_rows_are_named_from_their_own_table() {
     assert_eq!(lines[4], format!("{native:<22} {:>8}", 3));
     assert_eq!(
         lines[5],
-        format!("{:<22} {:>8}", format!("[unknown: 999] ({})", compat.name), 1)
+        format!(
+            "{:<22} {:>8}",
+            format!("[unknown: 999] ({})", compat.name),
+            1
+        )
     );
     let out = report(&["--json"], rows);
     let v: serde_json::Value = serde_json::from_str(out.trim_end()).unwrap();

@@ -1,39 +1,40 @@
 use super::*;
-use crate::tools::testutil::{parse, rejected};
+use crate::tools::testutil::{json_lines, padded, record, tuple};
+crate::tools::testutil::tool_tests!(Tcpsend, "tcpsend");
 
 fn event(local: &str, remote: &str, pid: u32, bytes: u32) -> Vec<u8> {
-    let mut e = Event {
+    record(&Event {
         time_ns: 3_000_000_000,
-        tuple: Tuple::of(local.parse().unwrap(), remote.parse().unwrap()),
+        tuple: tuple(local, remote),
         pid,
         tid: pid,
         bytes,
+        comm: padded(b"curl"),
         ..Default::default()
-    };
-    e.comm[..4].copy_from_slice(b"curl");
-    pod::bytes_of(&e).to_vec()
-}
-
-fn run(flags: &[&str], records: &[Vec<u8>]) -> String {
-    let records: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-    tool::feed::<Tcpsend>("tcpsend", flags, &records).unwrap()
+    })
 }
 
 #[test]
 fn flags_and_bad_input() {
-    let (_, a) = parse::<Tcpsend>("tcpsend", &["-T", "-p1", "-4", "-L", "80", "-D", "1,2", "--hook=kprobe"]).unwrap();
+    let a = parse_args(&["-T", "-p1", "-4", "-L", "80", "-D", "1,2", "--hook=kprobe"]).unwrap();
     assert!(a.time && a.ipv4);
-    assert_eq!((a.pid, a.localport, a.remoteport), (Some(1), Some(PortList(vec![80])), Some(PortList(vec![1, 2]))));
+    assert_eq!(
+        (a.pid, a.localport, a.remoteport),
+        (
+            Some(1),
+            Some(PortList(vec![80])),
+            Some(PortList(vec![1, 2]))
+        )
+    );
     assert_eq!(a.hook, HookChoice::Kprobe);
-    for (argv, says) in [
-        (&["-D", "80,abc"][..], "\"abc\""),
-        (&["-L", "70000"], "1 to 65535"),
-        (&["-4", "-6"], "exclude each other"),
-    ] {
-        let e = rejected::<Tcpsend>("tcpsend", argv);
-        assert_eq!(e.exit_code, 2, "{argv:?}");
-        assert!(e.message().contains(says), "{argv:?}: {}", e.message());
-    }
+    usage_errors(
+        &[
+            (&["-D", "80,abc"][..], "\"abc\""),
+            (&["-L", "70000"], "1 to 65535"),
+            (&["-4", "-6"], "exclude each other"),
+        ],
+        "--remoteport",
+    );
 }
 
 #[test]
@@ -42,7 +43,7 @@ fn text_and_json() {
         event("192.168.0.100:54321", "93.184.216.34:80", 567, 512),
         event("[::1]:40000", "[::1]:8080", 568, 65536),
     ];
-    let out = run(&[], &recs);
+    let out = run_records(&[], &recs);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines,
@@ -52,9 +53,22 @@ fn text_and_json() {
             "568     curl             ::1:40000             -> ::1:8080              65536",
         ]
     );
-    let out = run(&["--json"], &recs);
-    let v: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!((v[0]["type"].as_str(), v[0]["bytes"].as_u64()), (Some("send"), Some(512)));
-    assert_eq!((v[0]["laddr"].as_str(), v[0]["lport"].as_u64()), (Some("192.168.0.100"), Some(54321)));
-    assert_eq!((v[1]["family"].as_str(), v[1]["raddr"].as_str(), v[1]["rport"].as_u64()), (Some("ipv6"), Some("::1"), Some(8080)));
+    let out = run_records(&["--json"], &recs);
+    let v = json_lines(&out);
+    assert_eq!(
+        (v[0]["type"].as_str(), v[0]["bytes"].as_u64()),
+        (Some("send"), Some(512))
+    );
+    assert_eq!(
+        (v[0]["laddr"].as_str(), v[0]["lport"].as_u64()),
+        (Some("192.168.0.100"), Some(54321))
+    );
+    assert_eq!(
+        (
+            v[1]["family"].as_str(),
+            v[1]["raddr"].as_str(),
+            v[1]["rport"].as_u64()
+        ),
+        (Some("ipv6"), Some("::1"), Some(8080))
+    );
 }
