@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{agent_bin, json_lines, marker, start, Ty};
+use common::{agent_bin, json_lines, marker, Ty};
 
 /// docs/tools/bashreadline.md, JSON.
 const REQUIRED: &[(&str, Ty)] = event_schema![pid: Uint, tid: Uint, comm: Str, line: Str];
@@ -52,9 +52,7 @@ fn lines_typed_into_bash_are_seen() {
     let m = marker("readline");
     // UTF-8 and quotes come through as typed (a tab would be readline's completion).
     let odd = format!("echo '{m} \u{fc}ber \"q\"'");
-    let mut cmd = Command::new(&bin);
-    cmd.args(["bashreadline", "--json", "-v"]);
-    let agent = start(cmd);
+    let agent = common::start_tool(&bin, &["bashreadline", "--json", "-v"]);
     let typist = Command::new("/usr/bin/python3")
         .args(["-c", TYPIST, &format!("echo {m}"), &odd])
         .output()

@@ -209,19 +209,20 @@ fn queued_milliseconds_and_intervals() {
     let dev = Loop::new("biolatency-q");
     let comm = blk::comm("blq");
     let mut w = blk::workload(&comm, &[(&dev.path, 0)], N);
-    let mut cmd = Command::new(&bin);
-    cmd.args([
-        "biolatency",
-        "--json",
-        "-v",
-        "-Q",
-        "-m",
-        "-F",
-        "-d",
-        &dev.name,
-        "500ms",
-    ]);
-    let agent = start(cmd);
+    let agent = common::start_tool(
+        &bin,
+        &[
+            "biolatency",
+            "--json",
+            "-v",
+            "-Q",
+            "-m",
+            "-F",
+            "-d",
+            &dev.name,
+            "500ms",
+        ],
+    );
     assert!(
         agent
             .tracing_line()
@@ -254,9 +255,10 @@ fn text_like_libbpf_tools() {
     let dev = Loop::new("biolatency-t");
     let comm = blk::comm("blx");
     let mut w = blk::workload(&comm, &[(&dev.path, 0)], 4);
-    let mut cmd = Command::new(&bin);
-    cmd.args(["biolatency", "-v", "-T", "-D", "-d", &dev.name, "2", "1"]);
-    let agent = start(cmd);
+    let agent = common::start_tool(
+        &bin,
+        &["biolatency", "-v", "-T", "-D", "-d", &dev.name, "2", "1"],
+    );
     w.run("io");
     let (status, text) = agent.wait();
     assert!(status.success());
@@ -287,16 +289,19 @@ fn text_like_libbpf_tools() {
 #[test]
 fn bad_input_is_refused_with_the_fix() {
     let Some(bin) = agent_bin() else { return };
-    let out = Command::new(&bin)
-        .args(["biolatency", "-d", "nosuchdisk"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("no such disk; the disks here are"), "{err}");
-    common::assert_usage_error(&bin, "biolatency", &["0"], "interval");
-    common::assert_usage_error(&bin, "biolatency", &["1", "0"], "count");
-    common::assert_usage_error(&bin, "biolatency", &["1", "2", "3"], "3");
-    common::assert_usage_error(&bin, "biolatency", &["--hook", "kprobe"], "--hook");
+    common::assert_usage_errors(
+        &bin,
+        "biolatency",
+        &[
+            (
+                &["-d", "nosuchdisk"][..],
+                "no such disk; the disks here are",
+            ),
+            (&["0"], "interval"),
+            (&["1", "0"], "count"),
+            (&["1", "2", "3"], "3"),
+            (&["--hook", "kprobe"], "--hook"),
+        ],
+    );
     common::assert_needs_privileges(&bin, "biolatency", &[]);
 }

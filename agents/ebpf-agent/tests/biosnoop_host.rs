@@ -167,9 +167,7 @@ fn text_columns_and_positional_duration() {
     let dev = Loop::new("biosnoop-t");
     let comm = blk::comm("bst");
     let mut w = blk::workload(&comm, &[(&dev.path, 8)], 2);
-    let mut cmd = Command::new(&bin);
-    cmd.args(["biosnoop", "-v", "-d", &dev.name, "3"]);
-    let agent = start(cmd);
+    let agent = common::start_tool(&bin, &["biosnoop", "-v", "-d", &dev.name, "3"]);
     let t0 = std::time::Instant::now();
     w.run("io");
     let (status, text) = agent.wait();
@@ -192,21 +190,23 @@ fn text_columns_and_positional_duration() {
 #[test]
 fn bad_input_is_refused_with_the_fix() {
     let Some(bin) = agent_bin() else { return };
-    let out = Command::new(&bin)
-        .args(["biosnoop", "-d", "nosuchdisk"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, err) = common::exit_and_stderr(&bin, &["biosnoop", "-d", "nosuchdisk"]);
+    assert_eq!(code, Some(2), "{err}");
     let (root, file) = blk::file_on_root_disk("biosnoop-bad", 1);
     std::fs::remove_file(file).unwrap();
     assert!(
         err.contains("no such disk") && err.contains(&root),
         "the error lists the disks: {err}"
     );
-    common::assert_usage_error(&bin, "biosnoop", &["-m", "-1"], "-m");
-    common::assert_usage_error(&bin, "biosnoop", &["0"], "duration");
-    common::assert_usage_error(&bin, "biosnoop", &["1", "2"], "2");
-    common::assert_usage_error(&bin, "biosnoop", &["--hook", "kprobe"], "--hook");
+    common::assert_usage_errors(
+        &bin,
+        "biosnoop",
+        &[
+            (&["-m", "-1"][..], "-m"),
+            (&["0"], "duration"),
+            (&["1", "2"], "2"),
+            (&["--hook", "kprobe"], "--hook"),
+        ],
+    );
     common::assert_needs_privileges(&bin, "biosnoop", &[]);
 }

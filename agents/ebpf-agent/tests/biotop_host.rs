@@ -125,9 +125,10 @@ fn text_columns_and_count() {
     let dev = Loop::new("biotop-t");
     let comm = blk::comm("btt");
     let mut w = blk::workload(&comm, &[(&dev.path, 0)], 3);
-    let mut cmd = Command::new(&bin);
-    cmd.args(["biotop", "-v", "-C", "-p", &w.pid().to_string(), "2", "1"]);
-    let agent = start(cmd);
+    let agent = common::start_tool(
+        &bin,
+        &["biotop", "-v", "-C", "-p", &w.pid().to_string(), "2", "1"],
+    );
     w.run("io");
     let (status, text) = agent.wait();
     assert!(status.success());
@@ -162,11 +163,17 @@ fn text_columns_and_count() {
 #[test]
 fn bad_input_is_refused_with_the_fix() {
     let Some(bin) = agent_bin() else { return };
-    common::assert_usage_error(&bin, "biotop", &["0"], "interval");
-    common::assert_usage_error(&bin, "biotop", &["1", "0"], "count");
-    common::assert_usage_error(&bin, "biotop", &["-s", "size"], "-s");
-    common::assert_usage_error(&bin, "biotop", &["-r", "0"], "--rows");
-    common::assert_usage_error(&bin, "biotop", &["-p", "0"], "--pid");
-    common::assert_usage_error(&bin, "biotop", &["--hook", "kprobe"], "--hook");
+    common::assert_usage_errors(
+        &bin,
+        "biotop",
+        &[
+            (&["0"][..], "interval"),
+            (&["1", "0"], "count"),
+            (&["-s", "size"], "-s"),
+            (&["-r", "0"], "--rows"),
+            (&["-p", "0"], "--pid"),
+            (&["--hook", "kprobe"], "--hook"),
+        ],
+    );
     common::assert_needs_privileges(&bin, "biotop", &[]);
 }

@@ -5,7 +5,7 @@ mod common;
 use std::process::Command;
 use std::sync::Mutex;
 
-use common::{agent_bin, check_schema, Ty};
+use common::{agent_bin, check_schema, feature, Ty};
 use serde_json::Value;
 
 /// Trial programs are counted: one check at a time.
@@ -33,15 +33,6 @@ fn check_features(v: &Value) {
     for f in v["features"].as_array().expect("features array") {
         check_schema(f, FEATURE, &[]);
     }
-}
-
-fn feature<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == name)
-        .unwrap_or_else(|| panic!("no feature {name}: {v}"))
 }
 
 #[test]
@@ -117,12 +108,9 @@ fn check_a_config_without_btf_names_the_symbol() {
     );
     assert_eq!(feature(&v, "CONFIG_BPF_SYSCALL")["ok"], true);
 
-    let out = Command::new(&bin)
-        .args(["check", "--config", "/nonexistent/config"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/config"));
+    let (code, err) = common::exit_and_stderr(&bin, &["check", "--config", "/nonexistent/config"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("/nonexistent/config"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -178,9 +166,6 @@ fn verify_passes_here_and_leaves_nothing() {
         "verify left files behind: {leftovers:?}"
     );
 
-    let out = Command::new(&bin)
-        .args(["verify", "--tools", "nosuch"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let (code, err) = common::exit_and_stderr(&bin, &["verify", "--tools", "nosuch"]);
+    assert_eq!(code, Some(2), "{err}");
 }

@@ -44,9 +44,10 @@ fn find<'a>(events: &'a [Value], m: &str) -> &'a Value {
 #[test]
 fn execsnoop_sees_our_execs_with_exact_args() {
     let Some(bin) = agent_bin() else { return };
-    let mut cmd = Command::new(&bin);
-    cmd.args(["execsnoop", "--json", "-x", "-v", "--max-args", "250"]);
-    let agent = start(cmd);
+    let agent = common::start_tool(
+        &bin,
+        &["execsnoop", "--json", "-x", "-v", "--max-args", "250"],
+    );
     let me = std::process::id() as u64;
 
     // Spaces, quotes, a newline, an empty argument and invalid UTF-8, byte for byte.
@@ -173,9 +174,7 @@ fn symlink_named_execsnoop_runs_the_tool_and_max_args_truncates() {
 #[test]
 fn text_mode_uid_filter_and_failed_execs_hidden() {
     let Some(bin) = agent_bin() else { return };
-    let mut cmd = Command::new(&bin);
-    cmd.args(["execsnoop", "-v", "-U", "-u", "65534"]);
-    let agent = start(cmd);
+    let agent = common::start_tool(&bin, &["execsnoop", "-v", "-U", "-u", "65534"]);
     let as_root = marker("root");
     let as_nobody = marker("nobody");
     let fail = marker("nobody-fail");
@@ -222,12 +221,7 @@ fn duration_ends_the_run_and_errors_name_the_fix() {
     // Without privileges: exit code 4 and the capabilities to grant.
     common::assert_needs_privileges(&bin, "execsnoop", &["--duration", "1"]);
 
-    let out = Command::new(&bin)
-        .args(["execsnoop", "--max-args", "9999"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-args"));
+    common::assert_usage_error(&bin, "execsnoop", &["--max-args", "9999"], "--max-args");
     let out = Command::new(&bin).args(["nosuchtool"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

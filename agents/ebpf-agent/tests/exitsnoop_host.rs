@@ -74,9 +74,7 @@ fn leader_leaves_first() -> (u32, u32) {
 #[test]
 fn exitsnoop_sees_statuses_signals_and_the_last_thread() {
     let Some(bin) = agent_bin() else { return };
-    let mut cmd = Command::new(&bin);
-    cmd.args(["exitsnoop", "--json", "-v"]);
-    let agent = start(cmd);
+    let agent = common::start_tool(&bin, &["exitsnoop", "--json", "-v"]);
     let me = std::process::id() as u64;
 
     let ok = Command::new("/bin/true").spawn().unwrap();
@@ -157,9 +155,7 @@ fn exitsnoop_sees_statuses_signals_and_the_last_thread() {
 #[test]
 fn threads_mode_reports_every_thread() {
     let Some(bin) = agent_bin() else { return };
-    let mut cmd = Command::new(&bin);
-    cmd.args(["exitsnoop", "--json", "-v", "-T"]);
-    let agent = start(cmd);
+    let agent = common::start_tool(&bin, &["exitsnoop", "--json", "-v", "-T"]);
     let (pid, tid) = leader_leaves_first();
     let out = agent.settle_and_stop();
     let events = json_lines(&out);
@@ -182,9 +178,10 @@ fn pid_and_failed_filters_and_text_columns() {
     // Text mode, -x and -p: only the watched process, only because it failed.
     let mut target = Command::new("/bin/sleep").arg("30").spawn().unwrap();
     let target_pid = target.id();
-    let mut cmd = Command::new(&bin);
-    cmd.args(["exitsnoop", "-v", "-x", "-t", "-p", &target_pid.to_string()]);
-    let agent = start(cmd);
+    let agent = common::start_tool(
+        &bin,
+        &["exitsnoop", "-v", "-x", "-t", "-p", &target_pid.to_string()],
+    );
     assert!(!Command::new("/bin/false").status().unwrap().success());
     let other = Command::new("/bin/sh")
         .args(["-c", "exit 9"])
@@ -218,16 +215,17 @@ fn pid_and_failed_filters_and_text_columns() {
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut cmd = Command::new(&bin);
-    cmd.args([
-        "exitsnoop",
-        "--json",
-        "-v",
-        "-x",
-        "-p",
-        &clean.id().to_string(),
-    ]);
-    let agent = start(cmd);
+    let agent = common::start_tool(
+        &bin,
+        &[
+            "exitsnoop",
+            "--json",
+            "-v",
+            "-x",
+            "-p",
+            &clean.id().to_string(),
+        ],
+    );
     drop(clean.stdin.take());
     assert!(clean.wait().unwrap().success());
     let out = agent.settle_and_stop();
@@ -238,20 +236,7 @@ fn pid_and_failed_filters_and_text_columns() {
 fn nonexistent_pid_bad_flags_and_duration() {
     let Some(bin) = agent_bin() else { return };
     // Above PID_MAX_LIMIT (4194304): no process can have it.
-    assert_eq!(
-        common::run_to_end(
-            &bin,
-            &[
-                "exitsnoop",
-                "--json",
-                "-p",
-                &common::gone_pid(),
-                "--duration",
-                "1"
-            ]
-        ),
-        ""
-    );
+    common::assert_gone_pid_prints_nothing(&bin, "exitsnoop");
 
     common::assert_usage_errors(
         &bin,
@@ -288,9 +273,7 @@ fn symlink_named_exitsnoop_runs_the_tool() {
 #[test]
 fn a_killed_multithreaded_process_is_one_event() {
     let Some(bin) = agent_bin() else { return };
-    let mut cmd = Command::new(&bin);
-    cmd.args(["exitsnoop", "--json", "-v"]);
-    let agent = start(cmd);
+    let agent = common::start_tool(&bin, &["exitsnoop", "--json", "-v"]);
     // Ten processes of nine threads each, killed together: their threads leave at once on
     // every CPU, and each process must still be reported once.
     let script = "import threading, time\n\

@@ -4,10 +4,11 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{agent_bin, check_schema, marker, start, Phases, Ty, LOST_REQUIRED};
+use common::{agent_bin, check_schema, marker, start, Phases, Running, Ty, LOST_REQUIRED};
 use serde_json::{json, Value};
 
 /// docs/tools/filetop.md.
@@ -153,12 +154,9 @@ fn one<'a>(rows: &'a Rows, name: &[u8]) -> &'a Value {
     hits[0]
 }
 
-/// Runs filetop with `flags` on a fresh workload; returns the summed rows and the log.
-fn run_on_workload(flags: &[&str]) -> (Rows, Vec<u64>, Vec<String>) {
-    let bin = agent_bin().unwrap();
-    let mut f = Files::new();
-    let pid = f.w.pid();
-    let mut cmd = Command::new(&bin);
+/// Starts filetop on the process `pid`, with room for every row the map can hold, and `flags`.
+fn start_on(bin: &Path, pid: u32, flags: &[&str]) -> Running {
+    let mut cmd = Command::new(bin);
     cmd.args([
         "filetop",
         "--json",
@@ -169,7 +167,15 @@ fn run_on_workload(flags: &[&str]) -> (Rows, Vec<u64>, Vec<String>) {
         &pid.to_string(),
     ])
     .args(flags);
-    let agent = start(cmd);
+    start(cmd)
+}
+
+/// Runs filetop with `flags` on a fresh workload; returns the summed rows and the log.
+fn run_on_workload(flags: &[&str]) -> (Rows, Vec<u64>, Vec<String>) {
+    let bin = agent_bin().unwrap();
+    let mut f = Files::new();
+    let pid = f.w.pid();
+    let agent = start_on(&bin, pid, flags);
     f.w.run("io");
     std::thread::sleep(Duration::from_millis(200));
     let (out, err) = agent.stop();
@@ -261,19 +267,20 @@ fn all_files_include_the_pipe_and_auto_picks_tracepoints_here() {
 fn text_mode_count_ends_the_run() {
     let Some(bin) = agent_bin() else { return };
     let mut f = Files::new();
-    let mut cmd = Command::new(&bin);
-    cmd.args([
-        "filetop",
-        "-v",
-        "-C",
-        "-s",
-        "wbytes",
-        "-p",
-        &f.w.pid().to_string(),
-        "1",
-        "2",
-    ]);
-    let agent = start(cmd);
+    let agent = common::start_tool(
+        &bin,
+        &[
+            "filetop",
+            "-v",
+            "-C",
+            "-s",
+            "wbytes",
+            "-p",
+            &f.w.pid().to_string(),
+            "1",
+            "2",
+        ],
+    );
     f.w.run("io");
     // The count (2 reports) ends it; stop() then finds it already exited, successfully.
     std::thread::sleep(Duration::from_millis(2500));
@@ -363,18 +370,7 @@ fn a_full_map_reports_exactly_what_was_lost() {
         dir.to_str().unwrap()
     );
     let mut w = Phases::spawn(&script);
-    let mut cmd = Command::new(&bin);
-    cmd.args([
-        "filetop",
-        "--json",
-        "-v",
-        "-r",
-        "10240",
-        "-p",
-        &w.pid().to_string(),
-        "60",
-    ]);
-    let agent = start(cmd);
+    let agent = start_on(&bin, w.pid(), &["60"]);
     w.run("many");
     let (out, err) = agent.stop();
     w.finish();

@@ -4,10 +4,11 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{agent_bin, json_lines, marker, start, Phases, Ty};
+use common::{agent_bin, json_lines, marker, start, Phases, Running, Ty};
 use serde_json::Value;
 
 /// docs/tools/filewatch.md, JSON.
@@ -114,13 +115,7 @@ def phase_ops():
     os.unlink(D + '/unwatched')
     os.mkdir(W + '/sub')
     os.rmdir(W + '/sub')
-    long = W + '/' + '/'.join(['z' * 200] * 19)
-    long = long + '/' + 'y' * (3999 - len(long))
-    out['long_len'] = len(long)
-    try:
-        os.open(long, os.O_RDONLY)
-    except FileNotFoundError:
-        pass
+    out['long_len'] = open_too_long(W, 'z')
     fd = os.open(W, os.O_RDONLY | os.O_DIRECTORY)
     out['dir_fd'] = fd
     os.close(fd)
@@ -135,7 +130,7 @@ def phase_cleanup():
 "#;
 
 fn workload(m: &str) -> Phases {
-    Phases::spawn(&SCRIPT.replace("MARKER", m))
+    Phases::spawn(&(SCRIPT.replace("MARKER", m) + common::PY_OPEN_TOO_LONG))
 }
 
 /// A watch-list file for the workload's directory.
@@ -279,9 +274,7 @@ fn alerts_for_every_watched_operation() {
 #[test]
 fn default_list_watches_credentials() {
     let Some(bin) = agent_bin() else { return };
-    let mut cmd = Command::new(&bin);
-    cmd.args(["filewatch", "--json", "-v"]);
-    let agent = start(cmd);
+    let agent = common::start_tool(&bin, &["filewatch", "--json", "-v"]);
     let child = Command::new("cat")
         .arg("/etc/shadow")
         .stdout(Stdio::null())
@@ -812,15 +805,20 @@ def phase_cleanup():
     shutil.rmtree(D)
 "#;
 
+/// Starts `script` (its MARKER made unique with `tag`), then filewatch on the file
+/// /tmp/MARKER/s it makes: that directory, the workload and the tool.
+fn watch_s(bin: &Path, script: &str, tag: &str) -> (String, Phases, Running) {
+    let m = marker(tag);
+    let d = format!("/tmp/{m}");
+    let w = Phases::spawn(&script.replace("MARKER", &m));
+    let agent = common::start_tool(bin, &["filewatch", "--json", "-v", &format!("{d}/s")]);
+    (d, w, agent)
+}
+
 #[test]
 fn a_thread_rewriting_the_name_cannot_hide_an_open() {
     let Some(bin) = agent_bin() else { return };
-    let m = marker("race");
-    let d = format!("/tmp/{m}");
-    let mut w = Phases::spawn(&RACE.replace("MARKER", &m));
-    let mut cmd = Command::new(&bin);
-    cmd.args(["filewatch", "--json", "-v", &format!("{d}/s")]);
-    let agent = start(cmd);
+    let (d, mut w, agent) = watch_s(&bin, RACE, "race");
     let hits: u64 = w.run("race").parse().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let (out, _) = agent.stop();
@@ -874,12 +872,7 @@ def phase_cleanup():
 #[test]
 fn a_flood_of_failures_cannot_push_out_a_success() {
     let Some(bin) = agent_bin() else { return };
-    let m = marker("flood");
-    let d = format!("/tmp/{m}");
-    let mut w = Phases::spawn(&FLOOD.replace("MARKER", &m));
-    let mut cmd = Command::new(&bin);
-    cmd.args(["filewatch", "--json", "-v", &format!("{d}/s")]);
-    let agent = start(cmd);
+    let (_, mut w, agent) = watch_s(&bin, FLOOD, "flood");
     let counts = w.run("flood");
     let (ok, failed): (u64, u64) = {
         let mut it = counts.split(' ').map(|n| n.parse().unwrap());

@@ -130,16 +130,11 @@ fn kinds_together() {
 #[test]
 fn kernel_functions_need_kprobes() {
     let Some(bin) = agent_bin() else { return };
-    if std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists() {
-        eprintln!("skipped: this kernel has kprobes");
+    if common::skipped_for_kprobes() {
         return;
     }
-    let out = Command::new(&bin)
-        .args(["funccount", "-d", "1", "k:vfs_*"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let (code, err) = common::exit_and_stderr(&bin, &["funccount", "-d", "1", "k:vfs_*"]);
+    assert_eq!(code, Some(3), "{err}");
     assert!(
         err.contains("kprobes") && err.contains("CONFIG_KPROBES"),
         "{err}"
@@ -153,14 +148,15 @@ fn kernel_functions_need_kprobes() {
 #[test]
 fn bad_patterns() {
     let Some(bin) = agent_bin() else { return };
-    common::assert_usage_error(&bin, "funccount", &[], "PATTERN");
-    common::assert_usage_error(&bin, "funccount", &["t:nosuch:event_*"], "no tracepoint");
-    common::assert_usage_error(
+    common::assert_usage_errors(
         &bin,
         "funccount",
-        &["u:c:no_such_function_here"],
-        "no function",
+        &[
+            (&[][..], "PATTERN"),
+            (&["t:nosuch:event_*"], "no tracepoint"),
+            (&["u:c:no_such_function_here"], "no function"),
+            (&["-r", "t:sched:(x"], "unclosed"),
+        ],
     );
-    common::assert_usage_error(&bin, "funccount", &["-r", "t:sched:(x"], "unclosed");
     common::assert_needs_privileges(&bin, "funccount", &["t:sched:sched_switch"]);
 }

@@ -199,16 +199,11 @@ fn text_report() {
 #[test]
 fn kernel_functions_need_kprobes_or_trampolines() {
     let Some(bin) = agent_bin() else { return };
-    if std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists() {
-        eprintln!("skipped: this kernel has kprobes");
+    if common::skipped_for_kprobes() {
         return;
     }
-    let out = Command::new(&bin)
-        .args(["funclatency", "-d", "1", "vfs_read"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let (code, err) = common::exit_and_stderr(&bin, &["funclatency", "-d", "1", "vfs_read"]);
+    assert_eq!(code, Some(3), "{err}");
     assert!(
         err.contains("fentry") && err.contains("CONFIG_KPROBES"),
         "{err}"
@@ -218,13 +213,14 @@ fn kernel_functions_need_kprobes_or_trampolines() {
 #[test]
 fn bad_input() {
     let Some(bin) = agent_bin() else { return };
-    common::assert_usage_error(&bin, "funclatency", &["-m", "-u", "vfs_read"], "-u");
-    common::assert_usage_error(
+    common::assert_usage_errors(
         &bin,
         "funclatency",
-        &["c:no_such_function_here"],
-        "no function",
+        &[
+            (&["-m", "-u", "vfs_read"][..], "-u"),
+            (&["c:no_such_function_here"], "no function"),
+            (&["vfs_*"], "wildcards"),
+        ],
     );
-    common::assert_usage_error(&bin, "funclatency", &["vfs_*"], "wildcards");
     common::assert_needs_privileges(&bin, "funclatency", &["c:malloc"]);
 }

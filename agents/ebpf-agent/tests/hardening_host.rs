@@ -176,9 +176,10 @@ fn durations_and_intervals_are_capped_with_words() {
 #[test]
 fn sighup_ends_a_tool_with_its_final_report() {
     let Some(bin) = agent_bin() else { return };
-    let mut cmd = Command::new(&bin);
-    cmd.args(["syscount", "-v", "-p", &std::process::id().to_string()]);
-    let mut agent = start(cmd);
+    let mut agent = common::start_tool(
+        &bin,
+        &["syscount", "-v", "-p", &std::process::id().to_string()],
+    );
     for _ in 0..50 {
         std::hint::black_box(std::os::unix::process::parent_id());
     }

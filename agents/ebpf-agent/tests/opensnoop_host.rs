@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{agent_bin, json_lines, marker, start, trace_phase, Phases, Ty};
+use common::{agent_bin, json_lines, marker, trace_phase, Phases, Ty};
 use serde_json::Value;
 
 /// docs/tools/opensnoop.md, JSON.
@@ -78,13 +78,7 @@ def phase_opens():
         os.open(D + '/missing', os.O_RDONLY)
     except FileNotFoundError:
         pass
-    long = D + '/' + '/'.join(['x' * 200] * 19)
-    long = long + '/' + 'y' * (3999 - len(long))
-    out['long_len'] = len(long)
-    try:
-        os.open(long, os.O_RDONLY)
-    except FileNotFoundError:
-        pass
+    out['long_len'] = open_too_long(D, 'x')
     dfd = os.open(D, os.O_RDONLY | os.O_DIRECTORY)
     out['dfd'] = dfd
     fd = os.open('sub dir/at', os.O_RDWR | os.O_CREAT, 0o644, dir_fd=dfd)
@@ -138,7 +132,7 @@ def phase_cleanup():
 "#;
 
 fn workload(m: &str) -> Phases {
-    Phases::spawn(&SCRIPT.replace("MARKER", m))
+    Phases::spawn(&(SCRIPT.replace("MARKER", m) + common::PY_OPEN_TOO_LONG))
 }
 
 #[test]
@@ -147,9 +141,7 @@ fn opensnoop_sees_each_open_exactly() {
     let m = marker("open");
     let mut w = workload(&m);
     let pid = w.pid() as u64;
-    let mut cmd = Command::new(&bin);
-    cmd.args(["opensnoop", "--json", "-v", "-p", &pid.to_string()]);
-    let agent = start(cmd);
+    let agent = common::start_tool(&bin, &["opensnoop", "--json", "-v", "-p", &pid.to_string()]);
     let info: Value = serde_json::from_str(&w.run("opens")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let (out, err) = agent.stop();
@@ -260,9 +252,10 @@ fn full_paths_are_resolved_in_the_kernel() {
 #[test]
 fn failed_only_uid_filter_and_text_columns() {
     let Some(bin) = agent_bin() else { return };
-    let mut cmd = Command::new(&bin);
-    cmd.args(["opensnoop", "-v", "-x", "-T", "-U", "-e", "-u", "65534"]);
-    let agent = start(cmd);
+    let agent = common::start_tool(
+        &bin,
+        &["opensnoop", "-v", "-x", "-T", "-U", "-e", "-u", "65534"],
+    );
     let as_nobody = |args: &[&str]| {
         Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])

@@ -198,14 +198,8 @@ fn syscall_counts_are_exact_and_set_filters_by_pid() {
     let idle = Phases::spawn(CALLS);
     for (target, want) in [(w.pid(), Some(777)), (idle.pid(), None)] {
         let set = format!("target_pid={target}");
-        let agent = start(run_cmd(
-            &bin,
-            &example(&bin, "syscalls"),
-            &["--json", "--set", &set],
-        ));
-        w.run("calls");
-        std::thread::sleep(Duration::from_millis(200));
-        let (out, _) = agent.stop();
+        let cmd = run_cmd(&bin, &example(&bin, "syscalls"), &["--json", "--set", &set]);
+        let out = common::trace_phase(cmd, &mut w, "calls");
         let ivs = lines_of(&out, "interval");
         let m = map_of(&ivs, "syscalls");
         assert_eq!(m["type"], "hash");
@@ -237,14 +231,8 @@ fn opens_record_the_exact_paths() {
     std::env::set_var("OPEN_MARKER", &m);
     let mut w = Phases::spawn(OPENS);
     let set = format!("target_pid={}", w.pid());
-    let agent = start(run_cmd(
-        &bin,
-        &example(&bin, "opens"),
-        &["--json", "--set", &set],
-    ));
-    w.run("open");
-    std::thread::sleep(Duration::from_millis(200));
-    let (out, _) = agent.stop();
+    let cmd = run_cmd(&bin, &example(&bin, "opens"), &["--json", "--set", &set]);
+    let out = common::trace_phase(cmd, &mut w, "open");
     let pid = w.pid();
     w.finish();
     let evs = lines_of(&out, "event");

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
-use common::agent_bin;
+use common::{agent_bin, feature};
 use serde_json::Value;
 
 /// One namespace run at a time: `verify` loads every tool.
@@ -79,15 +79,6 @@ fn json(out: &Output) -> Value {
             String::from_utf8_lossy(&out.stderr)
         )
     })
-}
-
-fn feature<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == name)
-        .unwrap_or_else(|| panic!("no feature {name}: {v}"))
 }
 
 #[test]

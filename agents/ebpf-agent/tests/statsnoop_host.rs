@@ -54,9 +54,7 @@ fn libc_statfs(path: &[u8]) -> i32 {
 fn statsnoop_sees_exact_paths_results_and_descriptors() {
     let Some(bin) = agent_bin() else { return };
     let me = std::process::id();
-    let mut cmd = Command::new(&bin);
-    cmd.args(["statsnoop", "--json", "-v", "-p", &me.to_string()]);
-    let agent = start(cmd);
+    let agent = common::start_tool(&bin, &["statsnoop", "--json", "-v", "-p", &me.to_string()]);
 
     // A space, a newline and bytes that are not UTF-8: ENOENT, path byte for byte.
     let mut odd = format!("/nonexistent dir/{}\n", marker("odd")).into_bytes();
@@ -179,9 +177,7 @@ fn statsnoop_sees_exact_paths_results_and_descriptors() {
 #[test]
 fn other_processes_failed_only_and_text_columns() {
     let Some(bin) = agent_bin() else { return };
-    let mut cmd = Command::new(&bin);
-    cmd.args(["statsnoop", "-v", "-x", "-s", "-t"]);
-    let agent = start(cmd);
+    let agent = common::start_tool(&bin, &["statsnoop", "-v", "-x", "-s", "-t"]);
     let missing = format!("/nonexistent/{}", marker("sh"));
     let present = std::env::temp_dir().join(marker("present"));
     std::fs::write(&present, b"").unwrap();
@@ -219,20 +215,7 @@ fn other_processes_failed_only_and_text_columns() {
 #[test]
 fn nonexistent_pid_bad_flags_and_symlink() {
     let Some(bin) = agent_bin() else { return };
-    assert_eq!(
-        common::run_to_end(
-            &bin,
-            &[
-                "statsnoop",
-                "--json",
-                "-p",
-                &common::gone_pid(),
-                "--duration",
-                "1"
-            ]
-        ),
-        ""
-    );
+    common::assert_gone_pid_prints_nothing(&bin, "statsnoop");
 
     common::assert_usage_errors(
         &bin,
@@ -279,9 +262,10 @@ fn a_full_ring_buffer_is_counted_not_silent() {
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut cmd = Command::new(&bin);
-    cmd.args(["statsnoop", "--json", "-v", "-p", &child.id().to_string()]);
-    let agent = start(cmd);
+    let agent = common::start_tool(
+        &bin,
+        &["statsnoop", "--json", "-v", "-p", &child.id().to_string()],
+    );
     let agent_pid = nix::unistd::Pid::from_raw(agent.child.id() as i32);
     nix::sys::signal::kill(agent_pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
     {

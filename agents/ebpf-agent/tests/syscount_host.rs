@@ -147,9 +147,10 @@ fn text_columns_like_libbpf_tools() {
     }
     let bin = agent_bin().unwrap();
     let mut w = Phases::spawn(WORKLOAD);
-    let mut cmd = Command::new(&bin);
-    cmd.args(["syscount", "-v", "-T", "2", "-p", &w.pid().to_string()]);
-    let agent = start(cmd);
+    let agent = common::start_tool(
+        &bin,
+        &["syscount", "-v", "-T", "2", "-p", &w.pid().to_string()],
+    );
     w.run("calls");
     std::thread::sleep(Duration::from_millis(200));
     let (out, _) = agent.stop();

@@ -27,21 +27,7 @@ volatile unsigned long sink;
 #ifdef HOT_IN_LIBRARY
 void hot_marker_fn(double secs);
 #else
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-__attribute__((noinline)) void hot_marker_fn(double secs)
-{
-	double end = now() + secs;
-	do {
-		for (unsigned long i = 0; i < 2000000; i++)
-			sink += i * 7;
-	} while (now() < end);
-}
+#include "libhot.c"
 #endif
 
 __attribute__((noinline)) void caller_fn(double secs)

@@ -101,6 +101,13 @@ pub fn start(mut cmd: Command) -> Running {
     }
 }
 
+/// Starts `bin ARGS` (`-v` among them) and waits until it is attached.
+pub fn start_tool(bin: &std::path::Path, args: &[&str]) -> Running {
+    let mut cmd = Command::new(bin);
+    cmd.args(args);
+    start(cmd)
+}
+
 impl Drop for Running {
     /// A test that panicked must not leave its agent running.
     fn drop(&mut self) {
@@ -122,6 +129,11 @@ impl Running {
 
     /// Waits for the tool to end by itself (a count, a duration): its status and stdout.
     pub fn wait(mut self) -> (std::process::ExitStatus, String) {
+        self.output_and_status()
+    }
+
+    /// Reads stdout to its end, then reaps the tool: its status and stdout.
+    fn output_and_status(&mut self) -> (std::process::ExitStatus, String) {
         let mut out = String::new();
         self.stdout
             .take()
@@ -138,13 +150,7 @@ impl Running {
             nix::sys::signal::Signal::SIGINT,
         )
         .unwrap();
-        let mut out = String::new();
-        self.stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        let status = self.child.wait().unwrap();
+        let (status, out) = self.output_and_status();
         // Every line up to the end of stderr (the reader thread ends there).
         while let Ok(l) = self.stderr.recv_timeout(Duration::from_secs(5)) {
             self.stderr_seen.push(l);
@@ -176,13 +182,7 @@ impl Running {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        let mut out = String::new();
-        self.stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        let status = self.child.wait().unwrap();
+        let (status, out) = self.output_and_status();
         self.stderr_seen.extend(self.stderr.try_iter());
         assert!(
             status.success(),
@@ -525,6 +525,24 @@ pub fn assert_usage_error(bin: &std::path::Path, tool: &str, args: &[&str], flag
     );
 }
 
+/// Runs `bin <tool> --json -p PID --duration 1` on a process that is gone: the tool runs its
+/// second, sees nothing and exits 0.
+pub fn assert_gone_pid_prints_nothing(bin: &std::path::Path, tool: &str) {
+    let gone = gone_pid();
+    let out = run_to_end(bin, &[tool, "--json", "-p", &gone, "--duration", "1"]);
+    assert_eq!(out, "", "{tool} -p {gone}");
+}
+
+/// Whether this kernel has kprobes; says the test is skipped if so (the tests that call it
+/// check what is refused without them).
+pub fn skipped_for_kprobes() -> bool {
+    let has = std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists();
+    if has {
+        eprintln!("skipped: this kernel has kprobes");
+    }
+    has
+}
+
 /// Runs `bin <tool> <args>` as nobody without capabilities: exit code 4, and the message names
 /// the capabilities to grant.
 pub fn assert_needs_privileges(bin: &std::path::Path, tool: &str, args: &[&str]) {
@@ -654,3 +672,27 @@ pub fn helper(name: &str) -> PathBuf {
     built.push((name.to_string(), out.clone()));
     out
 }
+
+/// The feature object named `name` of a `check --json` or `verify --json` report.
+pub fn feature<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .unwrap_or_else(|| panic!("no feature {name}: {v}"))
+}
+
+/// Python for a workload script: `open_too_long(base, c)` tries to open a path of 4,000 bytes
+/// below `base` (names of 200 `c`s, then `y`s to the length) that does not exist, and returns
+/// its length. Added after the script: the phases look it up when they run.
+pub const PY_OPEN_TOO_LONG: &str = "
+def open_too_long(base, c):
+    long = base + '/' + '/'.join([c * 200] * 19)
+    long = long + '/' + 'y' * (3999 - len(long))
+    try:
+        os.open(long, os.O_RDONLY)
+    except FileNotFoundError:
+        pass
+    return len(long)
+";
