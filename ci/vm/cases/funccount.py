@@ -77,8 +77,10 @@ def _storm(vdir, _ctx):
         return
     m, reports, nbytes = run
     n = m.get("tracepoint syscalls:sys_enter_write", 0)
+    # Counts in two reports at least: a drain ran while dd wrote (how many fall in its run
+    # depends on how fast the board is: 3 of 10 on a KVM x86_64 guest).
     busy = sum(1 for r in reports if r.get("rows"))
-    yield ("storm: drained while it ran (5 reports with counts at least)", busy >= 5,
+    yield ("storm: drained while it ran (counts in 2 reports at least)", busy >= 2,
            f"{busy} of {len(reports)} reports")
     # dd's own writes: one per byte, and none lost to the drains (its summary goes to
     # /dev/null: a few more at most).
