@@ -71,8 +71,7 @@ fn check_probes_this_kernel() {
 #[test]
 fn check_a_config_without_btf_names_the_symbol() {
     let Some(bin) = agent_bin() else { return };
-    let dir = std::env::temp_dir().join(format!("ebpf-rust-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("check");
     let cfg = dir.join("config-nobtf");
     std::fs::write(&cfg, "CONFIG_BPF_SYSCALL=y\nCONFIG_BPF_EVENTS=y\nCONFIG_PERF_EVENTS=y\nCONFIG_TRACEPOINTS=y\nCONFIG_FTRACE_SYSCALLS=y\n# CONFIG_DEBUG_INFO_BTF is not set\n").unwrap();
     let out = Command::new(&bin)

@@ -45,9 +45,7 @@ fn example(bin: &Path, name: &str) -> String {
 }
 
 fn scratch() -> PathBuf {
-    let d = std::env::temp_dir().join(marker("run"));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch_dir("run")
 }
 
 /// Compiles tests/run/<name>.bpf.c (or examples/<name>.bpf.c) as docs/run.md tells a user to,
@@ -261,55 +259,14 @@ fn opens_record_the_exact_paths() {
     );
 }
 
-/// A loop device over a file, detached when dropped.
-struct Loop(String);
-impl Loop {
-    fn new(dir: &Path) -> Loop {
-        let img = dir.join("disk.img");
-        std::fs::File::create(&img)
-            .unwrap()
-            .set_len(16 << 20)
-            .unwrap();
-        let out = Command::new("losetup")
-            .args(["-f", "--show"])
-            .arg(&img)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "losetup: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let l = Loop(String::from_utf8(out.stdout).unwrap().trim().to_string());
-        // Whatever probes a new block device reads it now, not during the test.
-        std::thread::sleep(Duration::from_millis(1500));
-        l
-    }
-    /// The kernel's dev_t of the device: major << 20 | minor.
-    fn dev(&self) -> u64 {
-        use std::os::unix::fs::MetadataExt;
-        let rdev = std::fs::metadata(&self.0).unwrap().rdev();
-        let (major, minor) = (libc_major(rdev), libc_minor(rdev));
-        (major << 20) | minor
-    }
-}
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").arg("-d").arg(&self.0).status();
-    }
-}
-fn libc_major(d: u64) -> u64 {
-    ((d >> 32) & 0xffff_f000) | ((d >> 8) & 0xfff)
-}
-fn libc_minor(d: u64) -> u64 {
-    ((d >> 12) & 0xffff_ff00) | (d & 0xff)
-}
-
 #[test]
 fn block_latency_histogram_counts_every_io() {
     let Some(bin) = agent_bin() else { return };
-    let dev = Loop::new(&scratch());
-    let set = format!("target_dev={}", dev.dev());
+    let dev = common::blk::Loop::new("run-bio");
+    // Whatever probes a new block device reads it now, not during the test.
+    std::thread::sleep(Duration::from_millis(1500));
+    // The kernel's dev_t: major << 20 | minor.
+    let set = format!("target_dev={}", (dev.major << 20) | dev.minor);
     const IOS: u64 = 64;
     for json in [true, false] {
         let mut args = vec!["--set", &set];
@@ -318,7 +275,7 @@ fn block_latency_histogram_counts_every_io() {
         }
         let agent = start(run_cmd(&bin, &example(&bin, "biolatency"), &args));
         let dd = Command::new("dd")
-            .arg(format!("if={}", dev.0))
+            .arg(format!("if={}", dev.path))
             .args([
                 "of=/dev/null",
                 "bs=4k",

@@ -26,9 +26,7 @@ fn release() -> String {
 
 /// A directory for this test with, if `shipped`, `<release>.btf` made from this kernel's BTF.
 fn btf_dir(tag: &str, shipped: bool) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ebpf-rust-btf-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir(&format!("btf-{tag}"));
     if shipped {
         // The objects this very build compiled (every tool: the default features).
         let mut objects: Vec<PathBuf> = std::fs::read_dir(env!("OUT_DIR"))

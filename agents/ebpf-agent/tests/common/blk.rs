@@ -21,7 +21,7 @@ pub struct Loop {
 
 impl Loop {
     pub fn new(tag: &str) -> Loop {
-        let file = std::env::temp_dir().join(format!("{}.img", marker(tag)));
+        let file = super::process_dir().join(format!("{}.img", marker(tag)));
         std::fs::File::create(&file)
             .and_then(|f| f.set_len(32 << 20))
             .unwrap();

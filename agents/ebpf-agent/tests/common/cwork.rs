@@ -65,7 +65,7 @@ fn cc(args: &[&str]) {
 pub fn dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("ebpf-cwork-{}", std::process::id()));
+        let d = super::process_dir().join("cwork");
         std::fs::create_dir_all(&d).unwrap();
         let c = src("cwork.c");
         let c = c.to_str().unwrap();

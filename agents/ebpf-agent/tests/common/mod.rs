@@ -18,6 +18,60 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// This test process's own directory under the system's temporary directory, made at the
+/// first call and removed when the process exits (the test harness ends through libc's exit,
+/// which runs atexit handlers). Directories of earlier test processes that are gone (killed by
+/// a timeout, say) are removed when it is made. Nothing is removed while a filesystem is
+/// mounted below it.
+pub fn process_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        const PREFIX: &str = "ebpf-rust-tests-";
+        let tmp = std::env::temp_dir();
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix(PREFIX) else {
+                continue;
+            };
+            if pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists() {
+                remove_unmounted(&e.path());
+            }
+        }
+        let dir = tmp.join(format!("{PREFIX}{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        extern "C" fn at_exit() {
+            if let Some(dir) = DIR.get() {
+                remove_unmounted(dir);
+            }
+        }
+        // SAFETY: at_exit is a plain extern "C" function that neither unwinds nor returns
+        // anything; registering it has no other effect.
+        unsafe { libc::atexit(at_exit) };
+        dir
+    })
+}
+
+/// Removes `dir` and what it holds unless a filesystem is mounted at or below it.
+fn remove_unmounted(dir: &std::path::Path) {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let prefix = dir.to_string_lossy();
+    let mounted = mounts.lines().any(|l| {
+        l.split(' ')
+            .nth(1)
+            .is_some_and(|m| m == prefix || m.starts_with(&format!("{prefix}/")))
+    });
+    if !mounted {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// A new directory below [`process_dir`], its name made of `tag` and [`marker`].
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    let dir = process_dir().join(marker(tag));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 pub fn agent_bin() -> Option<PathBuf> {
     let require = std::env::var("EBPF_AGENT_REQUIRE_HOST").is_ok_and(|v| v == "1");
     let bin = std::env::var_os("EBPF_AGENT_BIN")
@@ -498,7 +552,7 @@ pub fn gone_pid() -> String {
 
 /// A symlink named `name` to the agent in a directory of its own: the busybox-style call.
 pub fn link_named(bin: &std::path::Path, name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ebpf-rust-link-{name}-{}", std::process::id()));
+    let dir = process_dir().join(format!("link-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     let link = dir.join(name);
     let _ = std::fs::remove_file(&link);
@@ -604,8 +658,7 @@ pub fn compat32() -> Option<PathBuf> {
                 return None;
             }
             let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat32.c");
-            let out =
-                std::env::temp_dir().join(format!("ebpf-rust-compat32-{}", std::process::id()));
+            let out = process_dir().join("compat32");
             let status = Command::new("cc")
                 .args([
                     "-m32",
@@ -661,7 +714,7 @@ pub fn helper(name: &str) -> PathBuf {
         return p.clone();
     }
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/{name}.c"));
-    let out = std::env::temp_dir().join(format!("ebpf-rust-{name}-{}", std::process::id()));
+    let out = process_dir().join(name);
     let status = Command::new("cc")
         .args(["-O2", "-Wall", "-o"])
         .arg(&out)
