@@ -90,12 +90,23 @@ extern "C" {
     fn gzclose(file: *mut c_void) -> c_int;
 }
 
-/// Reads a file, inflating it if it is gzip (zlib reads plain files through unchanged).
+/// The largest kernel config read, inflated (a distribution kernel's is about 300 KiB).
+const MAX_BYTES: u64 = 16 << 20;
+
+/// Reads a file, inflating it if it is gzip (zlib reads plain files through unchanged), at
+/// most MAX_BYTES of it.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     let cpath = CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| Error::new("path with a NUL byte"))?;
     // Fail with the OS's reason (missing, permission) before zlib hides it.
-    std::fs::File::open(path).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+    std::fs::File::open(path).map_err(|e| {
+        let err = Error::new(format!("{}: {e}", path.display()));
+        if e.kind() == std::io::ErrorKind::NotFound {
+            err.code(crate::error::EXIT_USAGE)
+        } else {
+            err
+        }
+    })?;
     // SAFETY: NUL-terminated path and mode; zlib returns a handle or NULL.
     let f = unsafe { gzopen(cpath.as_ptr(), c"rb".as_ptr()) };
     if f.is_null() {
@@ -118,6 +129,15 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
             break;
         }
         out.extend_from_slice(&buf[..n as usize]);
+        if out.len() as u64 > MAX_BYTES {
+            // SAFETY: closing the handle once, on this path only.
+            unsafe { gzclose(f) };
+            return Err(Error::usage(format!(
+                "{}: more than {} (uncompressed), the most a kernel config may be",
+                path.display(),
+                crate::input::size_text(MAX_BYTES)
+            )));
+        }
     }
     // SAFETY: closing the handle once.
     unsafe { gzclose(f) };
@@ -163,5 +183,28 @@ mod tests {
         }
         assert!(KernelConfig::read(&dir.join("nope")).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn endless_input_and_gzip_bombs_stop_at_the_limit() {
+        let e = read_maybe_gz(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.to_string().contains("more than 16 MiB"), "{e}");
+        let dir = std::env::temp_dir().join(format!("kconfig-bomb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plain = dir.join("config");
+        std::fs::write(&plain, vec![b'#'; (MAX_BYTES + 1) as usize]).unwrap();
+        let st = std::process::Command::new("gzip")
+            .arg("-f")
+            .arg(&plain)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let gz = dir.join("config.gz");
+        // A few KiB on disk that inflate past the limit.
+        assert!(std::fs::metadata(&gz).unwrap().len() < 1 << 20);
+        let e = read_maybe_gz(&gz).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(e.to_string().contains("(uncompressed)"), "{e}");
+        assert_eq!(e.exit_code, crate::error::EXIT_USAGE);
     }
 }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod evloop;
 pub mod hist;
 pub mod hooks;
+pub mod input;
 pub mod interval;
 pub mod json;
 pub mod kconfig;

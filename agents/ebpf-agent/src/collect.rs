@@ -16,6 +16,7 @@ use argh::FromArgs;
 
 use agent_core::error::{Error, EXIT_FAILURE};
 use agent_core::evloop::{self, OnSignal, Source};
+use agent_core::input;
 use agent_core::json::Obj;
 use agent_core::output::{Flow, Out, Sink};
 use agent_core::tool::{Instance, Started};
@@ -597,11 +598,14 @@ pub fn main(argv: &[String]) -> Result<()> {
         .config
         .clone()
         .unwrap_or_else(|| config::DEFAULT_PATH.to_string());
-    let text = std::fs::read(&path).map_err(|e| {
-        Error::usage(format!("cannot read the config {path}: {e}")).hint(
+    let text = input::read_file(path.as_ref(), config::MAX_BYTES, "a config").map_err(|e| {
+        let fix = if e.kind() == std::io::ErrorKind::InvalidData {
+            "pass --config the collector's JSON config (docs/collect.md)"
+        } else {
             "write one (docs/collect.md; an example is installed as \
-             /usr/share/ebpf-agent/collect.example.json), or pass --config FILE",
-        )
+             /usr/share/ebpf-agent/collect.example.json), or pass --config FILE"
+        };
+        Error::usage(format!("cannot read the config {path}: {e}")).hint(fix)
     })?;
     let cfg = config::parse(&path, &text, tools::ALL)?;
     let started = start_args(&cfg, &path)?;

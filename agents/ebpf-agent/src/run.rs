@@ -18,6 +18,7 @@ use agent_core::cli;
 use agent_core::error::{Error, Result, EXIT_USAGE};
 use agent_core::evloop::{self, Source};
 use agent_core::hooks::{Hook, Kernel, Plan};
+use agent_core::input;
 use agent_core::interval::{IntervalOptions, Tick};
 use agent_core::output::{Flow, Out};
 use agent_core::prelude::FromArgs;
@@ -362,6 +363,10 @@ fn rodata_sections(obj: &mut Object) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// The largest object `run` reads (a BPF object of the biggest kernel-version matrix with its
+/// BTF is a few MiB).
+const OBJECT_MAX_BYTES: u64 = 64 << 20;
+
 /// `ebpf-agent run ARGS`.
 pub fn main(argv: &[String]) -> Result<()> {
     let (common, args) = cli::parse_tool::<Args>("run", argv, None)?;
@@ -373,8 +378,11 @@ pub fn main(argv: &[String]) -> Result<()> {
         .transpose()?
         .unwrap_or(DEFAULT_PERF_HZ);
     let file = args.file.clone();
-    let bytes = std::fs::read(&file).map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::NotFound {
+    let bytes = input::read_file(file.as_ref(), OBJECT_MAX_BYTES, "a BPF object").map_err(|e| {
+        let code = if matches!(
+            e.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidData
+        ) {
             EXIT_USAGE
         } else {
             1

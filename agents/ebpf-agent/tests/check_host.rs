@@ -107,8 +107,9 @@ fn check_a_config_without_btf_names_the_symbol() {
     );
     assert_eq!(feature(&v, "CONFIG_BPF_SYSCALL")["ok"], true);
 
+    // A config that is not there is bad usage, as a missing object is for `run`.
     let (code, err) = common::exit_and_stderr(&bin, &["check", "--config", "/nonexistent/config"]);
-    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("/nonexistent/config"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

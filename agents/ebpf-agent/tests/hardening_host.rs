@@ -173,6 +173,77 @@ fn durations_and_intervals_are_capped_with_words() {
     );
 }
 
+/// Files a user names are read with a bound: /dev/zero as a BPF object, a collector config, a
+/// kernel config or a watch list, and a gzip bomb as a kernel config, each end at once in a
+/// usage error naming the limit, not in all of the machine's memory.
+#[test]
+fn endless_or_huge_files_a_user_names_are_usage_errors_naming_the_limit() {
+    let Some(bin) = agent_bin() else { return };
+    let dir = common::scratch_dir("bounded");
+    let config = dir.join("config");
+    std::fs::write(&config, vec![b'#'; 17 << 20]).unwrap();
+    let gz = Command::new("gzip")
+        .arg("-f")
+        .arg(&config)
+        .status()
+        .unwrap();
+    assert!(gz.success());
+    let bomb = dir.join("config.gz").display().to_string();
+    let cases: [(&[&str], &str); 6] = [
+        (&["run", "/dev/zero"], "more than 64 MiB"),
+        (&["collect", "--config", "/dev/zero"], "more than 1 MiB"),
+        (&["check", "--config", "/dev/zero"], "more than 16 MiB"),
+        (
+            &["check", "--config", &bomb],
+            "more than 16 MiB (uncompressed)",
+        ),
+        (
+            &["filewatch", "--file", "/dev/zero"],
+            "larger than 65536 bytes",
+        ),
+        (&["funccount", "u:/dev/zero:f"], "/dev/zero"),
+    ];
+    let tools = tools_of(&bin);
+    for (args, says) in cases {
+        let tool_missing =
+            !tools.iter().any(|t| t == args[0]) && !["run", "collect", "check"].contains(&args[0]);
+        if tool_missing {
+            continue;
+        }
+        let mut child = Command::new(&bin)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{args:?} still runs after 30 s: read without a bound?");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?} should say {says:?}: {err}");
+        assert!(
+            err.lines().count() <= 2 && !err.contains("panic"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 #[test]
 fn sighup_ends_a_tool_with_its_final_report() {
     let Some(bin) = agent_bin() else { return };
@@ -242,16 +313,18 @@ fn unprivileged_list_and_check_name_privileges() {
 }
 
 /// Where tracefs is not mounted, a tool mounts it to find its hooks and unmounts it when it
-/// ends: the system is left as it was. In a mount namespace of the test's own.
+/// ends: the system is left as it was. In a mount namespace of the test's own; tracefs mounted
+/// elsewhere (a chroot's /sys, a container's) is none of the tool's business.
 #[test]
 fn tracefs_mounted_for_a_run_is_unmounted_after_it() {
     let Some(bin) = agent_bin() else { return };
     let script = format!(
         "umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug 2>/dev/null; \
-         if grep -q ' tracefs ' /proc/self/mounts; then echo still-mounted; exit 9; fi; \
+         t=' /sys/kernel/(debug/)?tracing tracefs '; \
+         if grep -qE \"$t\" /proc/self/mounts; then echo still-mounted; exit 9; fi; \
          {} opensnoop -v -d 1 >/dev/null 2>/tmp/.tracefs-$$ || {{ cat /tmp/.tracefs-$$; exit 8; }}; \
          grep -q 'mounted tracefs' /tmp/.tracefs-$$ || echo not-mounted-by-us; rm -f /tmp/.tracefs-$$; \
-         grep -c ' tracefs ' /proc/self/mounts",
+         grep -cE \"$t\" /proc/self/mounts",
         bin.display()
     );
     let out = Command::new("unshare")

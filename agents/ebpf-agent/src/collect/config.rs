@@ -12,6 +12,8 @@ use agent_core::Result;
 use super::value::{self, Node, Value};
 
 pub const DEFAULT_PATH: &str = "/etc/ebpf-agent/collect.json";
+/// The largest config read: a few hundred tools' entries fit in far less.
+pub const MAX_BYTES: u64 = 1 << 20;
 pub const DEFAULT_DIR: &str = "/var/log/ebpf-agent";
 pub const DEFAULT_STATUS: &str = "/run/ebpf-agent/status.json";
 
