@@ -86,6 +86,12 @@ impl Error {
             libc::ENOSYS => base
                 .code(EXIT_UNSUPPORTED)
                 .hint("the kernel has no bpf() syscall: enable CONFIG_BPF_SYSCALL"),
+            libc::EMFILE => base.hint(format!(
+                "each hook, map and program holds a file descriptor and this process may have {}: \
+                 attach fewer (narrower patterns), or raise the hard limit (ulimit -Hn, \
+                 LimitNOFILE= in a systemd unit)",
+                crate::probe::open_files_limit().map_or("no more".into(), |n| n.to_string())
+            )),
             _ => base,
         }
     }

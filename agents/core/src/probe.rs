@@ -686,6 +686,41 @@ pub fn tracepoint_config(category: &str) -> &'static str {
     }
 }
 
+/// The most files this process may have open (the soft RLIMIT_NOFILE), if known.
+// rlim_t is u64 with musl and 64-bit glibc, u32 with 32-bit glibc.
+#[allow(clippy::useless_conversion)]
+pub fn open_files_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit through a valid pointer.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0)
+        .then_some(u64::from(lim.rlim_cur))
+}
+
+/// Every hook holds a file descriptor (`funccount 't:syscalls:*'` attaches 700 of them, and a
+/// BusyBox board's soft limit is 1024): the soft limit goes up to the hard one, as any process
+/// may do, but not past 65536, which the children a tool starts inherit. Returns the limit now.
+pub fn raise_open_files_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit through a valid pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    let want = lim.rlim_max.min(65536);
+    if lim.rlim_cur < want {
+        lim.rlim_cur = want;
+        // SAFETY: setrlimit reads one valid rlimit; raising the soft limit up to the hard one
+        // needs no privilege, and a failure leaves the limit as it was.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    }
+    open_files_limit()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

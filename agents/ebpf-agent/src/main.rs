@@ -107,6 +107,7 @@ fn run(argv: &[String]) -> Result<(), Error> {
 }
 
 fn main() {
+    agent_core::probe::raise_open_files_limit();
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();

@@ -244,6 +244,45 @@ fn endless_or_huge_files_a_user_names_are_usage_errors_naming_the_limit() {
     }
 }
 
+/// Every hook holds a file descriptor: a tool raises its soft open-files limit to the hard one
+/// for as many hooks as a pattern names, and where the hard limit is too low says so and how
+/// to raise it, in one line and the fix.
+#[test]
+fn hooks_beyond_the_open_files_limit_raise_it_or_name_the_fix() {
+    let Some(bin) = agent_bin() else { return };
+    if !tools_of(&bin).iter().any(|t| t == "funccount") {
+        return;
+    }
+    // About 70 tracepoints on every kernel of these years: more than 40 descriptors.
+    let run = |limit: &str| {
+        Command::new("prlimit")
+            .arg(format!("--nofile={limit}"))
+            .arg("--")
+            .arg(&bin)
+            .args(["funccount", "-d", "1", "t:syscalls:sys_enter_s*"])
+            .output()
+            .expect("prlimit (util-linux)")
+    };
+    let out = run("40:4096");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("syscalls:sys_enter_"), "{text}");
+    let out = run("40:40");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("No file descriptors available")
+            && err.contains("may have 40")
+            && err.contains("ulimit -Hn"),
+        "{err}"
+    );
+    assert!(err.lines().count() <= 2, "{err}");
+}
+
 #[test]
 fn sighup_ends_a_tool_with_its_final_report() {
     let Some(bin) = agent_bin() else { return };
